@@ -1,0 +1,306 @@
+"""Structured configuration: the schema, its ranges, and validation.
+
+Core objects: :class:`Config` (and one dataclass per section), :func:`validate`,
+:class:`ConfigError`.
+
+The dataclasses are the single description of every setting: Hydra registers
+them in its ConfigStore so that an unknown key or a wrong type fails while the
+config is composed, and :func:`validate` checks the documented range of every
+numeric field (kept in the field's ``metadata``) and every name that must
+resolve through a registry. The core takes a validated :class:`Config` object
+and never imports Hydra.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+HARM_CLASSES = ("none", "suggestive", "adult_sexual", "exploitative")
+COHORTS = ("minor_13_15", "minor_16_17", "adult", "decoy")
+
+
+class ConfigError(ValueError):
+    """A configuration value is outside what the model accepts."""
+
+
+def param(default: Any, lo: float | None = None, hi: float | None = None, *,
+          doc: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field with its documented range (inclusive) or allowed names."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class BehaviourConfig:
+    """How accounts engage with what they are shown (phase 4)."""
+
+    engage_intercept: float = param(-3.0, -10, 5, doc="logit of engaging with an average benign item")
+    engage_similarity: float = param(3.0, 0, 20, doc="logit weight of cosine(viewer interest, item topic)")
+    engage_appeal: float = param(1.0, 0, 10, doc="logit weight of log(item appeal)")
+    engage_harm: float = param(4.0, 0, 20, doc="logit weight of (harmful affinity - harm_threshold) on harmful items")
+    harm_threshold: float = param(0.3, 0, 1, doc="affinity at which a harmful item is as engaging as a benign one")
+    interest_drift: float = param(0.05, 0, 1, doc="step of the interest vector towards the mean topic engaged with, per day")
+    affinity_reinforcement: float = param(0.01, 0, 1, doc="rise of harmful affinity per harmful engagement, times (1 - affinity)")
+    affinity_decay: float = param(0.01, 0, 1, doc="daily relaxation of harmful affinity towards the account's baseline")
+    report_harmful_minor: float = param(0.03, 0, 1, doc="chance a minor reports a harmful impression")
+    report_harmful_adult: float = param(0.005, 0, 1, doc="chance an adult reports a harmful impression")
+
+
+@dataclass
+class PopulationConfig:
+    """Who is on the platform (accounts, ages, roles, tastes, activity)."""
+
+    n: int = param(10_000, 10, 50_000_000, doc="number of accounts, decoys not included")
+    minor_share: float = param(0.15, 0, 0.95, doc="share of accounts whose true age is 13-17")
+    minor_13_15_share: float = param(0.55, 0, 1, doc="share of minors aged 13-15 (the rest are 16-17)")
+    minor_declares_adult_share: float = param(0.3, 0, 1, doc="share of minors registered with an adult birth date")
+    offender_share: float = param(0.01, 0, 0.5, doc="share of adult accounts that are offenders")
+    adult_content_producer_share: float = param(0.01, 0, 0.5, doc="share of adult accounts producing adult content")
+    exploitative_seller_share: float = param(0.001, 0, 0.5, doc="share of adult accounts selling exploitative material")
+    creator_share: float = param(0.03, 0, 0.5, doc="share of ordinary accounts (adult or minor) that are creators")
+    interest_dim: int = param(16, 2, 64, doc="dimension of interest and topic vectors")
+    topic_clusters: int = param(12, 1, 256, doc="number of interest clusters accounts and groups are drawn around")
+    sessions_per_day: float = param(1.5, 0.01, 50, doc="mean feed sessions per adult per day")
+    minor_activity_multiplier: float = param(1.5, 0.1, 10, doc="minors' activity relative to adults'")
+    activity_sigma: float = param(0.8, 0, 3, doc="log-normal spread of activity (heavy tail)")
+    private_share: float = param(0.25, 0, 1, doc="share of accounts that set themselves private without any safeguard")
+    affinity_minor: float = param(0.03, 0, 1, doc="mean harmful affinity of minors")
+    affinity_adult: float = param(0.12, 0, 1, doc="mean harmful affinity of ordinary adults")
+    affinity_offender: float = param(0.8, 0, 1, doc="mean harmful affinity of offenders, producers and sellers")
+    agent_views_max: int = param(20_000, 0, 10_000_000, doc="create Mesa agent views for every account up to this many accounts")
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
+
+
+@dataclass
+class NetworkConfig:
+    """The follow graph and groups: generated (``synthetic``) or read (``file``)."""
+
+    kind: str = param("synthetic", doc="where the follow graph comes from", choices=("synthetic", "file"))
+    path: str | None = param(None, doc="edge list (.csv/.tsv/.txt/.edgelist) or GraphML file, for kind=file")
+    mean_following: float = param(30.0, 1, 2000, doc="mean number of accounts each account follows")
+    following_sigma: float = param(0.9, 0, 3, doc="log-normal spread of out-degree")
+    community_size: int = param(120, 2, 100_000, doc="mean size of a local community (school, town)")
+    local_share: float = param(0.5, 0, 1, doc="share of follows made inside one's community")
+    minor_follows_minor_share: float = param(0.8, 0, 1, doc="share of a minor's follows that go to minors")
+    adult_follows_minor_share: float = param(0.03, 0, 1, doc="share of an adult's follows that go to minors")
+    triadic_share: float = param(0.2, 0, 2, doc="extra follows, per follow, closing triangles (followee's followee)")
+    popularity_tail: float = param(1.6, 1.05, 10, doc="Pareto exponent of account attractiveness (smaller: heavier in-degree tail)")
+    creator_boost: float = param(20.0, 1, 1000, doc="attractiveness multiplier of creators and adult-content producers")
+    groups_per_1k: float = param(5.0, 0, 1000, doc="groups per 1,000 accounts")
+    memberships_mean: float = param(3.0, 0, 100, doc="mean number of groups an account belongs to")
+    harmful_group_share: float = param(0.02, 0, 1, doc="share of groups devoted to commercial sex or exploitation")
+    moderated_group_share: float = param(0.7, 0, 1, doc="share of benign groups with active moderators")
+
+
+@dataclass
+class ContentConfig:
+    """What gets posted (phase 1)."""
+
+    posts_per_day_regular: float = param(0.3, 0, 100, doc="mean posts per day of an ordinary account")
+    posts_per_day_creator: float = param(2.0, 0, 100, doc="mean posts per day of a creator")
+    posts_per_day_producer: float = param(1.5, 0, 100, doc="mean posts per day of an adult-content producer")
+    posts_per_day_seller: float = param(2.0, 0, 100, doc="mean posts per day of an exploitative seller")
+    posts_per_day_offender: float = param(0.3, 0, 100, doc="mean posts per day of an offender")
+    suggestive_share: float = param(0.005, 0, 1, doc="share of ordinary posts that are suggestive")
+    producer_adult_sexual_share: float = param(0.15, 0, 1, doc="share of a producer's posts that are adult_sexual")
+    producer_suggestive_share: float = param(0.7, 0, 1, doc="share of a producer's posts that are suggestive")
+    seller_exploitative_share: float = param(0.2, 0, 1, doc="share of a seller's posts that are exploitative")
+    seller_adult_sexual_share: float = param(0.3, 0, 1, doc="share of a seller's posts that are adult_sexual")
+    offender_adult_sexual_share: float = param(0.05, 0, 1, doc="share of an offender's posts that are adult_sexual")
+    group_post_share: float = param(0.25, 0, 1, doc="share of posts made into one of the author's groups")
+    appeal_sigma: float = param(0.5, 0, 3, doc="log-normal spread of item appeal")
+    harm_appeal_lift: float = param(0.6, 0, 10, doc="appeal lift of harmful classes: appeal x (1 + lift)")
+    topic_noise: float = param(0.3, 0, 5, doc="spread of an item's topic around its author's interest")
+    retention_days: int = param(7, 1, 365, doc="days an item stays in the store (and can be served)")
+
+
+@dataclass
+class RecommenderConfig:
+    """The feed policy and how candidates are gathered (phase 3)."""
+
+    feed: str = param("engagement", doc="feed ranking policy (registry name)")
+    feed_size: int = param(10, 1, 200, doc="impressions served per session")
+    candidates: int = param(40, 1, 1000, doc="candidate items gathered per session")
+    out_of_network_share: float = param(0.3, 0, 1, doc="share of candidates drawn from the global pool")
+    recency_days: int = param(3, 1, 365, doc="how old an item may be and still be a candidate")
+    popular_pool_share: float = param(0.5, 0, 1, doc="share of out-of-network candidates drawn by popularity rather than uniformly")
+    w_similarity: float = param(3.0, 0, 100, doc="engagement policy: weight of topic similarity")
+    w_popularity: float = param(0.5, 0, 100, doc="engagement policy: weight of log(1 + engagements)")
+    w_appeal: float = param(1.0, 0, 100, doc="engagement policy: weight of log(appeal)")
+    w_affinity: float = param(4.0, 0, 100, doc="engagement policy: weight of the viewer's learned harmful-engagement rate on harmful items")
+    chunk_sessions: int = param(65_536, 1024, 10_000_000, doc="sessions ranked per block (bounds memory)")
+
+
+@dataclass
+class ClassifierConfig:
+    """A proactive classifier, set by its operating point."""
+
+    recall: float = param(0.85, 0, 1, doc="share of violating items (adult_sexual, exploitative) scored above the removal threshold")
+    false_positive_rate: float = param(0.001, 0, 1, doc="share of other items (none, suggestive) scored above the removal threshold")
+
+
+@dataclass
+class ModerationConfig:
+    """Platform moderation (phases 2 and 7)."""
+
+    enabled: bool = param(True, doc="run proactive moderation")
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+
+
+@dataclass
+class FeedFilteringConfig:
+    """S8: recommender filtering for children (Ofcom Protection of Children Codes)."""
+
+    enabled: bool = param(False, doc="filter and downrank harmful classes in protected accounts' feeds")
+    filter_classes: list[str] = param(["adult_sexual", "exploitative"], doc="classes removed from protected feeds",
+                                      choices=HARM_CLASSES[1:])
+    downrank_classes: list[str] = param(["suggestive"], doc="classes downranked in protected feeds",
+                                        choices=HARM_CLASSES[1:])
+    downrank_factor: float = param(0.3, 0, 1, doc="score multiplier (on the rank scale) for downranked classes")
+    classifier_recall: float = param(0.8, 0, 1, doc="share of items of a filtered class the filter recognises")
+
+
+@dataclass
+class SafeguardsConfig:
+    """Safeguards: ``preset`` names the preset the values came from."""
+
+    preset: str = param("none", doc="name of the preset these settings came from")
+    feed_filtering: FeedFilteringConfig = field(default_factory=FeedFilteringConfig)
+
+
+@dataclass
+class DecoysConfig:
+    """Audit probe accounts (DESIGN 2.4)."""
+
+    n: int = param(20, 0, 100_000, doc="number of decoy accounts")
+    age: int = param(13, 13, 17, doc="true age of the decoys")
+    declared_age: int = param(21, 13, 99, doc="age the decoys registered with")
+    sessions_per_day: float = param(3.0, 0.1, 50, doc="feed sessions per decoy per day (exactly, every day)")
+    private: bool = param(False, doc="whether decoys set their accounts private")
+
+
+@dataclass
+class OutputConfig:
+    """What a run writes."""
+
+    days_table: bool = param(True, doc="write days.parquet (per-day cohort rows)")
+    decoys_table: bool = param(True, doc="write decoys.parquet (one row per decoy)")
+
+
+@dataclass
+class Config:
+    """The whole run."""
+
+    seed: int = param(0, 0, 2**63 - 1, doc="root seed; every random stream derives from it")
+    days: int = param(60, 1, 3650, doc="simulated days")
+    measure_days: int = param(28, 1, 3650, doc="the summary is measured over the last this-many days (burn-in excluded)")
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
+    recommender: RecommenderConfig = field(default_factory=RecommenderConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    safeguards: SafeguardsConfig = field(default_factory=SafeguardsConfig)
+    decoys: DecoysConfig = field(default_factory=DecoysConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def _check_field(key: str, value: Any, meta: dict) -> None:
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    if choices is not None:
+        values = value if isinstance(value, list) else [value]
+        bad = [v for v in values if v not in choices]
+        if bad:
+            raise ConfigError(f"{key}={value!r}: {bad[0]!r} is not allowed; choose from {', '.join(choices)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}={value!r}: must be a finite number")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{key}={value!r} is out of range: allowed {lo} <= {key.rsplit('.', 1)[-1]} <= {hi}")
+
+
+def _walk(obj: Any, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        key = f"{prefix}{f.name}"
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _walk(value, key + ".")
+        else:
+            _check_field(key, value, f.metadata)
+
+
+def validate(cfg: Config) -> Config:
+    """Check every range and cross-field rule; raise :class:`ConfigError` naming the key.
+
+    Args:
+        cfg: a fully built config object.
+
+    Returns:
+        The same object, for chaining.
+    """
+    from sim.recommenders import FEED_POLICIES  # registry lives with the policies
+
+    _walk(cfg, "")
+    if cfg.recommender.feed not in FEED_POLICIES:
+        raise ConfigError(f"recommender.feed={cfg.recommender.feed!r} is not a feed policy; "
+                          f"choose from {', '.join(sorted(FEED_POLICIES))}")
+    pop = cfg.population
+    role_sum = pop.offender_share + pop.adult_content_producer_share + pop.exploitative_seller_share + pop.creator_share
+    if role_sum > 1:
+        raise ConfigError(f"population: offender_share + adult_content_producer_share + exploitative_seller_share + "
+                          f"creator_share = {role_sum:g} exceeds 1; lower one of them")
+    for key in ("producer", "seller"):
+        c = cfg.content
+        total = (c.producer_adult_sexual_share + c.producer_suggestive_share if key == "producer"
+                 else c.seller_exploitative_share + c.seller_adult_sexual_share)
+        if total > 1:
+            raise ConfigError(f"content: the {key}'s harm-class shares add up to {total:g}; they must not exceed 1")
+    if cfg.network.kind == "file" and not cfg.network.path:
+        raise ConfigError("network.path is empty: network=file needs network.path=<edge list or GraphML file>")
+    return cfg
+
+
+def field_docs(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str, str]]:
+    """Every leaf key with its default, allowed range and description (for docs and error help)."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory):
+            rows += field_docs(f.default_factory, key + ".")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        meta = f.metadata
+        allowed = ", ".join(meta["choices"]) if meta.get("choices") else (
+            f"{meta['lo']} .. {meta['hi']}" if meta.get("lo") is not None else "")
+        rows.append((key, default, allowed, meta.get("doc", "")))
+    return rows
+
+
+def config_reference_markdown() -> str:
+    """docs/CONFIG.md: every key with its default, allowed values and meaning.
+
+    Regenerate with (a test checks it is current)::
+
+        python -c "import sim.config as c; print(c.config_reference_markdown(), end='')" > docs/CONFIG.md
+    """
+    lines = [
+        "# Configuration reference",
+        "",
+        "Every key of `python -m sim`, generated from `sim.config.Config` (do not edit by hand;",
+        "`config_reference_markdown()` in sim/config.py says how to regenerate it). Override any key on the command line,",
+        "e.g. `python -m sim population.n=50000 recommender=chronological`. A value outside",
+        "its range, an unknown key, a wrong type or an unknown option stops the run with",
+        "exit status 2 before anything is simulated.",
+        "",
+        "| key | default | allowed | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, default, allowed, doc in field_docs():
+        lines.append(f"| `{key}` | `{default!r}` | {allowed} | {doc} |")
+    return "\n".join(lines) + "\n"
+

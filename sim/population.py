@@ -1,0 +1,191 @@
+"""Account state as arrays (a struct of arrays, one row per account).
+
+Core objects: :class:`Population`, :func:`build_population`, the role and cohort
+codes.
+
+Every per-account quantity the model reads or changes lives here as one numpy
+array indexed by account row. Decoy accounts are ordinary rows at the end,
+flagged by ``decoy``. Mesa agents (``sim.agents``) are views onto these rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.config import DecoysConfig, PopulationConfig
+
+# Role codes (``Population.role``). Minors are only REGULAR or CREATOR.
+REGULAR, CREATOR, ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER, OFFENDER = range(5)
+ROLE_NAMES = ("regular", "creator", "adult_content_producer", "exploitative_seller", "offender")
+
+# Cohort codes (``Population.cohort``), in the order of ``sim.config.COHORTS``.
+MINOR_13_15, MINOR_16_17, ADULT, DECOY = range(4)
+
+ADULT_AGE = 18
+
+
+@dataclass
+class Population:
+    """Per-account arrays. ``n`` rows; decoys are the last ``n_decoys`` rows."""
+
+    true_age: np.ndarray            # int8, 13..90
+    declared_age: np.ndarray        # int8, what the platform believes
+    protected: np.ndarray           # bool, minor protections apply (declared minor or caught)
+    role: np.ndarray                # int8, role code
+    decoy: np.ndarray               # bool
+    cohort: np.ndarray              # int8, cohort code (fixed: true age band, or decoy)
+    interest: np.ndarray            # float32 (n, d), unit rows
+    harmful_affinity: np.ndarray    # float32 in [0, 1], latent taste for sexual content
+    affinity_baseline: np.ndarray   # float32, where affinity relaxes to
+    learned_harm_rate: np.ndarray   # float32, platform's estimate of harmful-engagement rate
+    activity: np.ndarray            # float32, mean sessions per day
+    private: np.ndarray             # bool, posts visible to followers only
+    last_harm_day: np.ndarray       # int32, last day with a harmful impression (-10**6: never)
+    last_explicit_day: np.ndarray   # int32, last day with an adult_sexual/exploitative impression
+    first_harm_day: np.ndarray      # int32, first such day (-1: never)
+
+    @property
+    def n(self) -> int:
+        return int(self.true_age.shape[0])
+
+    @property
+    def is_minor(self) -> np.ndarray:
+        return self.true_age < ADULT_AGE
+
+    def summary(self) -> dict[str, int]:
+        """Counts by role and cohort, for the manifest."""
+        out = {f"role_{name}": int((self.role == code).sum()) for code, name in enumerate(ROLE_NAMES)}
+        from sim.config import COHORTS
+        out.update({f"cohort_{name}": int((self.cohort == code).sum()) for code, name in enumerate(COHORTS)})
+        out["minors_declared_adult"] = int((self.is_minor & (self.declared_age >= ADULT_AGE)).sum())
+        return out
+
+    def check(self) -> None:
+        """Assert that every array has one row per account (used by tests)."""
+        n = self.n
+        for f in fields(self):
+            assert getattr(self, f.name).shape[0] == n, f.name
+
+
+def _beta_with_mean(rng: np.random.Generator, mean: np.ndarray, concentration: float = 8.0) -> np.ndarray:
+    mean = np.clip(mean, 1e-4, 1 - 1e-4)
+    return rng.beta(mean * concentration, (1 - mean) * concentration).astype(np.float32)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    norm[norm == 0] = 1.0
+    return (x / norm).astype(np.float32)
+
+
+def topic_centres(cfg: PopulationConfig, rng: np.random.Generator) -> np.ndarray:
+    """Cluster centres of interests; minors and adults draw from overlapping halves."""
+    return _unit_rows(rng.standard_normal((cfg.topic_clusters, cfg.interest_dim)))
+
+
+def draw_interests(is_minor: np.ndarray, centres: np.ndarray, rng: np.random.Generator,
+                   spread: float = 0.5) -> np.ndarray:
+    """Unit interest vectors near a cluster centre; minors favour the first half of clusters."""
+    k = centres.shape[0]
+    half = max(1, k // 2)
+    # Minors pick among the first ~2/3 of clusters, adults among the last ~2/3:
+    # overlapping tastes, but age-typical ones.
+    lo = np.where(is_minor, 0, max(0, k - (k + half) // 2 - 1))
+    hi = np.where(is_minor, min(k, (k + half) // 2 + 1), k)
+    cluster = lo + (rng.random(is_minor.shape[0]) * (hi - lo)).astype(np.int64)
+    x = centres[cluster] + spread * rng.standard_normal((is_minor.shape[0], centres.shape[1])).astype(np.float32)
+    return _unit_rows(x)
+
+
+def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random.Generator,
+                     n: int | None = None, true_age: np.ndarray | None = None) -> Population:
+    """Draw every account's state.
+
+    Args:
+        cfg: population settings.
+        decoys: decoy settings; decoys are appended after the ``n`` ordinary rows.
+        rng: the world-building stream.
+        n: number of ordinary accounts (defaults to ``cfg.n``; an imported graph sets it).
+        true_age: optional known ages of the ordinary accounts (from an imported graph);
+            missing entries (< 13) are drawn.
+
+    Returns:
+        The population, decoys last.
+    """
+    n = cfg.n if n is None else n
+    nd = decoys.n
+    total = n + nd
+
+    # Ages: minors 13-17 with the configured 13-15 share; adults 18-75, younger-skewed.
+    is_minor = rng.random(n) < cfg.minor_share
+    young_band = rng.random(n) < cfg.minor_13_15_share
+    minor_age = np.where(young_band, rng.integers(13, 16, n), rng.integers(16, 18, n))
+    adult_age = np.minimum(18 + rng.gamma(2.0, 9.0, n).astype(np.int64), 75)
+    age = np.where(is_minor, minor_age, adult_age)
+    if true_age is not None:
+        known = true_age >= 13
+        age = np.where(known, np.minimum(true_age, 90), age)
+        is_minor = age < ADULT_AGE
+    age = np.concatenate([age, np.full(nd, decoys.age)]).astype(np.int8)
+    is_minor = age < ADULT_AGE
+    is_decoy = np.zeros(total, dtype=bool)
+    is_decoy[n:] = True
+
+    # Declared age: some minors register as adults (often the minimum plus a few years).
+    declares_adult = is_minor & ~is_decoy & (rng.random(total) < cfg.minor_declares_adult_share)
+    declared = np.where(declares_adult, 18 + rng.integers(0, 8, total), age)
+    declared[n:] = decoys.declared_age
+    declared = declared.astype(np.int8)
+    protected = declared < ADULT_AGE
+
+    # Roles: drawn for adults by the configured shares; minors may be creators.
+    u = rng.random(total)
+    role = np.full(total, REGULAR, dtype=np.int8)
+    cuts = np.cumsum([cfg.offender_share, cfg.adult_content_producer_share, cfg.exploitative_seller_share])
+    adult = ~is_minor
+    role[adult & (u < cuts[0])] = OFFENDER
+    role[adult & (u >= cuts[0]) & (u < cuts[1])] = ADULT_CONTENT_PRODUCER
+    role[adult & (u >= cuts[1]) & (u < cuts[2])] = EXPLOITATIVE_SELLER
+    creator_draw = rng.random(total) < cfg.creator_share
+    role[(role == REGULAR) & creator_draw & ~is_decoy] = CREATOR
+
+    cohort = np.where(age < 16, MINOR_13_15, np.where(age < ADULT_AGE, MINOR_16_17, ADULT)).astype(np.int8)
+    cohort[is_decoy] = DECOY
+
+    centres = topic_centres(cfg, rng)
+    interest = draw_interests(is_minor, centres, rng)
+
+    bad_actor = np.isin(role, (OFFENDER, ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER))
+    mean_aff = np.where(is_minor, cfg.affinity_minor, np.where(bad_actor, cfg.affinity_offender, cfg.affinity_adult))
+    affinity = _beta_with_mean(rng, mean_aff)
+    affinity[is_decoy] = 0.0
+
+    multiplier = np.where(is_minor, cfg.minor_activity_multiplier, 1.0)
+    # Log-normal with the requested mean: exp(mu + sigma^2 / 2) = mean.
+    sigma = cfg.activity_sigma
+    activity = (cfg.sessions_per_day * multiplier
+                * np.exp(sigma * rng.standard_normal(total) - 0.5 * sigma**2)).astype(np.float32)
+    activity[is_decoy] = decoys.sessions_per_day
+
+    private = rng.random(total) < cfg.private_share
+    private[is_decoy] = decoys.private
+
+    return Population(
+        true_age=age,
+        declared_age=declared,
+        protected=protected,
+        role=role,
+        decoy=is_decoy,
+        cohort=cohort,
+        interest=interest,
+        harmful_affinity=affinity,
+        affinity_baseline=affinity.copy(),
+        learned_harm_rate=np.zeros(total, dtype=np.float32),
+        activity=activity,
+        private=private,
+        last_harm_day=np.full(total, -10**6, dtype=np.int32),
+        last_explicit_day=np.full(total, -10**6, dtype=np.int32),
+        first_harm_day=np.full(total, -1, dtype=np.int32),
+    )
