@@ -1,0 +1,195 @@
+"""Items and posting: the item store (a ring buffer of arrays) and phase 1.
+
+Core objects: :class:`ItemStore`, :func:`post_items`, :func:`classifier_scores`,
+the harm-class codes.
+
+An item carries an abstract harm *class* label, never content. Item ids grow
+forever; an id lives in slot ``id % capacity`` until ``retention_days`` have
+passed, after which its slot may be reused. Ids therefore stay valid references
+(for review queues and event logs) for as long as the item exists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config import ContentConfig, ModerationConfig
+from sim.population import (ADULT_CONTENT_PRODUCER, CREATOR, EXPLOITATIVE_SELLER, OFFENDER, REGULAR,
+                            Population)
+
+# Harm-class codes, in the order of ``sim.config.HARM_CLASSES``.
+NONE, SUGGESTIVE, ADULT_SEXUAL, EXPLOITATIVE = range(4)
+N_CLASSES = 4
+#: Classes at or above this code violate platform rules (moderation removes them);
+#: ``suggestive`` is borderline: allowed, but harmful for minors and filterable.
+FIRST_VIOLATING = ADULT_SEXUAL
+
+#: Where a classifier score crosses into "remove": scores are built so that
+#: P(score >= REMOVAL_THRESHOLD) is exactly the configured recall (harmful) or
+#: false-positive rate (benign).
+REMOVAL_THRESHOLD = 0.5
+
+
+class ItemStore:
+    """All live items, one array per attribute, indexed by slot."""
+
+    def __init__(self, capacity: int, dim: int) -> None:
+        self.capacity = 0
+        self.dim = dim
+        self.next_id = 0
+        self._allocate(max(16, capacity))
+
+    def _allocate(self, capacity: int) -> None:
+        old = None if self.capacity == 0 else self._arrays()
+        self.item_id = np.full(capacity, -1, dtype=np.int64)
+        self.author = np.full(capacity, -1, dtype=np.int32)
+        self.topic = np.zeros((capacity, self.dim), dtype=np.float32)
+        self.harm = np.zeros(capacity, dtype=np.int8)
+        self.appeal = np.zeros(capacity, dtype=np.float32)
+        self.day = np.full(capacity, -(10**6), dtype=np.int32)
+        self.time = np.zeros(capacity, dtype=np.float32)          # day + fraction of the day posted
+        self.group = np.full(capacity, -1, dtype=np.int32)
+        self.score = np.zeros(capacity, dtype=np.float32)         # proactive classifier score
+        self.filter_draw = np.zeros(capacity, dtype=np.float32)   # fixed per item: recognised by a feed filter iff < recall
+        self.removed_day = np.full(capacity, -1, dtype=np.int32)
+        self.engagements = np.zeros(capacity, dtype=np.int32)
+        self.impressions = np.zeros(capacity, dtype=np.int32)
+        if old is not None:
+            live = old["item_id"] >= 0
+            slots = old["item_id"][live] % capacity
+            for name, values in old.items():
+                getattr(self, name)[slots] = values[live]
+        self.capacity = capacity
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        names = ("item_id", "author", "topic", "harm", "appeal", "day", "time", "group", "score",
+                 "filter_draw", "removed_day", "engagements", "impressions")
+        return {name: getattr(self, name) for name in names}
+
+    def add(self, today: int, retention_days: int, **columns: np.ndarray) -> np.ndarray:
+        """Append items posted ``today``; returns their slots.
+
+        Grows the buffer (doubling) when the new items would overwrite items
+        younger than ``retention_days``.
+        """
+        count = int(columns["author"].shape[0])
+        oldest_kept = today - retention_days + 1
+        while True:
+            ids = np.arange(self.next_id, self.next_id + count, dtype=np.int64)
+            slots = ids % self.capacity
+            displaced = self.item_id[slots]
+            young = (displaced >= 0) & (self.day[slots] >= oldest_kept)
+            # A batch larger than the buffer would also overwrite itself.
+            if count <= self.capacity and not young.any():
+                break
+            self._allocate(self.capacity * 2)
+        self.item_id[slots] = ids
+        for name, values in columns.items():
+            getattr(self, name)[slots] = values
+        self.removed_day[slots] = -1
+        self.engagements[slots] = 0
+        self.impressions[slots] = 0
+        self.next_id += count
+        return slots
+
+    def live(self, day: int, max_age_days: int) -> np.ndarray:
+        """Slots of items posted within ``max_age_days`` (today included) and not removed."""
+        return np.flatnonzero((self.item_id >= 0) & (self.day > day - max_age_days) & (self.removed_day < 0))
+
+
+
+def class_probabilities(cfg: ContentConfig) -> np.ndarray:
+    """Probability of each harm class (columns) for a post by each role (rows)."""
+    table = np.zeros((5, N_CLASSES))
+    table[REGULAR, SUGGESTIVE] = cfg.suggestive_share
+    table[CREATOR, SUGGESTIVE] = min(1.0, 2 * cfg.suggestive_share)
+    table[ADULT_CONTENT_PRODUCER, ADULT_SEXUAL] = cfg.producer_adult_sexual_share
+    table[ADULT_CONTENT_PRODUCER, SUGGESTIVE] = cfg.producer_suggestive_share
+    table[EXPLOITATIVE_SELLER, EXPLOITATIVE] = cfg.seller_exploitative_share
+    table[EXPLOITATIVE_SELLER, ADULT_SEXUAL] = cfg.seller_adult_sexual_share
+    table[OFFENDER, ADULT_SEXUAL] = cfg.offender_adult_sexual_share
+    table[OFFENDER, SUGGESTIVE] = cfg.suggestive_share
+    table[:, NONE] = 1.0 - table[:, 1:].sum(axis=1)
+    return table
+
+
+def classifier_scores(harm: np.ndarray, cfg: ModerationConfig, u: np.ndarray) -> np.ndarray:
+    """Proactive classifier scores in [0, 1] from uniform draws ``u``.
+
+    Scores follow a piecewise-linear quantile function per class, built so that
+    exactly a ``recall`` share of violating items (``adult_sexual``,
+    ``exploitative``) and a ``false_positive_rate`` share of other items score at or above :data:`REMOVAL_THRESHOLD`, while
+    within each side of the threshold a higher draw still means a higher score
+    (which later review thresholds rely on).
+    """
+    above = np.where(harm >= FIRST_VIOLATING, cfg.classifier.recall, cfg.classifier.false_positive_rate)
+    below = 1.0 - above
+    # u < below: scaled into [0, T); u >= below: scaled into [T, 1]. Fractions are
+    # clipped so extreme operating points (an FPR of 1e-300) cannot overflow.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        low_frac = np.clip(np.nan_to_num(u / below, nan=0.0, posinf=1.0), 0.0, 1.0)
+        high_frac = np.clip(np.nan_to_num((u - below) / above, nan=0.0, posinf=1.0), 0.0, 1.0)
+    low = (REMOVAL_THRESHOLD * low_frac).astype(np.float32)
+    high = (REMOVAL_THRESHOLD + (1 - REMOVAL_THRESHOLD) * high_frac).astype(np.float32)
+    # Clamp after the float32 cast so rounding can never lift a score across the threshold.
+    low = np.minimum(low, np.nextafter(np.float32(REMOVAL_THRESHOLD), np.float32(0)))
+    return np.where(u < below, low, high).astype(np.float32)
+
+
+def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
+               account_indptr: np.ndarray, account_groups: np.ndarray,
+               content: ContentConfig, moderation: ModerationConfig,
+               day: int, rng: np.random.Generator, active: np.ndarray | None = None) -> np.ndarray:
+    """Phase 1: every account posts a Poisson number of items; returns the new slots.
+
+    Args:
+        items: the store to append to.
+        pop: the population (authors' roles, interests).
+        posts_per_day: mean posts per day for each account.
+        account_indptr, account_groups: account -> groups CSR (where group posts go).
+        content: content settings.
+        moderation: classifier operating point (scores are drawn at upload).
+        day: today.
+        rng: the posting stream for today.
+        active: optional mask of accounts allowed to post (e.g. not banned).
+    """
+    rate = posts_per_day if active is None else np.where(active, posts_per_day, 0.0)
+    counts = rng.poisson(rate)
+    author = np.repeat(np.arange(pop.n, dtype=np.int32), counts)
+    k = author.shape[0]
+
+    probs = class_probabilities(content)[pop.role[author]]
+    harm = (rng.random(k)[:, None] > np.cumsum(probs, axis=1)).sum(axis=1).astype(np.int8)
+    harm = np.minimum(harm, N_CLASSES - 1)
+
+    noise = content.topic_noise * rng.standard_normal((k, items.dim)).astype(np.float32)
+    topic = pop.interest[author] + noise
+    topic /= np.maximum(np.linalg.norm(topic, axis=1, keepdims=True), 1e-12)
+
+    appeal = np.exp(content.appeal_sigma * rng.standard_normal(k) - 0.5 * content.appeal_sigma**2)
+    appeal = np.where(harm > NONE, appeal * (1.0 + content.harm_appeal_lift), appeal).astype(np.float32)
+
+    n_groups_of = account_indptr[author + 1] - account_indptr[author]
+    to_group = (rng.random(k) < content.group_post_share) & (n_groups_of > 0)
+    pick = account_indptr[author] + (rng.random(k) * n_groups_of).astype(np.int64)
+    if account_groups.size:
+        group = np.where(to_group, account_groups[np.minimum(pick, account_groups.shape[0] - 1)], -1)
+    else:
+        group = np.full(k, -1)
+
+    return items.add(
+        day, content.retention_days,
+        author=author, topic=topic, harm=harm, appeal=appeal,
+        day=np.full(k, day, dtype=np.int32),
+        time=(day + rng.random(k)).astype(np.float32),
+        group=group.astype(np.int32),
+        score=classifier_scores(harm, moderation, rng.random(k)),
+        filter_draw=rng.random(k).astype(np.float32),
+    )
+
+
+def posting_rates(pop: Population, cfg: ContentConfig) -> np.ndarray:
+    """Mean posts per day for each account, by role."""
+    by_role = np.array([cfg.posts_per_day_regular, cfg.posts_per_day_creator, cfg.posts_per_day_producer,
+                        cfg.posts_per_day_seller, cfg.posts_per_day_offender])
+    return by_role[pop.role]

@@ -1,0 +1,104 @@
+"""Phase 4: how viewers respond to what they were shown.
+
+Core objects: :func:`engage`, :class:`EngagementOutcome`.
+
+Each impression is engaged with with probability
+``sigmoid(b0 + b_sim * cos(interest, topic) + b_appeal * log(appeal)
++ [harmful] * b_harm * (affinity - threshold))``. Engagement raises the item's
+count, drifts the viewer's interest towards what they engaged with, reinforces
+harmful affinity (rabbit holes), and updates the platform's learned
+harmful-engagement rate that the engagement ranker reads. Some harmful
+impressions are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import BehaviourConfig
+from sim.content import NONE, ItemStore
+from sim.population import Population
+from sim.recommenders.serving import Impressions
+
+#: Weight of today's observation in the platform's running estimate of each
+#: viewer's harmful-engagement rate (an exponential moving average).
+LEARNING_RATE = 0.3
+#: Impressions scored per block, to bound the (block x dim) gathers.
+BLOCK = 1 << 21
+
+
+@dataclass
+class EngagementOutcome:
+    """Per-impression results of today's engagement."""
+
+    engaged: np.ndarray    # bool, per impression
+    reported: np.ndarray   # bool, per impression (harmful ones only can be reported)
+
+
+def engagement_probability(pop: Population, items: ItemStore, viewer: np.ndarray, item: np.ndarray,
+                           cfg: BehaviourConfig) -> np.ndarray:
+    """The chance each (viewer, item) impression is engaged with."""
+    sim = np.matmul(np.take(items.topic, item, axis=0)[:, None, :], np.take(pop.interest, viewer, axis=0)[:, :, None])
+    sim = sim[:, 0, 0]
+    harmful = items.harm[item] > NONE
+    logit = (cfg.engage_intercept + cfg.engage_similarity * sim + cfg.engage_appeal * np.log(items.appeal[item])
+             + harmful * cfg.engage_harm * (pop.harmful_affinity[viewer] - cfg.harm_threshold))
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourConfig,
+           rng: np.random.Generator) -> EngagementOutcome:
+    """Draw engagement for every impression and apply its consequences to accounts and items."""
+    n = imps.n
+    engaged = np.zeros(n, dtype=bool)
+    for start in range(0, n, BLOCK):
+        sl = slice(start, start + BLOCK)
+        p = engagement_probability(pop, items, imps.viewer[sl], imps.item[sl], cfg)
+        engaged[sl] = rng.random(p.shape[0]) < p
+
+    harmful = items.harm[imps.item] > NONE
+    is_minor = pop.true_age[imps.viewer] < 18
+    report_p = np.where(is_minor, cfg.report_harmful_minor, cfg.report_harmful_adult)
+    reported = harmful & (rng.random(n) < report_p)
+
+    items.impressions += np.bincount(imps.item, minlength=items.capacity).astype(np.int32)
+    items.engagements += np.bincount(imps.item[engaged], minlength=items.capacity).astype(np.int32)
+
+    _drift_interests(pop, items, imps.viewer[engaged], imps.item[engaged], cfg.interest_drift)
+    _update_affinity(pop, imps.viewer, harmful, engaged, cfg)
+    return EngagementOutcome(engaged=engaged, reported=reported)
+
+
+def _drift_interests(pop: Population, items: ItemStore, viewer: np.ndarray, item: np.ndarray,
+                     rate: float) -> None:
+    if rate == 0 or viewer.size == 0:
+        return
+    counts = np.bincount(viewer, minlength=pop.n)
+    who = np.flatnonzero(counts)
+    dim = pop.interest.shape[1]
+    mean_topic = np.empty((who.size, dim), dtype=np.float32)
+    for j in range(dim):  # a loop over dimensions (~16), not over accounts
+        mean_topic[:, j] = np.bincount(viewer, weights=items.topic[item, j], minlength=pop.n)[who] / counts[who]
+    moved = pop.interest[who] + rate * (mean_topic - pop.interest[who])
+    moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
+    pop.interest[who] = moved
+
+
+def _update_affinity(pop: Population, viewer: np.ndarray, harmful: np.ndarray, engaged: np.ndarray,
+                     cfg: BehaviourConfig) -> None:
+    harmful_seen = np.bincount(viewer[harmful], minlength=pop.n)
+    harmful_engaged = np.bincount(viewer[harmful & engaged], minlength=pop.n)
+
+    # Reinforcement with diminishing returns, then relaxation towards the account's own baseline.
+    aff = pop.harmful_affinity
+    aff += (1.0 - (1.0 - cfg.affinity_reinforcement) ** harmful_engaged).astype(np.float32) * (1.0 - aff)
+    aff += cfg.affinity_decay * (pop.affinity_baseline - aff)
+    np.clip(aff, 0.0, 1.0, out=aff)
+
+    # The platform only learns from viewers who were shown harmful items today.
+    seen = harmful_seen > 0
+    observed = harmful_engaged[seen] / harmful_seen[seen]
+    rate = pop.learned_harm_rate
+    rate[seen] = (1 - LEARNING_RATE) * rate[seen] + LEARNING_RATE * observed

@@ -1,0 +1,22 @@
+"""Content-based feed policy: topic similarity only.
+
+Core objects: :class:`InterestFeed`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.recommenders.base import FeedContext, FeedPolicy, register_feed, similarity
+
+
+@register_feed
+class InterestFeed(FeedPolicy):
+    """Candidates closest to the viewer's interests first; blind to popularity and harm."""
+
+    name = "interest"
+
+    def score(self, ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+        # Cosine lies in [-1, 1]; shift into (0, 2] to keep scores positive.
+        return (similarity(ctx, viewers, candidates) + 1.0 + 1e-6).astype(np.float32)

@@ -1,0 +1,48 @@
+"""Engagement-optimised feed policy: the platform default that amplifies borderline content.
+
+Core objects: :class:`EngagementFeed`.
+
+It ranks by a predicted engagement probability built from what a platform
+observes: topic similarity, the item's engagement count, its appeal (the
+platform's quality/attention signal) and, for harmful classes, the viewer's
+*learned* rate of engaging with such items. The last term is the feedback loop
+(Chaney et al. 2018): engaging with harmful items teaches the ranker to show
+more of them, which is how "rabbit holes" form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.content import NONE
+from sim.recommenders.base import FeedContext, FeedPolicy, register_feed, similarity
+
+
+@register_feed
+class EngagementFeed(FeedPolicy):
+    """Predicted engagement: sigmoid of similarity, popularity, appeal and learned harmful affinity."""
+
+    name = "engagement"
+    #: Logit offset so that an average item scores well below saturation.
+    INTERCEPT = -2.0
+
+    def prepare_day(self, ctx: FeedContext) -> None:
+        # Engagement counts and appeal do not change while feeds are served, so the
+        # item part of the logit is computed once per day, not once per candidate cell.
+        items, cfg = ctx.items, self.config
+        self._item_logit = (cfg.w_popularity * np.log1p(items.engagements)
+                            + cfg.w_appeal * np.log(np.maximum(items.appeal, 1e-12))
+                            + self.INTERCEPT).astype(np.float32)
+        self._harmful = items.harm > NONE
+
+    def score(self, ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+        if getattr(self, "_item_logit", None) is None or self._item_logit.shape[0] != ctx.items.capacity:
+            self.prepare_day(ctx)
+        cfg = self.config
+        slots = np.maximum(candidates, 0)
+        learned = ctx.population.learned_harm_rate[viewers][:, None]
+        logit = (np.take(self._item_logit, slots)
+                 + cfg.w_similarity * similarity(ctx, viewers, candidates)
+                 + cfg.w_affinity * np.take(self._harmful, slots) * learned)
+        return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32) + np.float32(1e-9)
