@@ -1,0 +1,23 @@
+"""``python -m sim``: the Hydra app, with configuration errors mapped to exit status 2."""
+
+from __future__ import annotations
+
+import sys
+
+from sim import app
+
+
+def main() -> None:
+    try:
+        app.hydra_main()
+    except SystemExit as exc:
+        # Hydra reports errors while composing (unknown key, wrong type, unknown
+        # group option) with exit status 1 before our task runs: those are
+        # configuration errors too.
+        if exc.code == 1 and not app.task_started:
+            sys.exit(app.CONFIG_ERROR_EXIT)
+        raise
+
+
+if __name__ == "__main__":
+    main()

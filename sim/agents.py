@@ -1,0 +1,96 @@
+"""Mesa agent types as thin views onto population rows.
+
+Core objects: :class:`AccountView`, :class:`MinorAccount`, :class:`AdultAccount`.
+
+The arrays in :class:`sim.population.Population` are the single source of
+truth; an agent only holds its ``row`` and reads (or writes) through to the
+arrays, so Mesa's ``model.agents``, ``agents_by_type``, agent reporters and
+visualisation work without a second copy of the state.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.population import ADULT_AGE, ROLE_NAMES
+
+if TYPE_CHECKING:
+    from sim.model import ExposureModel
+
+
+class AccountView(mesa.Agent):
+    """One account, seen through its row in the population arrays."""
+
+    def __init__(self, model: ExposureModel, row: int) -> None:
+        super().__init__(model)
+        self.row = int(row)
+
+    @property
+    def _pop(self):
+        return self.model.population
+
+    @property
+    def true_age(self) -> int:
+        return int(self._pop.true_age[self.row])
+
+    @property
+    def declared_age(self) -> int:
+        return int(self._pop.declared_age[self.row])
+
+    @property
+    def protected(self) -> bool:
+        return bool(self._pop.protected[self.row])
+
+    @property
+    def role(self) -> str:
+        return ROLE_NAMES[int(self._pop.role[self.row])]
+
+    @property
+    def decoy(self) -> bool:
+        return bool(self._pop.decoy[self.row])
+
+    @property
+    def harmful_affinity(self) -> float:
+        return float(self._pop.harmful_affinity[self.row])
+
+    @property
+    def private(self) -> bool:
+        return bool(self._pop.private[self.row])
+
+    @private.setter
+    def private(self, value: bool) -> None:
+        self._pop.private[self.row] = bool(value)
+
+    @property
+    def interest(self) -> np.ndarray:
+        """The interest vector (a read-only copy: change it through the arrays)."""
+        return self._pop.interest[self.row].copy()
+
+    @property
+    def following(self) -> np.ndarray:
+        """Rows of the accounts this account follows."""
+        return self.model.graph.followees(self.row)
+
+    @property
+    def exposed_7d(self) -> bool:
+        """Whether this account had a harmful impression in the last 7 days."""
+        return bool(self._pop.last_harm_day[self.row] > self.model.steps - 7)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(row={self.row}, age={self.true_age}, role={self.role})"
+
+
+class MinorAccount(AccountView):
+    """An account whose true age is 13-17 (decoys included)."""
+
+
+class AdultAccount(AccountView):
+    """An account whose true age is 18 or more."""
+
+
+def view_class(true_age: int) -> type[AccountView]:
+    """The agent type for an account of this true age."""
+    return MinorAccount if true_age < ADULT_AGE else AdultAccount

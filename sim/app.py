@@ -1,0 +1,86 @@
+"""The Hydra entry point: compose -> validate -> run -> write -> print.
+
+Core objects: :func:`hydra_main`, :func:`to_config`, :func:`format_summary`.
+
+The config tree lives in ``configs/`` at the top of the repository; its schema
+is :class:`sim.config.Config`, registered in Hydra's ConfigStore as
+``exposim_schema`` so that an unknown key or a wrong type fails while Hydra
+composes. Range and registry checks follow in :func:`sim.config.validate`.
+Every configuration error exits with status 2 before anything is simulated
+or written (see ``sim.__main__``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.config import Config, ConfigError, validate
+from sim.runner import run
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_ERROR_EXIT = 2
+
+ConfigStore.instance().store(name="exposim_schema", node=Config)
+
+#: Set once Hydra has composed a config and handed it to the task; lets
+#: ``sim.__main__`` tell a composition error (exit 2) from a run failure.
+task_started = False
+
+KEY_FIGURES = (
+    ("minor_harm_prevalence_per_10k", "harmful impressions per 10k, minors"),
+    ("adult_harm_prevalence_per_10k", "harmful impressions per 10k, adults"),
+    ("minor_exposed_7d_share", "minors with a harmful impression in 7 days"),
+    ("minor_13_15_exposed_7d_share", "  of them aged 13-15"),
+    ("minor_explicit_exposed_7d_share", "minors with an explicit impression in 7 days"),
+    ("minor_engagements_per_session", "minors' engagements per session"),
+    ("decoy_days_to_first_harm", "decoys: median day of first harmful impression"),
+    ("decoy_harmful_impressions_per_week", "decoys: harmful impressions per week"),
+    ("benign_removed_share", "benign uploads wrongly removed"),
+)
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """Turn Hydra's composed config into the plain :class:`Config` object the core takes."""
+    plain = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"]) if "hydra" in cfg else cfg
+    try:
+        obj = OmegaConf.to_object(plain)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(str(exc).strip()) from None
+    if not isinstance(obj, Config):
+        raise ConfigError("the composed config does not follow the exposim schema (is 'exposim_schema' "
+                          "first in the defaults list of configs/config.yaml?)")
+    return obj
+
+
+def format_summary(summary: dict[str, float], out_dir: Path) -> str:
+    """The short table printed at the end of a run."""
+    width = max(len(label) for _, label in KEY_FIGURES)
+    lines = [f"{label:<{width}}  {summary.get(key, float('nan')):>10.4g}" for key, label in KEY_FIGURES]
+    lines.append(f"results: {out_dir}  (summary.parquet, days.parquet, decoys.parquet, manifest.json)")
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> float:
+    """Run one job of Hydra's (single or multi-)run."""
+    global task_started
+    task_started = True
+    # Hydra configures the root logger at INFO; Mesa would then log every step.
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        # An unreadable network.path surfaces while the world is built, before any file is written.
+        result = run(validate(to_config(cfg)), out_dir)
+    except ConfigError as exc:
+        print(f"exposim: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(CONFIG_ERROR_EXIT) from None
+    print(format_summary(result.summary, out_dir))
+    return result.summary["minor_harm_prevalence_per_10k"]

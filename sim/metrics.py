@@ -1,0 +1,182 @@
+"""Measurement: event counters -> per-day cohort rows -> run summary.
+
+Core objects: :data:`COUNTERS`, :class:`Metrics`, :func:`summarize`,
+:func:`decoy_rows`.
+
+Counters are kept per cohort (``minor_13_15``, ``minor_16_17``, ``adult``,
+``decoy``) in a (cohorts x counters) integer matrix for the current day; at the
+end of the day the matrix is appended to the history. Every summary figure is
+computed from that history by one function, :func:`summarize`, whose formulas
+docs/ODD.md states.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.config import COHORTS, HARM_CLASSES
+
+MINOR_COHORTS = (0, 1)
+ADULT_COHORT = 2
+DECOY_COHORT = 3
+
+COUNTERS = (
+    "accounts",                  # accounts in the cohort today
+    "active_accounts",           # accounts with >= 1 session today
+    "sessions",
+    "impressions",
+    *(f"impressions_{c}" for c in HARM_CLASSES),
+    "harmful_impressions",       # suggestive + adult_sexual + exploitative
+    "in_network_impressions",
+    "engagements",
+    "harmful_engagements",
+    "reports",                   # harmful impressions reported by the viewer
+    "exposed_today",             # accounts with >= 1 harmful impression today
+    "exposed_7d",                # accounts with >= 1 harmful impression in the trailing 7 days
+    "posts",                     # by authors in the cohort
+    *(f"posts_{c}" for c in HARM_CLASSES),
+    *(f"removed_{c}" for c in HARM_CLASSES),   # uploads removed by moderation, by class
+    "explicit_impressions",      # adult_sexual + exploitative
+    "explicit_exposed_7d",       # accounts with >= 1 explicit impression in the trailing 7 days
+)
+COLUMN = {name: i for i, name in enumerate(COUNTERS)}
+
+
+class Metrics:
+    """Per-cohort counters for the current day and the history of closed days."""
+
+    def __init__(self, cohort: np.ndarray) -> None:
+        self.cohort = cohort
+        self.today = np.zeros((len(COHORTS), len(COUNTERS)), dtype=np.int64)
+        self.history: list[np.ndarray] = []
+
+    def by_cohort(self, accounts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Counts (or weight sums) of ``accounts`` rows per cohort."""
+        counts = np.bincount(self.cohort[accounts], weights=weights, minlength=len(COHORTS))
+        return np.rint(counts).astype(np.int64)
+
+    def add(self, counter: str, per_cohort: np.ndarray) -> None:
+        self.today[:, COLUMN[counter]] += per_cohort
+
+    def add_by_class(self, prefix: str, accounts: np.ndarray, harm: np.ndarray) -> np.ndarray:
+        """Add events to ``<prefix>_<class>`` by the cohort of ``accounts`` and the harm class ``harm``.
+
+        Returns the (cohorts x classes) counts added.
+        """
+        n_cls = len(HARM_CLASSES)
+        counts = np.bincount(self.cohort[accounts].astype(np.int64) * n_cls + harm,
+                             minlength=len(COHORTS) * n_cls).reshape(len(COHORTS), n_cls)
+        for code, name in enumerate(HARM_CLASSES):
+            self.add(f"{prefix}_{name}", counts[:, code])
+        return counts
+
+    def count(self, counter: str, accounts: np.ndarray) -> None:
+        """Add one to ``counter`` for each row in ``accounts``, in its cohort."""
+        self.add(counter, self.by_cohort(accounts))
+
+    def close_day(self) -> np.ndarray:
+        """Append today's matrix to the history and start a new day; returns the closed matrix."""
+        closed = self.today
+        self.history.append(closed)
+        self.today = np.zeros_like(closed)
+        return closed
+
+    def as_array(self) -> np.ndarray:
+        """History as (days, cohorts, counters)."""
+        if not self.history:
+            return np.zeros((0, len(COHORTS), len(COUNTERS)), dtype=np.int64)
+        return np.stack(self.history)
+
+
+def _ratio(num: float, den: float, scale: float = 1.0) -> float:
+    return float(scale * num / den) if den > 0 else math.nan
+
+
+def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.ndarray) -> dict[str, float]:
+    """The run summary over the last ``measure_days`` days.
+
+    Args:
+        history: (days, cohorts, counters) from :meth:`Metrics.as_array`.
+        measure_days: length of the measurement window (burn-in excluded); clipped to the run.
+        decoy_first_harm_day: each decoy's first day (1-based) with a harmful impression, -1 if never.
+
+    Returns:
+        Column name -> value (NaN where the denominator is zero).
+    """
+    window = history[-measure_days:] if measure_days < history.shape[0] else history
+    total = window.sum(axis=0)                 # (cohorts, counters)
+    c = COLUMN
+    minors = total[list(MINOR_COHORTS)].sum(axis=0)
+    adults = total[ADULT_COHORT]
+    decoys = total[DECOY_COHORT]
+
+    out: dict[str, float] = {
+        "measured_days": float(window.shape[0]),
+        "minor_harm_prevalence_per_10k": _ratio(minors[c["harmful_impressions"]], minors[c["impressions"]], 1e4),
+        "adult_harm_prevalence_per_10k": _ratio(adults[c["harmful_impressions"]], adults[c["impressions"]], 1e4),
+        "decoy_harm_prevalence_per_10k": _ratio(decoys[c["harmful_impressions"]], decoys[c["impressions"]], 1e4),
+    }
+    for cls in HARM_CLASSES[1:]:
+        out[f"minor_{cls}_prevalence_per_10k"] = _ratio(minors[c[f"impressions_{cls}"]], minors[c["impressions"]], 1e4)
+        out[f"adult_{cls}_prevalence_per_10k"] = _ratio(adults[c[f"impressions_{cls}"]], adults[c["impressions"]], 1e4)
+
+    # Mean over days of the daily share: each day weighs the same, as a survey wave would.
+    def daily_share(cohorts: tuple[int, ...], counter: str) -> float:
+        num = window[:, list(cohorts), c[counter]].sum(axis=1)
+        den = window[:, list(cohorts), c["accounts"]].sum(axis=1)
+        ok = den > 0
+        return float(np.mean(num[ok] / den[ok])) if ok.any() else math.nan
+
+    out["minor_exposed_7d_share"] = daily_share(MINOR_COHORTS, "exposed_7d")
+    out["minor_13_15_exposed_7d_share"] = daily_share((0,), "exposed_7d")
+    out["minor_16_17_exposed_7d_share"] = daily_share((1,), "exposed_7d")
+    out["adult_exposed_7d_share"] = daily_share((ADULT_COHORT,), "exposed_7d")
+    out["minor_engagements_per_session"] = _ratio(minors[c["engagements"]], minors[c["sessions"]])
+    out["minor_impressions_per_session"] = _ratio(minors[c["impressions"]], minors[c["sessions"]])
+
+    out["minor_explicit_exposed_7d_share"] = daily_share(MINOR_COHORTS, "explicit_exposed_7d")
+    out["minor_13_15_explicit_exposed_7d_share"] = daily_share((0,), "explicit_exposed_7d")
+
+    everyone = total[[0, 1, 2]].sum(axis=0)    # authors, decoys excluded
+    violating = ("adult_sexual", "exploitative")
+    out["benign_removed_share"] = _ratio(everyone[c["removed_none"]], everyone[c["posts_none"]])
+    out["violating_removed_at_upload_share"] = _ratio(sum(everyone[c[f"removed_{v}"]] for v in violating),
+                                                      sum(everyone[c[f"posts_{v}"]] for v in violating))
+
+    out["decoy_days_to_first_harm"] = median_days_to_first(decoy_first_harm_day)
+    # ``accounts`` summed over the window is decoy-days.
+    out["decoy_harmful_impressions_per_week"] = _ratio(7 * decoys[c["harmful_impressions"]], decoys[c["accounts"]])
+    return out
+
+
+def median_days_to_first(first_day: np.ndarray) -> float:
+    """Median over decoys of the day of a first event, counting "never" as infinitely late.
+
+    NaN when there are no decoys or when at least half never had the event
+    (the median is then "never").
+    """
+    if first_day.size == 0:
+        return math.nan
+    days = np.where(first_day > 0, first_day.astype(float), math.inf)
+    median = float(np.median(days))
+    return median if math.isfinite(median) else math.nan
+
+
+def day_rows(history: np.ndarray) -> dict[str, np.ndarray]:
+    """Columns of days.parquet: one row per (day, cohort), counters plus two derived shares."""
+    n_days, n_cohorts, _ = history.shape
+    cols: dict[str, np.ndarray] = {
+        "day": np.repeat(np.arange(1, n_days + 1, dtype=np.int32), n_cohorts),
+        "cohort": np.tile(np.array(COHORTS, dtype=object), n_days),
+    }
+    flat = history.reshape(n_days * n_cohorts, -1)
+    for name, j in COLUMN.items():
+        cols[name] = flat[:, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols["harm_prevalence_per_10k"] = np.where(
+            cols["impressions"] > 0, 1e4 * cols["harmful_impressions"] / np.maximum(cols["impressions"], 1), np.nan)
+        cols["exposed_7d_share"] = np.where(
+            cols["accounts"] > 0, cols["exposed_7d"] / np.maximum(cols["accounts"], 1), np.nan)
+    return cols

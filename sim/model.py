@@ -1,0 +1,271 @@
+"""The exposure model: builds the world, owns the random streams, runs the day.
+
+Core objects: :class:`ExposureModel`, :class:`RandomStreams`.
+
+``ExposureModel.step()`` is the day's story, one line per phase (DESIGN 2.2).
+All state is arrays (population, follow graph, groups, items); Mesa provides
+the frame: ``steps``, ``running``, agent views (``MinorAccount``,
+``AdultAccount``) and a ``DataCollector`` of daily figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import mesa
+import numpy as np
+
+from sim.agents import AccountView, view_class
+from sim.config import COHORTS, Config, validate
+from sim.content import FIRST_VIOLATING, NONE, SUGGESTIVE, ItemStore, post_items, posting_rates
+from sim.engagement import engage
+from sim.metrics import COLUMN, MINOR_COHORTS, Metrics, day_rows, summarize
+from sim.moderation import moderate_uploads
+from sim.network import (DECOY_FOLLOWS, FollowGraph, Groups, build_follow_graph, build_groups, graph_statistics,
+                         load_follow_graph)
+from sim.population import Population, build_population
+from sim.recommenders import FeedContext, FeedIndex, make_feed_policy, serve_feeds
+from sim.safeguards import SafeguardSet
+
+class RandomStreams:
+    """Independent random streams keyed by name (and optionally day), all from one root seed.
+
+    A stream's key is a hash of its name, not its position in a list, so adding
+    a phase or switching a safeguard on never shifts the draws of another
+    phase: runs that differ only in a safeguard share common random numbers.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    @staticmethod
+    def _key(name: str) -> int:
+        return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+    def get(self, name: str, day: int | None = None) -> np.random.Generator:
+        """The generator for ``name`` (on ``day``, for daily phases)."""
+        spawn_key = (self._key(name),) if day is None else (self._key(name), int(day))
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=spawn_key)))
+
+
+class ExposureModel(mesa.Model):
+    """A synthetic platform, simulated day by day.
+
+    Args:
+        config: a :class:`sim.config.Config`; it is validated here too, so the
+            model can be used directly from a notebook or a test.
+    """
+
+    def __init__(self, config: Config) -> None:
+        validate(config)
+        self.streams = RandomStreams(config.seed)
+        # Mesa's own generators (model.random, model.rng) get a stream of their own.
+        super().__init__(rng=int(self.streams.get("mesa").integers(2**62)))
+        self.config = config
+
+        self.population, self.graph, self.groups = self._build_world()
+        self.graph_stats = graph_statistics(self.graph, self.population.is_minor, self.streams.get("world.stats"))
+        pop = self.population
+        self.posts_per_day = posting_rates(pop, config.content)
+        expected_items = float(self.posts_per_day.sum()) * (config.content.retention_days + 1)
+        self.items = ItemStore(int(expected_items * 1.3) + 64, config.population.interest_dim)
+        self.safeguards = SafeguardSet(config.safeguards, pop, self.items)
+        self.feed_policy = make_feed_policy(config.recommender)
+        self.metrics = Metrics(pop.cohort)
+        self._accounts_per_cohort = np.bincount(pop.cohort, minlength=len(COHORTS)).astype(np.int64)
+
+        self._views: dict[int, AccountView] = {}
+        if pop.n <= config.population.agent_views_max:
+            for row in range(pop.n):  # once, at build time, for small worlds only
+                self.account(row)
+
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "minor_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", MINOR_COHORTS),
+            "minor_exposed_7d_share": lambda m: m.latest("exposed_7d_share", MINOR_COHORTS),
+            "adult_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", (2,)),
+            "items_live": lambda m: int((m.items.item_id >= 0).sum()),
+        })
+
+    # ----------------------------------------------------------------- world
+
+    def _build_world(self) -> tuple[Population, FollowGraph, Groups]:
+        cfg = self.config
+        if cfg.network.kind == "file":
+            graph, ages = load_follow_graph(cfg.network.path)
+            pop = build_population(cfg.population, cfg.decoys, self.streams.get("world.population"),
+                                   n=graph.n, true_age=ages)
+            graph = _attach_decoys(graph, pop)
+        else:
+            pop = build_population(cfg.population, cfg.decoys, self.streams.get("world.population"))
+            graph = build_follow_graph(pop.is_minor, pop.role, pop.decoy, cfg.network,
+                                       self.streams.get("world.graph"))
+        groups = build_groups(pop.interest, pop.is_minor, pop.role, pop.harmful_affinity, pop.decoy,
+                              cfg.network, self.streams.get("world.groups"))
+        return pop, graph, groups
+
+    def account(self, row: int) -> AccountView:
+        """The Mesa agent viewing account ``row`` (created on first use for large worlds)."""
+        view = self._views.get(row)
+        if view is None:
+            view = view_class(int(self.population.true_age[row]))(self, row)
+            self._views[row] = view
+        return view
+
+    # ------------------------------------------------------------------- day
+
+    @property
+    def day(self) -> int:
+        """Today's day number, 1-based (Mesa's ``steps``)."""
+        return self.steps
+
+    def step(self) -> None:
+        """One simulated day."""
+        new_items = self.post_content()                   # 1. accounts post
+        self.moderate_content(new_items)                  # 2. classifier acts on uploads
+        impressions = self.serve_feeds()                  # 3. rank candidates, serve top-k
+        self.engage(impressions)                          # 4. engage, drift, reinforce, report
+        self.suggest_connections()                        # 5. account and group suggestions
+        self.make_contact()                               # 6. contact attempts and responses
+        self.enforce()                                    # 7. enforcement and daily safeguards
+        self.measure(impressions)                         # 8. close the day's cohort rows
+        self.datacollector.collect(self)
+
+    def run(self, days: int | None = None, progress=None) -> None:
+        """Run ``days`` days (default: the configured horizon); ``progress(day)`` is called after each."""
+        for _ in range(self.config.days if days is None else days):
+            self.step()
+            if progress is not None:
+                progress(self.day)
+
+    # ---------------------------------------------------------------- phases
+
+    def post_content(self) -> np.ndarray:
+        """Phase 1: Poisson posting by role; returns the new item slots."""
+        cfg, pop = self.config, self.population
+        slots = post_items(self.items, pop, self.posts_per_day, self.groups.account_indptr,
+                           self.groups.account_groups, cfg.content, cfg.moderation, self.day,
+                           self.streams.get("post", self.day))
+        by_class = self.metrics.add_by_class("posts", self.items.author[slots], self.items.harm[slots])
+        self.metrics.add("posts", by_class.sum(axis=1))
+        return slots
+
+    def moderate_content(self, new_items: np.ndarray) -> None:
+        """Phase 2: proactive removal of flagged uploads."""
+        removed = moderate_uploads(self.items, new_items, self.config.moderation, self.day)
+        self.metrics.add_by_class("removed", self.items.author[removed], self.items.harm[removed])
+
+    def serve_feeds(self):
+        """Phase 3: every session gets candidates, a ranking, filtering and top-k impressions."""
+        cfg, pop = self.config, self.population
+        rng = self.streams.get("serve", self.day)
+        index = FeedIndex.build(self.items, pop.private, pop.n, self.groups.n_groups, self.day,
+                                cfg.recommender.recency_days)
+        sessions = self._sessions_today(self.streams.get("sessions", self.day))
+        viewers = np.repeat(np.arange(pop.n, dtype=np.int32), sessions)
+        ctx = FeedContext(self.items, pop, cfg.recommender, self.day)
+        imps = serve_feeds(ctx, self.feed_policy, index, viewers, self.graph.indptr, self.graph.indices,
+                           self.groups.account_indptr, self.groups.account_groups,
+                           self.safeguards.filter_feed, rng)
+        self.metrics.add("sessions", self.metrics.by_cohort(np.arange(pop.n), weights=sessions))
+        self.metrics.add("active_accounts", self.metrics.by_cohort(np.flatnonzero(sessions)))
+        return imps
+
+    def _sessions_today(self, rng: np.random.Generator) -> np.ndarray:
+        pop = self.population
+        sessions = rng.poisson(pop.activity)
+        # Decoys are scripted probes: exactly their configured sessions (fractional part by chance).
+        d = pop.decoy
+        whole = np.floor(pop.activity[d])
+        sessions[d] = (whole + (rng.random(int(d.sum())) < pop.activity[d] - whole)).astype(sessions.dtype)
+        return sessions
+
+    def engage(self, imps) -> None:
+        """Phase 4: engagement, interest drift, affinity reinforcement, reports; and exposure bookkeeping."""
+        pop, items, m = self.population, self.items, self.metrics
+        outcome = engage(pop, items, imps, self.config.population.behaviour, self.streams.get("engage", self.day))
+        harm = items.harm[imps.item]
+        harmful = harm > NONE
+        explicit = harm >= FIRST_VIOLATING
+        per_class = m.add_by_class("impressions", imps.viewer, harm)
+        m.add("impressions", per_class.sum(axis=1))
+        m.add("harmful_impressions", per_class[:, SUGGESTIVE:].sum(axis=1))
+        m.add("explicit_impressions", per_class[:, FIRST_VIOLATING:].sum(axis=1))
+        m.count("in_network_impressions", imps.viewer[imps.in_network])
+        m.count("engagements", imps.viewer[outcome.engaged])
+        m.count("harmful_engagements", imps.viewer[outcome.engaged & harmful])
+        m.count("reports", imps.viewer[outcome.reported])
+
+        exposed = np.unique(imps.viewer[harmful])
+        m.count("exposed_today", exposed)
+        pop.last_harm_day[exposed] = self.day
+        first = exposed[pop.first_harm_day[exposed] < 0]
+        pop.first_harm_day[first] = self.day
+        pop.last_explicit_day[imps.viewer[explicit]] = self.day
+
+    def suggest_connections(self) -> None:
+        """Phase 5: account and group suggestions (the contact issue builds this phase)."""
+
+    def make_contact(self) -> None:
+        """Phase 6: adults' contact attempts and minors' responses (the contact issue builds this phase)."""
+
+    def enforce(self) -> None:
+        """Phase 7: enforcement and once-a-day safeguards."""
+        self.safeguards.daily(self)
+
+    def measure(self, imps) -> None:
+        """Phase 8: trailing-window exposure counts, then close the day's cohort rows."""
+        pop, m = self.population, self.metrics
+        m.add("accounts", self._accounts_per_cohort)
+        m.count("exposed_7d", np.flatnonzero(pop.last_harm_day > self.day - 7))
+        m.count("explicit_exposed_7d", np.flatnonzero(pop.last_explicit_day > self.day - 7))
+        m.close_day()
+
+    # --------------------------------------------------------------- results
+
+    def latest(self, column: str, cohorts: tuple[int, ...]) -> float:
+        """Today's value of a derived per-day figure, pooled over ``cohorts`` (for the DataCollector)."""
+        row = self.metrics.history[-1][list(cohorts)].sum(axis=0)
+        if column == "harm_prevalence_per_10k":
+            den = row[COLUMN["impressions"]]
+            return float(1e4 * row[COLUMN["harmful_impressions"]] / den) if den else float("nan")
+        den = row[COLUMN["accounts"]]
+        return float(row[COLUMN["exposed_7d"]] / den) if den else float("nan")
+
+    def summary(self) -> dict[str, float]:
+        """The run summary (DESIGN 3) over the measurement window."""
+        pop = self.population
+        return summarize(self.metrics.as_array(), self.config.measure_days, pop.first_harm_day[pop.decoy])
+
+    def day_table(self) -> dict[str, np.ndarray]:
+        """Columns of the per-day cohort rows."""
+        return day_rows(self.metrics.as_array())
+
+    def decoy_table(self) -> dict[str, np.ndarray]:
+        """One row per decoy: its settings and what it met."""
+        pop = self.population
+        rows = np.flatnonzero(pop.decoy)
+        return {
+            "decoy": np.arange(rows.size, dtype=np.int32),
+            "account": rows.astype(np.int64),
+            "true_age": pop.true_age[rows].astype(np.int32),
+            "declared_age": pop.declared_age[rows].astype(np.int32),
+            "protected": pop.protected[rows],
+            "first_harm_day": pop.first_harm_day[rows].astype(np.int32),
+            "harmful_affinity_end": pop.harmful_affinity[rows].astype(np.float64),
+        }
+
+
+def _attach_decoys(graph: FollowGraph, pop: Population) -> FollowGraph:
+    """Give an imported graph rows for the decoys, each following a few of the most-followed minors."""
+    n_decoys = int(pop.decoy.sum())
+    if n_decoys == 0:
+        return graph
+    indptr = np.concatenate([graph.indptr, np.full(n_decoys, graph.indptr[-1], dtype=graph.indptr.dtype)])
+    extended = FollowGraph(indptr=indptr, indices=graph.indices, community=None)
+    in_degree = graph.in_degree()
+    minors = np.flatnonzero(pop.is_minor[: graph.n])
+    pool = minors if minors.size else np.arange(graph.n)
+    popular = pool[np.argsort(-in_degree[pool], kind="stable")[:DECOY_FOLLOWS]]
+    src = np.repeat(np.arange(graph.n, graph.n + n_decoys), popular.size)
+    dst = np.tile(popular, n_decoys)
+    return extended.with_edges(src, dst)
