@@ -1,0 +1,71 @@
+"""Scale and speed of one run: world building, days, agent-days per second, peak memory.
+
+Usage:
+    python benchmarks/bench_model.py --accounts 100000 --days 30
+    python benchmarks/bench_model.py --accounts 1000000 --days 5 --feed engagement
+
+Prints figures; asserts nothing about time (timings depend on the machine).
+Peak memory is the process's maximum resident set size (getrusage), which
+includes the Python interpreter and imported libraries (~150 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sim.config import Config, validate  # noqa: E402
+from sim.metrics import COLUMN  # noqa: E402
+from sim.model import ExposureModel  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--feed", default="engagement")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--decoys", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    cfg = Config(seed=args.seed, days=args.days)
+    cfg.population.n = args.accounts
+    cfg.recommender.feed = args.feed
+    cfg.decoys.n = args.decoys
+    validate(cfg)
+
+    t0 = time.perf_counter()
+    model = ExposureModel(cfg)
+    build = time.perf_counter() - t0
+    n = model.population.n
+    print(f"world: {n:,} accounts, {model.graph.n_edges:,} follows, {model.groups.n_groups:,} groups; "
+          f"built in {build:.2f} s; peak RSS {peak_rss_mb():,.0f} MB", flush=True)
+
+    day_times = []
+    for _ in range(args.days):
+        t = time.perf_counter()
+        model.step()
+        day_times.append(time.perf_counter() - t)
+    run_s = sum(day_times)
+    s = model.summary()
+    h = model.metrics.as_array()
+    impressions = int(h[:, :, COLUMN["impressions"]].sum())
+    print(f"days: {args.days}, feed={args.feed}; {run_s:.2f} s total, {run_s / args.days:.3f} s/day "
+          f"(first {day_times[0]:.3f}, last {day_times[-1]:.3f})")
+    print(f"agent-days/s: {n * args.days / run_s:,.0f}; impressions/s: {impressions / run_s:,.0f}")
+    print(f"total wall (build + days): {build + run_s:.2f} s; peak RSS {peak_rss_mb():,.0f} MB")
+    print(f"minor_harm_prevalence_per_10k={s['minor_harm_prevalence_per_10k']:.2f} "
+          f"minor_exposed_7d_share={s['minor_exposed_7d_share']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

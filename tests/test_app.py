@@ -1,0 +1,72 @@
+"""The command line: `python -m sim` composes, validates, runs and writes; bad input exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["population.n=300", "days=4", "measure_days=3", "decoys.n=2", "network.mean_following=10"]
+
+
+def sim(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    out = tmp_path / "run"
+    return subprocess.run([sys.executable, "-m", "sim", f"hydra.run.dir={out}", *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def results_in(folder: Path) -> list[str]:
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.suffix in (".parquet", ".json"))
+
+
+def test_run_writes_tables_and_a_complete_manifest(tmp_path):
+    proc = sim(tmp_path, *TINY, "recommender=chronological")
+    assert proc.returncode == 0, proc.stderr
+    assert "harmful impressions per 10k, minors" in proc.stdout
+    out = tmp_path / "run"
+    assert results_in(out) == ["days.parquet", "decoys.parquet", "manifest.json", "summary.parquet"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["config"]["recommender"]["feed"] == "chronological"
+    assert manifest["config"]["population"]["n"] == 300
+    assert manifest["graph"]["n"] >= 300 and "age_assortativity" in manifest["graph"]
+    assert set(manifest["files"]) == {"summary.parquet", "days.parquet", "decoys.parquet"}
+    summary = pq.read_table(out / "summary.parquet")
+    assert summary.num_rows == 1
+    assert summary.column("recommender.feed").to_pylist() == ["chronological"]
+    meta = summary.schema.metadata
+    assert meta[b"exposim.config_hash"].decode() == manifest["config_hash"]
+    days = pq.read_table(out / "days.parquet")
+    assert days.num_rows == 4 * 4
+    assert days.schema.field("impressions").type == "int64"
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["population.minor_share=1.5"], "population.minor_share=1.5 is out of range: allowed 0 <= minor_share <= 0.95"),
+    (["recommender.feed=tiktok"], "recommender.feed='tiktok' is not a feed policy"),
+    (["population.nn=5"], "population.nn"),
+    (["population.n=many"], "many"),
+    (["recommender=tiktok"], "recommender/tiktok"),
+    (["safeguards=everything"], "safeguards/everything"),
+    (["network=file"], "network.path is empty"),
+    (["network=file", "network.path=/nonexistent/graph.graphml"], "/nonexistent/graph.graphml"),
+])
+def test_bad_input_exits_2_names_the_problem_and_writes_no_results(tmp_path, args, fragment):
+    proc = sim(tmp_path, *TINY, *args)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert fragment in proc.stderr
+    assert results_in(tmp_path / "run") == []
+
+
+def test_unknown_group_option_lists_the_available_ones(tmp_path):
+    proc = sim(tmp_path, "recommender=tiktok")
+    assert proc.returncode == 2
+    for name in ("chronological", "engagement", "interest", "popularity", "random"):
+        assert name in proc.stderr
