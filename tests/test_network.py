@@ -16,6 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim.network as network
+import sim.network.files as network_files
+import sim.network.graph as network_graph
+import sim.network.stats as network_stats
 from sim.config import ConfigError, NetworkConfig
 from sim.network import (
     FollowGraph,
@@ -92,8 +95,8 @@ def edge_set(g: FollowGraph) -> set[tuple[int, int]]:
 
 
 def from_edges(n: int, edges: list[tuple[int, int]]) -> FollowGraph:
-    return network._graph_from_pairs(np.array([e[0] for e in edges], dtype=np.int64),
-                                     np.array([e[1] for e in edges], dtype=np.int64), n)
+    return network_graph._graph_from_pairs(np.array([e[0] for e in edges], dtype=np.int64),
+                                           np.array([e[1] for e in edges], dtype=np.int64), n)
 
 
 # --- the synthetic follow graph ----------------------------------------------------------------
@@ -358,7 +361,7 @@ def test_hill_estimator_recovers_a_pareto_exponent():
     for alpha in (1.5, 2.5):
         x = np.floor(10 * (1 + rng.pareto(alpha, 200_000))).astype(np.int64)
         # k = 2000 upper order statistics: s.e. alpha / sqrt(k) < 0.06.
-        assert network._hill_exponent(x) == pytest.approx(alpha, abs=0.25)
+        assert network_stats._hill_exponent(x) == pytest.approx(alpha, abs=0.25)
 
 
 def test_statistics_are_json_ready_even_without_edges():
@@ -540,7 +543,7 @@ def test_edge_list_parses_the_same_across_block_boundaries(tmp_path, monkeypatch
     text = "\n".join(lines)  # no final newline
     path = tmp_path / "big.txt"
     path.write_text(text)
-    monkeypatch.setattr(network, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(network_files, "_BLOCK_BYTES", block_bytes)
     g, _ = load_follow_graph(str(path))
     n, edges = reference_parse(text)
     assert g.n == n and edge_set(g) == edges
@@ -548,7 +551,7 @@ def test_edge_list_parses_the_same_across_block_boundaries(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("block_bytes", [5, 1 << 24])
 def test_malformed_line_is_reported_with_its_number_and_content(tmp_path, monkeypatch, block_bytes):
-    monkeypatch.setattr(network, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(network_files, "_BLOCK_BYTES", block_bytes)
     path = tmp_path / "g.csv"
     path.write_text("a,b\n# comment\n\nb,c\nlonely\nc,d\n")
     with pytest.raises(NetworkFileError) as err:

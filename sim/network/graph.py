@@ -1,0 +1,209 @@
+"""The follow graph as a CSR adjacency, and the CSR helpers the other modules share.
+
+Core objects:
+
+- :class:`FollowGraph` — who follows whom, as a CSR adjacency over follower rows
+  (``indptr``, ``indices``), with vectorised queries and updates.
+- CSR helpers used across :mod:`sim.network`: ``_sorted_unique``,
+  ``_row_lower_bound`` (vectorised binary search in rows), ``_csr_insert``,
+  ``_transpose``, ``_csr_from_keys`` and ``_graph_from_pairs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+
+@dataclass
+class FollowGraph:
+    """Directed follow graph as CSR over follower rows.
+
+    Row ``i`` (``indices[indptr[i]:indptr[i + 1]]``) lists the accounts ``i``
+    follows, sorted ascending, without self-loops or duplicates.
+
+    Attributes:
+        indptr: int64, shape (n + 1,), row offsets.
+        indices: int32, shape (n_edges,), followed accounts.
+        community: int32, shape (n,), local community per account (-1 for decoys),
+            or None for imported graphs.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    community: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        """Number of accounts (rows)."""
+        return int(self.indptr.shape[0] - 1)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of follows."""
+        return int(self.indices.shape[0])
+
+    def followees(self, i: int) -> np.ndarray:
+        """Accounts ``i`` follows (a view, sorted ascending)."""
+        return self.indices[self.indptr[i]:self.indptr[i + 1]]
+
+    def out_degree(self) -> np.ndarray:
+        """Number of accounts each account follows (int64, shape (n,))."""
+        return np.diff(self.indptr)
+
+    def in_degree(self) -> np.ndarray:
+        """Number of followers of each account (int64, shape (n,))."""
+        return np.bincount(self.indices, minlength=self.n).astype(np.int64)
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """All follows as (follower, followed) arrays (int32), in CSR order."""
+        src = np.repeat(np.arange(self.n, dtype=np.int32), self.out_degree())
+        return src, self.indices
+
+    def reversed(self) -> FollowGraph:
+        """The followers graph: row ``i`` lists the accounts following ``i`` (sorted)."""
+        indptr, indices = _transpose(self.indptr, self.indices, self.n)
+        return FollowGraph(indptr, indices, self.community)
+
+    def has_edges(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Whether ``src[k]`` follows ``dst[k]``, for every k (vectorised binary search).
+
+        Args:
+            src: follower rows (any integer dtype).
+            dst: followed rows, same shape as ``src``.
+
+        Returns:
+            Boolean array of the same shape.
+        """
+        src, dst = self._check_pairs(src, dst)
+        pos = _row_lower_bound(self.indptr, self.indices, src, dst)
+        end = self.indptr[src + 1]
+        found = pos < end
+        found[found] = self.indices[pos[found]] == dst[found]
+        return found
+
+    def with_edges(self, src: np.ndarray, dst: np.ndarray) -> FollowGraph:
+        """A new graph with the follows ``src[k] -> dst[k]`` added.
+
+        Self-loops, repeats and follows that already exist are ignored (union
+        semantics). The work is a linear merge of the new follows into the
+        existing rows, not a re-sort.
+
+        Args:
+            src: follower rows.
+            dst: followed rows, same shape as ``src``.
+
+        Returns:
+            The new graph (``self`` is unchanged; ``community`` is shared).
+        """
+        src, dst = self._check_pairs(src, dst)
+        keep = src != dst
+        n = self.n
+        if not keep.any():
+            return FollowGraph(self.indptr.copy(), self.indices.copy(), self.community)
+        keys = _sorted_unique(src[keep] * n + dst[keep])
+        src, dst = keys // n, keys % n
+        new = ~self.has_edges(src, dst)
+        src, dst = src[new], dst[new]
+        indptr, indices = _csr_insert(self.indptr, self.indices, src, dst, n)
+        return FollowGraph(indptr, indices, self.community)
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The graph as a ``networkx.DiGraph`` on nodes 0..n-1 (for small graphs and tests)."""
+        g = nx.DiGraph()
+        g.add_nodes_from(range(self.n))
+        src, dst = self.edges()
+        g.add_edges_from(zip(src.tolist(), dst.tolist()))
+        return g
+
+    def _check_pairs(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        src = np.asarray(src, dtype=np.int64).ravel()
+        dst = np.asarray(dst, dtype=np.int64).ravel()
+        if src.shape != dst.shape:
+            raise ValueError(f"src and dst must have the same length, got {src.size} and {dst.size}")
+        for name, a in (("src", src), ("dst", dst)):
+            if a.size and (a.min() < 0 or a.max() >= self.n):
+                raise ValueError(f"{name} holds an account id outside 0..{self.n - 1}")
+        return src, dst
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an int array (``np.unique`` without its slower hash pass)."""
+    keys = np.sort(keys)
+    if keys.size:
+        keep = np.ones(keys.size, dtype=bool)
+        keep[1:] = keys[1:] != keys[:-1]
+        keys = keys[keep]
+    return keys
+
+
+def _row_lower_bound(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray,
+                     values: np.ndarray) -> np.ndarray:
+    """Per query, the first position in row ``rows[k]`` whose entry is >= ``values[k]``.
+
+    A binary search run for all queries at once: each pass halves every open
+    interval, so the loop runs about log2(longest row) times, never per query.
+    """
+    lo = indptr[rows].astype(np.int64)
+    hi = indptr[rows + 1].astype(np.int64)
+    open_ = np.flatnonzero(lo < hi)
+    while open_.size:
+        mid = (lo[open_] + hi[open_]) >> 1
+        right = indices[mid] < values[open_]
+        lo[open_[right]] = mid[right] + 1
+        hi[open_[~right]] = mid[~right]
+        open_ = open_[lo[open_] < hi[open_]]
+    return lo
+
+
+def _csr_insert(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge new entries (not yet present, sorted by (row, col), unique) into a sorted CSR."""
+    if rows.size == 0:
+        return indptr.copy(), indices.copy()
+    pos = _row_lower_bound(indptr, indices, rows, cols)
+    # Entry k lands after the k new entries before it; positions stay increasing
+    # because the new entries are sorted by (row, col).
+    out_pos = pos + np.arange(rows.size)
+    out = np.empty(indices.size + rows.size, dtype=indices.dtype)
+    old = np.ones(out.size, dtype=bool)
+    old[out_pos] = False
+    out[out_pos] = cols
+    out[old] = indices
+    added = np.bincount(rows, minlength=n_rows)
+    new_indptr = indptr.copy()
+    new_indptr[1:] += np.cumsum(added)
+    return new_indptr, out
+
+
+def _transpose(indptr: np.ndarray, indices: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the transpose, rows sorted (sorting one int64 key per entry)."""
+    n_rows = indptr.shape[0] - 1
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
+    keys = indices.astype(np.int64) * max(n_rows, 1) + rows
+    del rows
+    keys.sort()
+    t_indptr = np.zeros(n_cols + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=n_cols), out=t_indptr[1:])
+    t_indices = (keys % max(n_rows, 1)).astype(np.int32)
+    return t_indptr, t_indices
+
+
+def _csr_from_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR from sorted unique keys ``row * n + col``."""
+    indptr = np.searchsorted(keys, np.arange(n + 1, dtype=np.int64) * n).astype(np.int64)
+    indices = (keys % n).astype(np.int32) if n else np.zeros(0, dtype=np.int32)
+    return indptr, indices
+
+
+def _graph_from_pairs(src: np.ndarray, dst: np.ndarray, n: int,
+                      community: np.ndarray | None = None) -> FollowGraph:
+    """A graph from arbitrary follow pairs (self-loops and repeats dropped)."""
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    keep = src != dst
+    keys = _sorted_unique(src[keep] * n + dst[keep])
+    indptr, indices = _csr_from_keys(keys, n)
+    return FollowGraph(indptr, indices, community)
