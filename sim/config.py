@@ -90,7 +90,8 @@ class NetworkConfig:
     adult_follows_minor_share: float = param(0.03, 0, 1, doc="share of an adult's follows that go to minors")
     triadic_share: float = param(0.2, 0, 2, doc="extra follows, per follow, closing triangles (followee's followee)")
     popularity_tail: float = param(1.6, 1.05, 10, doc="Pareto exponent of account attractiveness (smaller: heavier in-degree tail)")
-    creator_boost: float = param(20.0, 1, 1000, doc="attractiveness multiplier of creators and adult-content producers")
+    creator_boost: float = param(20.0, 1, 1000, doc="attractiveness multiplier of creators")
+    producer_boost: float = param(4.0, 1, 1000, doc="attractiveness multiplier of adult-content producers")
     groups_per_1k: float = param(5.0, 0, 1000, doc="groups per 1,000 accounts")
     memberships_mean: float = param(3.0, 0, 100, doc="mean number of groups an account belongs to")
     harmful_group_share: float = param(0.02, 0, 1, doc="share of groups devoted to commercial sex or exploitation")
@@ -140,7 +141,7 @@ class RecommenderConfig:
 class ClassifierConfig:
     """A proactive classifier, set by its operating point."""
 
-    recall: float = param(0.85, 0, 1, doc="share of violating items (adult_sexual, exploitative) scored above the removal threshold")
+    recall: float = param(0.9, 0, 1, doc="share of violating items (adult_sexual, exploitative) scored above the removal threshold")
     false_positive_rate: float = param(0.001, 0, 1, doc="share of other items (none, suggestive) scored above the removal threshold")
 
 

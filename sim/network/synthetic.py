@@ -253,10 +253,10 @@ def _merge_sorted(chunks: list[np.ndarray]) -> np.ndarray:
 
 
 def _attractiveness(role: np.ndarray, cfg: NetworkConfig, rng: np.random.Generator) -> np.ndarray:
-    """Pareto(popularity_tail) draw per account, times creator_boost for creators and producers."""
+    """Pareto(popularity_tail) draw per account, times creator_boost for creators and producer_boost for producers."""
     weight = 1.0 + rng.pareto(cfg.popularity_tail, role.shape[0])
-    boosted = (role == CREATOR) | (role == ADULT_CONTENT_PRODUCER)
-    weight[boosted] *= cfg.creator_boost
+    weight[role == CREATOR] *= cfg.creator_boost
+    weight[role == ADULT_CONTENT_PRODUCER] *= cfg.producer_boost
     return weight
 
 
@@ -306,8 +306,8 @@ def build_follow_graph(is_minor: np.ndarray, role: np.ndarray, decoy: np.ndarray
        ``adult_follows_minor_share`` (adult follower); it is local with
        probability ``local_share`` (uniform over the follower's community and the
        wanted age group) and otherwise global (by attractiveness = Pareto
-       (``popularity_tail``) x ``creator_boost`` for creators and adult-content
-       producers, within the age group). Slots are drawn as per-account
+       (``popularity_tail``) x ``creator_boost`` for creators and
+       ``producer_boost`` for adult-content producers, within the age group). Slots are drawn as per-account
        binomial counts per (age group, local/global) class, which is the same
        distribution as a Bernoulli per slot.
     4. Triadic closure: the kept slots follow the end of a random path
