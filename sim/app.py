@@ -64,7 +64,8 @@ def format_summary(summary: dict[str, float], out_dir: Path) -> str:
     """The short table printed at the end of a run."""
     width = max(len(label) for _, label in KEY_FIGURES)
     lines = [f"{label:<{width}}  {summary.get(key, float('nan')):>10.4g}" for key, label in KEY_FIGURES]
-    lines.append(f"results: {out_dir}  (summary.parquet, days.parquet, decoys.parquet, manifest.json)")
+    files = sorted(p.name for p in out_dir.iterdir() if p.suffix in (".parquet", ".json"))
+    lines.append(f"results: {out_dir}  ({', '.join(files)})")
     return "\n".join(lines)
 
 

@@ -43,7 +43,7 @@ class BehaviourConfig:
     engage_similarity: float = param(3.0, 0, 20, doc="logit weight of cosine(viewer interest, item topic)")
     engage_appeal: float = param(1.0, 0, 10, doc="logit weight of log(item appeal)")
     engage_harm: float = param(4.0, 0, 20, doc="logit weight of (harmful affinity - harm_threshold) on harmful items")
-    harm_threshold: float = param(0.3, 0, 1, doc="affinity at which a harmful item is as engaging as a benign one")
+    harm_threshold: float = param(0.3, 0, 1, doc="affinity at which the harm term of the engagement logit is zero (harmful items still carry their appeal lift)")
     interest_drift: float = param(0.05, 0, 1, doc="step of the interest vector towards the mean topic engaged with, per day")
     affinity_reinforcement: float = param(0.01, 0, 1, doc="rise of harmful affinity per harmful engagement, times (1 - affinity)")
     affinity_decay: float = param(0.01, 0, 1, doc="daily relaxation of harmful affinity towards the account's baseline")
@@ -107,7 +107,7 @@ class ContentConfig:
     posts_per_day_producer: float = param(1.5, 0, 100, doc="mean posts per day of an adult-content producer")
     posts_per_day_seller: float = param(2.0, 0, 100, doc="mean posts per day of an exploitative seller")
     posts_per_day_offender: float = param(0.3, 0, 100, doc="mean posts per day of an offender")
-    suggestive_share: float = param(0.005, 0, 1, doc="share of ordinary posts that are suggestive")
+    suggestive_share: float = param(0.005, 0, 1, doc="share of ordinary accounts' and offenders' posts that are suggestive (creators: twice this)")
     producer_adult_sexual_share: float = param(0.15, 0, 1, doc="share of a producer's posts that are adult_sexual")
     producer_suggestive_share: float = param(0.7, 0, 1, doc="share of a producer's posts that are suggestive")
     seller_exploitative_share: float = param(0.2, 0, 1, doc="share of a seller's posts that are exploitative")
@@ -134,7 +134,7 @@ class RecommenderConfig:
     w_popularity: float = param(0.5, 0, 100, doc="engagement policy: weight of log(1 + engagements)")
     w_appeal: float = param(1.0, 0, 100, doc="engagement policy: weight of log(appeal)")
     w_affinity: float = param(4.0, 0, 100, doc="engagement policy: weight of the viewer's learned harmful-engagement rate on harmful items")
-    chunk_sessions: int = param(65_536, 1024, 10_000_000, doc="sessions ranked per block (bounds memory)")
+    chunk_sessions: int = param(65_536, 1024, 10_000_000, doc="sessions ranked per block (bounds memory; it orders the random draws too, so keep it fixed across runs you compare)")
 
 
 @dataclass
@@ -162,7 +162,7 @@ class FeedFilteringConfig:
                                       choices=HARM_CLASSES[1:])
     downrank_classes: list[str] = param(["suggestive"], doc="classes downranked in protected feeds",
                                         choices=HARM_CLASSES[1:])
-    downrank_factor: float = param(0.3, 0, 1, doc="score multiplier (on the rank scale) for downranked classes")
+    downrank_factor: float = param(0.3, 0, 1, doc="score multiplier for downranked classes (0 removes them)")
     classifier_recall: float = param(0.8, 0, 1, doc="share of items of a filtered class the filter recognises")
 
 
@@ -251,16 +251,21 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"recommender.feed={cfg.recommender.feed!r} is not a feed policy; "
                           f"choose from {', '.join(sorted(FEED_POLICIES))}")
     pop = cfg.population
-    role_sum = pop.offender_share + pop.adult_content_producer_share + pop.exploitative_seller_share + pop.creator_share
+    # Creators are drawn afterwards among the remaining regular accounts, so they are not in this sum.
+    role_sum = pop.offender_share + pop.adult_content_producer_share + pop.exploitative_seller_share
     if role_sum > 1:
-        raise ConfigError(f"population: offender_share + adult_content_producer_share + exploitative_seller_share + "
-                          f"creator_share = {role_sum:g} exceeds 1; lower one of them")
+        raise ConfigError(f"population: offender_share + adult_content_producer_share + exploitative_seller_share "
+                          f"= {role_sum:g} exceeds 1; lower one of them")
     for key in ("producer", "seller"):
         c = cfg.content
         total = (c.producer_adult_sexual_share + c.producer_suggestive_share if key == "producer"
                  else c.seller_exploitative_share + c.seller_adult_sexual_share)
         if total > 1:
             raise ConfigError(f"content: the {key}'s harm-class shares add up to {total:g}; they must not exceed 1")
+    if cfg.recommender.recency_days > cfg.content.retention_days:
+        raise ConfigError(f"recommender.recency_days={cfg.recommender.recency_days} exceeds "
+                          f"content.retention_days={cfg.content.retention_days}: items cannot be served after "
+                          f"they leave the store; lower recency_days or raise retention_days")
     if cfg.network.kind == "file" and not cfg.network.path:
         raise ConfigError("network.path is empty: network=file needs network.path=<edge list or GraphML file>")
     return cfg

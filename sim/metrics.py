@@ -1,7 +1,7 @@
 """Measurement: event counters -> per-day cohort rows -> run summary.
 
 Core objects: :data:`COUNTERS`, :class:`Metrics`, :func:`summarize`,
-:func:`decoy_rows`.
+:func:`day_rows`, :func:`median_days_to_first`.
 
 Counters are kept per cohort (``minor_13_15``, ``minor_16_17``, ``adult``,
 ``decoy``) in a (cohorts x counters) integer matrix for the current day; at the

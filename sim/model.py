@@ -83,7 +83,7 @@ class ExposureModel(mesa.Model):
             "minor_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", MINOR_COHORTS),
             "minor_exposed_7d_share": lambda m: m.latest("exposed_7d_share", MINOR_COHORTS),
             "adult_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", (2,)),
-            "items_live": lambda m: int((m.items.item_id >= 0).sum()),
+            "items_live": lambda m: int(m.items.live(m.day, m.config.content.retention_days).size),
         })
 
     # ----------------------------------------------------------------- world

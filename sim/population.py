@@ -41,7 +41,7 @@ class Population:
     affinity_baseline: np.ndarray   # float32, where affinity relaxes to
     learned_harm_rate: np.ndarray   # float32, platform's estimate of harmful-engagement rate
     activity: np.ndarray            # float32, mean sessions per day
-    private: np.ndarray             # bool, posts visible to followers only
+    private: np.ndarray             # bool, profile posts reach followers only (group posts reach the group)
     last_harm_day: np.ndarray       # int32, last day with a harmful impression (-10**6: never)
     last_explicit_day: np.ndarray   # int32, last day with an adult_sexual/exploitative impression
     first_harm_day: np.ndarray      # int32, first such day (-1: never)
@@ -59,7 +59,7 @@ class Population:
         out = {f"role_{name}": int((self.role == code).sum()) for code, name in enumerate(ROLE_NAMES)}
         from sim.config import COHORTS
         out.update({f"cohort_{name}": int((self.cohort == code).sum()) for code, name in enumerate(COHORTS)})
-        out["minors_declared_adult"] = int((self.is_minor & (self.declared_age >= ADULT_AGE)).sum())
+        out["minors_declared_adult"] = int((self.is_minor & ~self.decoy & (self.declared_age >= ADULT_AGE)).sum())
         return out
 
     def check(self) -> None:
@@ -81,19 +81,22 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 def topic_centres(cfg: PopulationConfig, rng: np.random.Generator) -> np.ndarray:
-    """Cluster centres of interests; minors and adults draw from overlapping halves."""
+    """Cluster centres of interests (random unit vectors); see :func:`draw_interests`."""
     return _unit_rows(rng.standard_normal((cfg.topic_clusters, cfg.interest_dim)))
 
 
 def draw_interests(is_minor: np.ndarray, centres: np.ndarray, rng: np.random.Generator,
                    spread: float = 0.5) -> np.ndarray:
-    """Unit interest vectors near a cluster centre; minors favour the first half of clusters."""
+    """Unit interest vectors near a cluster centre drawn from an age-typical range of clusters.
+
+    Minors draw uniformly from the first ``span`` clusters and adults from the
+    last ``span``, with ``span = (k + max(1, k // 2)) // 2 + 1`` capped at k
+    (10 of 12 by default): overlapping tastes, but age-typical ones.
+    """
     k = centres.shape[0]
-    half = max(1, k // 2)
-    # Minors pick among the first ~2/3 of clusters, adults among the last ~2/3:
-    # overlapping tastes, but age-typical ones.
-    lo = np.where(is_minor, 0, max(0, k - (k + half) // 2 - 1))
-    hi = np.where(is_minor, min(k, (k + half) // 2 + 1), k)
+    span = min(k, (k + max(1, k // 2)) // 2 + 1)
+    lo = np.where(is_minor, 0, k - span)
+    hi = np.where(is_minor, span, k)
     cluster = lo + (rng.random(is_minor.shape[0]) * (hi - lo)).astype(np.int64)
     x = centres[cluster] + spread * rng.standard_normal((is_minor.shape[0], centres.shape[1])).astype(np.float32)
     return _unit_rows(x)

@@ -69,13 +69,15 @@ class FeedFiltering(Safeguard):
         self.downranked[[HARM_CLASSES.index(c) for c in config.downrank_classes]] = True
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray) -> None:
-        protected = self.population.protected[viewers][:, None]
+        protected = self.population.protected[viewers][:, None] & (candidates >= 0)
         slots = np.maximum(candidates, 0)
         harm = self.items.harm[slots]
         caught = self.filtered[harm] & (self.items.filter_draw[slots] < self.config.classifier_recall)
         scores[protected & caught] = -np.inf
         demote = protected & self.downranked[harm] & ~caught
-        scores[demote] *= self.config.downrank_factor
+        factor = self.config.downrank_factor
+        # A factor of 0 means "never show": removal, not a score of zero that could still fill a slot.
+        scores[demote] = scores[demote] * factor if factor > 0 else -np.inf
 
 
 class SafeguardSet:

@@ -70,3 +70,19 @@ def test_unknown_group_option_lists_the_available_ones(tmp_path):
     assert proc.returncode == 2
     for name in ("chronological", "engagement", "interest", "popularity", "random"):
         assert name in proc.stderr
+
+
+def test_network_file_sets_the_population_and_uses_its_ages(tmp_path):
+    import networkx as nx
+
+    g = nx.gnp_random_graph(120, 0.05, seed=4, directed=True)
+    for node in g.nodes:
+        g.nodes[node]["age"] = 14 if node < 40 else 35
+    path = tmp_path / "platform.graphml"
+    nx.write_graphml(g, path)
+    proc = sim(tmp_path, "days=3", "measure_days=2", "decoys.n=2", "network=file", f"network.path={path}")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["graph"]["n"] == 122                     # the file's 120 nodes plus 2 decoys
+    assert manifest["population"]["cohort_minor_13_15"] == 40
+    assert manifest["population"]["cohort_adult"] == 80

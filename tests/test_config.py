@@ -35,10 +35,18 @@ def test_bad_values_name_key_value_and_allowed(key, value, fragment):
 
 
 def test_role_shares_may_not_exceed_one():
-    cfg = tiny_config(**{"population.offender_share": 0.5, "population.adult_content_producer_share": 0.5,
-                         "population.creator_share": 0.2})
+    cfg = tiny_config(**{"population.offender_share": 0.5, "population.adult_content_producer_share": 0.4,
+                         "population.exploitative_seller_share": 0.2})
     with pytest.raises(ConfigError, match="exceeds 1"):
         validate(cfg)
+    # Creators are drawn among the remaining regular accounts: they do not count against the sum.
+    validate(tiny_config(**{"population.offender_share": 0.5, "population.adult_content_producer_share": 0.4,
+                            "population.creator_share": 0.5}))
+
+
+def test_items_must_stay_in_the_store_as_long_as_they_can_be_served():
+    with pytest.raises(ConfigError, match="recommender.recency_days=9 exceeds content.retention_days=7"):
+        validate(tiny_config(**{"recommender.recency_days": 9}))
 
 
 def test_file_network_needs_a_path():

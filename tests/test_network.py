@@ -626,3 +626,15 @@ def test_directory_is_an_error(tmp_path):
     with pytest.raises(NetworkFileError, match="is a directory") as err:
         load_follow_graph(str(folder))
     assert str(folder) in str(err.value)
+
+
+def test_graphml_age_below_thirteen_is_an_error(tmp_path):
+    # The model has no account band under 13; silently redrawing such ages would hide the user's data problem.
+    g = nx.DiGraph()
+    g.add_node("a", age=9)
+    g.add_node("b", age=30)
+    g.add_edge("a", "b")
+    path = tmp_path / "young.graphml"
+    nx.write_graphml(g, path)
+    with pytest.raises(NetworkFileError, match=r"node 'a' has age 9.*between 13 and 120"):
+        load_follow_graph(str(path))

@@ -257,8 +257,9 @@ def _parse_age(value: object, node: object, path: str) -> int:
         age = -math.inf
     if math.isnan(age):
         return -1
-    if not math.isfinite(age) or age != int(age) or not 0 <= age <= 120:
+    # Accounts are 13 or older (the platforms' minimum age); the population model has no younger band.
+    if not math.isfinite(age) or age != int(age) or not 13 <= age <= 120:
         raise NetworkFileError(f"network.path={path!r}: node {node!r} has age {value!r}; "
-                               f"ages must be whole numbers of years between 0 and 120 (leave the attribute "
+                               f"ages must be whole numbers of years between 13 and 120 (leave the attribute "
                                f"out, empty or NaN when unknown)")
     return int(age)
