@@ -59,7 +59,7 @@ class PopulationConfig:
     minor_share: float = param(0.15, 0, 0.95, doc="share of accounts whose true age is 13-17")
     minor_13_15_share: float = param(0.55, 0, 1, doc="share of minors aged 13-15 (the rest are 16-17)")
     minor_declares_adult_share: float = param(0.3, 0, 1, doc="share of minors registered with an adult birth date")
-    offender_share: float = param(0.01, 0, 0.5, doc="share of adult accounts that are offenders")
+    offender_share: float = param(0.005, 0, 0.5, doc="share of adult accounts that are offenders")
     adult_content_producer_share: float = param(0.01, 0, 0.5, doc="share of adult accounts producing adult content")
     exploitative_seller_share: float = param(0.001, 0, 0.5, doc="share of adult accounts selling exploitative material")
     creator_share: float = param(0.03, 0, 0.5, doc="share of ordinary accounts (adult or minor) that are creators")
@@ -135,6 +135,48 @@ class RecommenderConfig:
     w_appeal: float = param(1.0, 0, 100, doc="engagement policy: weight of log(appeal)")
     w_affinity: float = param(4.0, 0, 100, doc="engagement policy: weight of the viewer's learned harmful-engagement rate on harmful items")
     chunk_sessions: int = param(65_536, 1024, 10_000_000, doc="sessions ranked per block (bounds memory; it orders the random draws too, so keep it fixed across runs you compare)")
+    accounts: str = param("mixed", doc="account suggester (registry name; off disables)",
+                          choices=("friends_of_friends", "co_engagement", "mixed", "off"))
+    account_suggestions: int = param(5, 0, 100, doc="accounts suggested per active account per day")
+    new_account_share: float = param(0.05, 0, 1, doc="share of account-suggestion slots given to newly joined accounts (the cold-start boost that helps new users connect)")
+    new_account_days: int = param(30, 0, 3650, doc="days after joining during which an account gets the cold-start boost")
+    accept_suggestion_adult: float = param(0.02, 0, 1, doc="chance an adult follows a suggested account")
+    accept_suggestion_minor: float = param(0.05, 0, 1, doc="chance a minor follows a suggested account")
+    groups: str = param("interest", doc="group suggester: by interest and co-membership, or off",
+                        choices=("interest", "off"))
+    group_suggestions: int = param(2, 0, 100, doc="groups suggested per active account per day")
+    accept_group: float = param(0.02, 0, 1, doc="chance an account joins a suggested group (offenders: harmful ones always)")
+
+
+@dataclass
+class ContactConfig:
+    """Discovery, contact attempts, minors' responses and conversations (phase 6)."""
+
+    offender_attempts_per_day: float = param(0.7, 0, 1000, doc="mean contact attempts per offender per day")
+    discovered_max: int = param(64, 1, 10_000, doc="minors an offender keeps in his discovered set (oldest dropped first)")
+    search_per_day: float = param(0.5, 0, 1000, doc="mean public accounts an offender looks at through search per day")
+    group_browse_per_day: float = param(1.0, 0, 1000, doc="mean fellow group members an offender looks at per day")
+    network_browse_per_day: float = param(1.0, 0, 1000, doc="mean followers-of-followees an offender looks at per day")
+    prefer_young: float = param(2.0, 1, 100, doc="target weight of a 13-15-year-old relative to a 16-17-year-old")
+    prefer_public: float = param(2.0, 1, 100, doc="target weight of a public account relative to a private one")
+    message_share: float = param(0.5, 0, 1, doc="share of an offender's attempts that are messages (requests if not followed back)")
+    follow_share: float = param(0.25, 0, 1, doc="share that are follow requests")
+    comment_share: float = param(0.2, 0, 1, doc="share that are comments (on the target's posts)")
+    group_add_share: float = param(0.05, 0, 1, doc="share that are adds to one of the offender's groups")
+    adult_known_contact_per_day: float = param(0.05, 0, 10, doc="mean messages per day from an ordinary adult to a minor who follows them (family, teachers)")
+    adult_stranger_contact_per_day: float = param(0.0005, 0, 10, doc="mean stranger contacts per ordinary adult per day (to a public minor)")
+    minor_peer_contact_per_day: float = param(0.3, 0, 100, doc="mean messages per minor per day to a minor they follow")
+    reply_known: float = param(0.6, 0, 1, doc="chance a minor replies to someone they follow")
+    reply_stranger_13_15: float = param(0.2, 0, 1, doc="chance a 13-15-year-old replies to an adult stranger's contact")
+    reply_stranger_16_17: float = param(0.15, 0, 1, doc="chance a 16-17-year-old replies to an adult stranger's contact")
+    block_stranger: float = param(0.2, 0, 1, doc="chance a minor blocks an adult stranger after a contact")
+    report_stranger: float = param(0.06, 0, 1, doc="chance a minor reports an adult stranger after a contact")
+    accept_follow_request: float = param(0.3, 0, 1, doc="chance a private minor accepts a stranger's follow request")
+    recontact_after_block: float = param(0.5, 0, 1, doc="chance a blocked offender keeps the target and comes back (from another account)")
+    advance_rapport: float = param(0.4, 0, 1, doc="chance a reply moves a conversation from contact to rapport")
+    advance_solicitation: float = param(0.25, 0, 1, doc="chance a reply moves an offender's conversation from rapport to solicitation")
+    advance_escalated: float = param(0.15, 0, 1, doc="chance a reply moves a solicitation off-platform (escalated)")
+    end_per_day: float = param(0.05, 0, 1, doc="chance an open conversation ends on a given day")
 
 
 @dataclass
@@ -182,6 +224,7 @@ class DecoysConfig:
     age: int = param(13, 13, 17, doc="true age of the decoys")
     declared_age: int = param(21, 13, 99, doc="age the decoys registered with")
     sessions_per_day: float = param(3.0, 0.1, 50, doc="feed sessions per decoy per day (exactly, every day)")
+    posts_per_day: float = param(1.0, 0, 100, doc="mean posts per decoy per day (the age shows through the posts)")
     private: bool = param(False, doc="whether decoys set their accounts private")
 
 
@@ -191,6 +234,7 @@ class OutputConfig:
 
     days_table: bool = param(True, doc="write days.parquet (per-day cohort rows)")
     decoys_table: bool = param(True, doc="write decoys.parquet (one row per decoy)")
+    contacts_table: bool = param(True, doc="write contacts.parquet (day x cohort x sender x channel x kind)")
 
 
 @dataclass
@@ -204,6 +248,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     content: ContentConfig = field(default_factory=ContentConfig)
     recommender: RecommenderConfig = field(default_factory=RecommenderConfig)
+    contact: ContactConfig = field(default_factory=ContactConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     safeguards: SafeguardsConfig = field(default_factory=SafeguardsConfig)
     decoys: DecoysConfig = field(default_factory=DecoysConfig)
@@ -262,6 +307,11 @@ def validate(cfg: Config) -> Config:
                  else c.seller_exploitative_share + c.seller_adult_sexual_share)
         if total > 1:
             raise ConfigError(f"content: the {key}'s harm-class shares add up to {total:g}; they must not exceed 1")
+    c = cfg.contact
+    kinds = c.message_share + c.follow_share + c.comment_share + c.group_add_share
+    if abs(kinds - 1.0) > 1e-6:
+        raise ConfigError(f"contact: message_share + follow_share + comment_share + group_add_share = {kinds:g}; "
+                          f"they are the offenders' mix of attempt kinds and must add up to 1")
     if cfg.recommender.recency_days > cfg.content.retention_days:
         raise ConfigError(f"recommender.recency_days={cfg.recommender.recency_days} exceeds "
                           f"content.retention_days={cfg.content.retention_days}: items cannot be served after "

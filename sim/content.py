@@ -188,8 +188,8 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
     )
 
 
-def posting_rates(pop: Population, cfg: ContentConfig) -> np.ndarray:
-    """Mean posts per day for each account, by role."""
+def posting_rates(pop: Population, cfg: ContentConfig, decoy_posts_per_day: float) -> np.ndarray:
+    """Mean posts per day for each account, by role (decoys: their own scripted rate)."""
     by_role = np.array([cfg.posts_per_day_regular, cfg.posts_per_day_creator, cfg.posts_per_day_producer,
                         cfg.posts_per_day_seller, cfg.posts_per_day_offender])
-    return by_role[pop.role]
+    return np.where(pop.decoy, decoy_posts_per_day, by_role[pop.role])

@@ -40,6 +40,28 @@ COUNTERS = (
     *(f"removed_{c}" for c in HARM_CLASSES),   # uploads removed by moderation, by class
     "explicit_impressions",      # adult_sexual + exploitative
     "explicit_exposed_7d",       # accounts with >= 1 explicit impression in the trailing 7 days
+    # Contact, by the target's cohort (phase 6).
+    "contact_attempts",
+    "contacts_delivered",
+    "contacts_blocked",          # stopped by a safeguard (allow_contact)
+    "unwanted_contacts",         # delivered, from an adult the minor did not follow
+    *(f"unwanted_via_{c}" for c in ("suggestion", "group", "search", "comment", "network")),
+    "sexual_contacts",           # unwanted and from an offender, or in a conversation at solicitation or later
+    "unwanted_contacted_7d",     # accounts with >= 1 unwanted contact in the trailing 7 days
+    "sexual_contacted_7d",
+    "legit_attempts",            # non-offender adult -> minor attempts
+    "legit_blocked",             # of which stopped by a safeguard
+    "stranger_blocks",           # minors blocking an adult stranger
+    "stranger_reports",
+    *(f"conversations_{s}" for s in ("contact", "rapport", "solicitation", "escalated", "ended")),
+    # Suggestions, by the viewer's cohort (phase 5).
+    "account_suggestions",
+    "harmful_account_suggestions",   # suggested account is a producer, seller or offender
+    "adult_stranger_suggestions",    # (to minors) suggested account is an adult
+    "group_suggestions",
+    "harmful_group_suggestions",
+    "follows_from_suggestions",
+    "group_joins",
 )
 COLUMN = {name: i for i, name in enumerate(COUNTERS)}
 
@@ -94,13 +116,17 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float:
     return float(scale * num / den) if den > 0 else math.nan
 
 
-def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.ndarray) -> dict[str, float]:
+def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.ndarray,
+              decoy_first_unwanted_day: np.ndarray | None = None,
+              decoy_first_harmful_suggestion_day: np.ndarray | None = None) -> dict[str, float]:
     """The run summary over the last ``measure_days`` days.
 
     Args:
         history: (days, cohorts, counters) from :meth:`Metrics.as_array`.
         measure_days: length of the measurement window (burn-in excluded); clipped to the run.
         decoy_first_harm_day: each decoy's first day (1-based) with a harmful impression, -1 if never.
+        decoy_first_unwanted_day: the same for the first unwanted adult contact.
+        decoy_first_harmful_suggestion_day: the same for the first harmful account or group suggestion.
 
     Returns:
         Column name -> value (NaN where the denominator is zero).
@@ -145,7 +171,29 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     out["violating_removed_at_upload_share"] = _ratio(sum(everyone[c[f"removed_{v}"]] for v in violating),
                                                       sum(everyone[c[f"posts_{v}"]] for v in violating))
 
+    minor_days = minors[c["accounts"]]
+    out["minor_unwanted_contact_7d_share"] = daily_share(MINOR_COHORTS, "unwanted_contacted_7d")
+    out["minor_13_15_unwanted_contact_7d_share"] = daily_share((0,), "unwanted_contacted_7d")
+    out["minor_sexual_contact_7d_share"] = daily_share(MINOR_COHORTS, "sexual_contacted_7d")
+    out["minor_13_15_sexual_contact_7d_share"] = daily_share((0,), "sexual_contacted_7d")
+    out["unwanted_contact_per_1k_minor_days"] = _ratio(minors[c["unwanted_contacts"]], minor_days, 1e3)
+    out["sexual_contact_per_1k_minor_days"] = _ratio(minors[c["sexual_contacts"]], minor_days, 1e3)
+    for channel in ("suggestion", "group", "search", "comment", "network"):
+        out[f"unwanted_contact_share_via_{channel}"] = _ratio(minors[c[f"unwanted_via_{channel}"]],
+                                                              minors[c["unwanted_contacts"]])
+    out["contacts_blocked_by_safeguards"] = _ratio(minors[c["contacts_blocked"]], minor_days, 1e3)
+    out["legit_contact_blocked_share"] = _ratio(minors[c["legit_blocked"]], minors[c["legit_attempts"]])
+    out["minor_harmful_account_suggestions_per_1k_days"] = _ratio(minors[c["harmful_account_suggestions"]],
+                                                                   minor_days, 1e3)
+    out["decoy_unwanted_contacts_per_week"] = _ratio(7 * decoys[c["unwanted_contacts"]], decoys[c["accounts"]])
+    out["decoy_sexual_contacts_per_week"] = _ratio(7 * decoys[c["sexual_contacts"]], decoys[c["accounts"]])
+
     out["decoy_days_to_first_harm"] = median_days_to_first(decoy_first_harm_day)
+    none = np.zeros(0, dtype=int)
+    out["decoy_days_to_first_unwanted_contact"] = median_days_to_first(
+        none if decoy_first_unwanted_day is None else decoy_first_unwanted_day)
+    out["decoy_days_to_first_harmful_suggestion"] = median_days_to_first(
+        none if decoy_first_harmful_suggestion_day is None else decoy_first_harmful_suggestion_day)
     # ``accounts`` summed over the window is decoy-days.
     out["decoy_harmful_impressions_per_week"] = _ratio(7 * decoys[c["harmful_impressions"]], decoys[c["accounts"]])
     return out

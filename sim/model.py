@@ -23,8 +23,13 @@ from sim.metrics import COLUMN, MINOR_COHORTS, Metrics, day_rows, summarize
 from sim.moderation import moderate_uploads
 from sim.network import (DECOY_FOLLOWS, FollowGraph, Groups, build_follow_graph, build_groups, graph_statistics,
                          load_follow_graph)
-from sim.population import Population, build_population
+from sim.contact import (CHANNELS, COMMENT_CHANNEL, FOLLOW_REQUEST, GROUP_ADD, KINDS, S_ADULT, S_MINOR, S_OFFENDER,
+                         SENDERS, SOLICITATION, STAGES, SUGGESTION, Attempts, Conversations, Discovered, discover,
+                         offender_attempts, ordinary_attempts, respond)
+from sim.population import HARMFUL_ROLES, OFFENDER, Population, build_population
 from sim.recommenders import FeedContext, FeedIndex, make_feed_policy, serve_feeds
+from sim.recommenders.accounts import (ACCOUNT_SUGGESTERS, SuggestionContext, boost_new_accounts,
+                                       clean_account_suggestions, suggest_groups)
 from sim.safeguards import SafeguardSet
 
 class RandomStreams:
@@ -66,12 +71,18 @@ class ExposureModel(mesa.Model):
         self.population, self.graph, self.groups = self._build_world()
         self.graph_stats = graph_statistics(self.graph, self.population.is_minor, self.streams.get("world.stats"))
         pop = self.population
-        self.posts_per_day = posting_rates(pop, config.content)
+        self.posts_per_day = posting_rates(pop, config.content, config.decoys.posts_per_day)
         expected_items = float(self.posts_per_day.sum()) * (config.content.retention_days + 1)
         self.items = ItemStore(int(expected_items * 1.3) + 64, config.population.interest_dim)
         self.safeguards = SafeguardSet(config.safeguards, pop, self.items)
         self.feed_policy = make_feed_policy(config.recommender)
         self.metrics = Metrics(pop.cohort)
+        self.followers = self.graph.reversed()
+        self.account_suggester = (None if config.recommender.accounts == "off"
+                                  else ACCOUNT_SUGGESTERS[config.recommender.accounts]())
+        self.discovered = Discovered(np.flatnonzero(pop.role == OFFENDER), pop.n, config.contact.discovered_max)
+        self.conversations = Conversations(pop.n)
+        self.contact_history: list[np.ndarray] = []
         self._accounts_per_cohort = np.bincount(pop.cohort, minlength=len(COHORTS)).astype(np.int64)
 
         self._views: dict[int, AccountView] = {}
@@ -160,7 +171,9 @@ class ExposureModel(mesa.Model):
         rng = self.streams.get("serve", self.day)
         index = FeedIndex.build(self.items, pop.private, pop.n, self.groups.n_groups, self.day,
                                 cfg.recommender.recency_days)
+        self._recent_posts = np.diff(index.author_ptr)
         sessions = self._sessions_today(self.streams.get("sessions", self.day))
+        self._sessions = sessions
         viewers = np.repeat(np.arange(pop.n, dtype=np.int32), sessions)
         ctx = FeedContext(self.items, pop, cfg.recommender, self.day)
         imps = serve_feeds(ctx, self.feed_policy, index, viewers, self.graph.indptr, self.graph.indices,
@@ -195,6 +208,9 @@ class ExposureModel(mesa.Model):
         m.count("harmful_engagements", imps.viewer[outcome.engaged & harmful])
         m.count("reports", imps.viewer[outcome.reported])
 
+        engaged = outcome.engaged
+        self._engaged_today = (imps.viewer[engaged].astype(np.int64), imps.item[engaged],
+                               items.author[imps.item[engaged]].astype(np.int64))
         exposed = np.unique(imps.viewer[harmful])
         m.count("exposed_today", exposed)
         pop.last_harm_day[exposed] = self.day
@@ -203,10 +219,143 @@ class ExposureModel(mesa.Model):
         pop.last_explicit_day[imps.viewer[explicit]] = self.day
 
     def suggest_connections(self) -> None:
-        """Phase 5: account and group suggestions (the contact issue builds this phase)."""
+        """Phase 5: account and group suggestions; accepted ones become follows, joins or discoveries."""
+        cfg, pop, m = self.config.recommender, self.population, self.metrics
+        rng = self.streams.get("suggest", self.day)
+        viewers = np.flatnonzero((self._sessions > 0) & ~pop.banned)
+        self._new_follows, self._new_joins = [], []
+        self._suggested_follow_requests = None
+        ctx = SuggestionContext(pop, self.graph, self.followers, self.groups, *self._engaged_today)
+
+        if self.account_suggester is not None and cfg.account_suggestions > 0:
+            sug = self.account_suggester.suggest(ctx, viewers, cfg.account_suggestions, rng)
+            new = np.flatnonzero((self.day - pop.joined_day < cfg.new_account_days) & ~pop.banned)
+            sug = boost_new_accounts(sug, new, cfg.new_account_share, rng)
+            sug = clean_account_suggestions(ctx, viewers, sug, pop.banned)
+            self.safeguards.filter_account_suggestions(viewers, sug)
+            rows, cols = np.nonzero(sug >= 0)
+            viewer, shown = viewers[rows], sug[rows, cols]
+            harmful = np.isin(pop.role[shown], HARMFUL_ROLES)
+            m.count("account_suggestions", viewer)
+            m.count("harmful_account_suggestions", viewer[harmful])
+            m.count("adult_stranger_suggestions", viewer[pop.is_minor[viewer] & ~pop.is_minor[shown]])
+            self._first_harmful_suggestion(viewer[harmful])
+
+            # Offenders note every minor they are shown; others follow with a small chance.
+            offender = pop.role[viewer] == OFFENDER
+            to_minor = pop.is_minor[shown]
+            self.discovered.add(viewer[offender & to_minor], shown[offender & to_minor], SUGGESTION)
+            accept_p = np.where(pop.is_minor[viewer], cfg.accept_suggestion_minor, cfg.accept_suggestion_adult)
+            accepted = ~offender & (rng.random(viewer.size) < accept_p)
+            # An adult following a minor is a contact (a follow request); everything else is a plain follow.
+            request = accepted & to_minor & ~pop.is_minor[viewer]
+            self._suggested_follow_requests = (viewer[request], shown[request])
+            plain = accepted & ~request
+            self._new_follows.append((viewer[plain], shown[plain]))
+            m.count("follows_from_suggestions", viewer[plain])
+
+        if cfg.groups != "off" and cfg.group_suggestions > 0 and self.groups.n_groups:
+            sug = suggest_groups(ctx, viewers, cfg.group_suggestions, rng)
+            self.safeguards.filter_group_suggestions(viewers, sug)
+            rows, cols = np.nonzero(sug >= 0)
+            viewer, group = viewers[rows], sug[rows, cols]
+            harmful = self.groups.harmful[group]
+            m.count("group_suggestions", viewer)
+            m.count("harmful_group_suggestions", viewer[harmful])
+            self._first_harmful_suggestion(viewer[harmful])
+            offender = pop.role[viewer] == OFFENDER
+            join = (offender & harmful) | (rng.random(viewer.size) < cfg.accept_group)
+            self._new_joins.append((viewer[join], group[join]))
+            m.count("group_joins", viewer[join])
+
+    def _first_harmful_suggestion(self, viewers: np.ndarray) -> None:
+        pop = self.population
+        first = viewers[pop.first_harmful_suggestion_day[viewers] < 0]
+        pop.first_harmful_suggestion_day[first] = self.day
 
     def make_contact(self) -> None:
-        """Phase 6: adults' contact attempts and minors' responses (the contact issue builds this phase)."""
+        """Phase 6: discovery, attempts, the allow_contact hook, responses, conversations."""
+        cfg, pop, m = self.config.contact, self.population, self.metrics
+        rng = self.streams.get("contact", self.day)
+        active = ~pop.banned
+        discover(self.discovered, pop, self.graph, self.followers, self.groups, cfg, active, self._recent_posts, rng)
+        # Comment channel: minors whose posts an offender engaged with today.
+        viewer, _, author = self._engaged_today
+        via_post = (pop.role[viewer] == OFFENDER) & pop.is_minor[author]
+        self.discovered.add(viewer[via_post], author[via_post], COMMENT_CHANNEL)
+
+        parts = [offender_attempts(self.discovered, pop, self.graph, self.groups, cfg, active, rng),
+                 ordinary_attempts(pop, self.graph, self.followers, cfg, active, rng)]
+        if self._suggested_follow_requests is not None:
+            src, dst = self._suggested_follow_requests
+            parts.append(Attempts(src.astype(np.int64), dst.astype(np.int64),
+                                  np.full(src.size, FOLLOW_REQUEST, np.int8), np.full(src.size, SUGGESTION, np.int8),
+                                  np.full(src.size, S_ADULT, np.int8), np.full(src.size, -1, np.int64)))
+        att = Attempts.concat(parts)
+        allowed, _ = self.safeguards.allow_contact(att)
+        delivered = att.subset(allowed)
+        resp = respond(delivered, pop, self.graph, cfg, rng)
+
+        adult_to_minor = (delivered.sender_type != S_MINOR) & pop.is_minor[delivered.target]
+        a2m = np.flatnonzero(adult_to_minor)
+        stage = self.conversations.update(
+            delivered.sender[a2m], delivered.target[a2m], delivered.channel[a2m], resp.replied[a2m],
+            resp.blocked[a2m] | resp.reported[a2m], delivered.sender_type[a2m] == S_OFFENDER, cfg, self.day, rng)
+        unwanted = adult_to_minor & ~resp.known
+        sexual = np.zeros(delivered.n, dtype=bool)
+        sexual[a2m] = unwanted[a2m] & ((delivered.sender_type[a2m] == S_OFFENDER) | (stage >= SOLICITATION))
+        self._record_contact(att, allowed, delivered, unwanted, sexual, resp)
+
+        # A blocked offender keeps the target (and comes back from another account) with some chance.
+        gone = resp.blocked & (delivered.sender_type == S_OFFENDER) & (rng.random(delivered.n) >= cfg.recontact_after_block)
+        self.discovered.forget(delivered.sender[gone], delivered.target[gone])
+        self._new_follows.append((delivered.sender[resp.follow_made], delivered.target[resp.follow_made]))
+        adds = (delivered.kind == GROUP_ADD) & ~resp.blocked
+        self._new_joins.append((delivered.target[adds], delivered.group[adds]))
+        self._apply_new_connections()
+
+    def _record_contact(self, att, allowed, delivered, unwanted, sexual, resp) -> None:
+        pop, m, day = self.population, self.metrics, self.day
+        m.count("contact_attempts", att.target)
+        m.count("contacts_delivered", delivered.target)
+        m.count("contacts_blocked", att.target[~allowed])
+        legit = (att.sender_type == S_ADULT) & pop.is_minor[att.target]
+        m.count("legit_attempts", att.target[legit])
+        m.count("legit_blocked", att.target[legit & ~allowed])
+        m.count("unwanted_contacts", delivered.target[unwanted])
+        for code, name in enumerate(CHANNELS[:5]):
+            m.count(f"unwanted_via_{name}", delivered.target[unwanted & (delivered.channel == code)])
+        m.count("sexual_contacts", delivered.target[sexual])
+        m.count("stranger_blocks", delivered.target[resp.blocked])
+        m.count("stranger_reports", delivered.target[resp.reported])
+        reached = delivered.target[unwanted]
+        pop.last_unwanted_day[reached] = day
+        first = reached[pop.first_unwanted_day[reached] < 0]
+        pop.first_unwanted_day[first] = day
+        pop.last_sexual_day[delivered.target[sexual]] = day
+        # Contact table: target cohort x sender type x channel x kind, attempted/delivered/blocked/unwanted/sexual.
+        shape = (len(COHORTS), len(SENDERS), len(CHANNELS), len(KINDS))
+
+        def cube(a: Attempts, mask: np.ndarray | None = None) -> np.ndarray:
+            if mask is not None:
+                a = a.subset(mask)
+            code = np.ravel_multi_index((pop.cohort[a.target], a.sender_type, a.channel, a.kind), shape)
+            return np.bincount(code, minlength=int(np.prod(shape))).reshape(shape)
+
+        self.contact_history.append(np.stack([cube(att), cube(delivered), cube(att, ~allowed),
+                                              cube(delivered, unwanted), cube(delivered, sexual)], axis=-1))
+
+    def _apply_new_connections(self) -> None:
+        """Add today's follows and group joins in one batch each (the CSR arrays are rebuilt once)."""
+        src = np.concatenate([s for s, _ in self._new_follows]) if self._new_follows else np.zeros(0, np.int64)
+        dst = np.concatenate([d for _, d in self._new_follows]) if self._new_follows else np.zeros(0, np.int64)
+        if src.size:
+            self.graph = self.graph.with_edges(src, dst)
+            self.followers = self.graph.reversed()
+        acc = np.concatenate([a for a, _ in self._new_joins]) if self._new_joins else np.zeros(0, np.int64)
+        grp = np.concatenate([g for _, g in self._new_joins]) if self._new_joins else np.zeros(0, np.int64)
+        if acc.size:
+            self.groups = self.groups.with_members(acc, grp)
 
     def enforce(self) -> None:
         """Phase 7: enforcement and once-a-day safeguards."""
@@ -217,6 +366,11 @@ class ExposureModel(mesa.Model):
         pop, m = self.population, self.metrics
         m.add("accounts", self._accounts_per_cohort)
         m.count("exposed_7d", np.flatnonzero(pop.last_harm_day > self.day - 7))
+        m.count("unwanted_contacted_7d", np.flatnonzero(pop.last_unwanted_day > self.day - 7))
+        m.count("sexual_contacted_7d", np.flatnonzero(pop.last_sexual_day > self.day - 7))
+        by_stage = self.conversations.counts_by_stage(pop.cohort, len(COHORTS))
+        for code, name in enumerate(STAGES):
+            m.add(f"conversations_{name}", by_stage[:, code])
         m.count("explicit_exposed_7d", np.flatnonzero(pop.last_explicit_day > self.day - 7))
         m.close_day()
 
@@ -234,11 +388,30 @@ class ExposureModel(mesa.Model):
     def summary(self) -> dict[str, float]:
         """The run summary (DESIGN 3) over the measurement window."""
         pop = self.population
-        return summarize(self.metrics.as_array(), self.config.measure_days, pop.first_harm_day[pop.decoy])
+        d = pop.decoy
+        return summarize(self.metrics.as_array(), self.config.measure_days, pop.first_harm_day[d],
+                         pop.first_unwanted_day[d], pop.first_harmful_suggestion_day[d])
 
     def day_table(self) -> dict[str, np.ndarray]:
         """Columns of the per-day cohort rows."""
         return day_rows(self.metrics.as_array())
+
+    def contact_table(self) -> dict[str, np.ndarray]:
+        """Columns of contacts.parquet: day x target cohort x sender x channel x kind, non-empty rows only."""
+        if not self.contact_history:
+            cube = np.zeros((0, len(COHORTS), len(SENDERS), len(CHANNELS), len(KINDS), 5), dtype=np.int64)
+        else:
+            cube = np.stack(self.contact_history)
+        flat = cube.reshape(-1, 5)
+        keep = flat.any(axis=1)
+        index = np.unravel_index(np.flatnonzero(keep), cube.shape[:-1])
+        names = (COHORTS, SENDERS, CHANNELS, KINDS)
+        cols: dict[str, np.ndarray] = {"day": (index[0] + 1).astype(np.int32)}
+        for label, axis, values in zip(("cohort", "sender", "channel", "kind"), index[1:], names):
+            cols[label] = np.array(values, dtype=object)[axis]
+        for j, name in enumerate(("attempted", "delivered", "blocked", "unwanted", "sexual")):
+            cols[name] = flat[keep, j].astype(np.int64)
+        return cols
 
     def decoy_table(self) -> dict[str, np.ndarray]:
         """One row per decoy: its settings and what it met."""
@@ -251,6 +424,9 @@ class ExposureModel(mesa.Model):
             "declared_age": pop.declared_age[rows].astype(np.int32),
             "protected": pop.protected[rows],
             "first_harm_day": pop.first_harm_day[rows].astype(np.int32),
+            "first_unwanted_contact_day": pop.first_unwanted_day[rows].astype(np.int32),
+            "first_harmful_suggestion_day": pop.first_harmful_suggestion_day[rows].astype(np.int32),
+            "followers_end": self.followers.out_degree()[rows].astype(np.int32),
             "harmful_affinity_end": pop.harmful_affinity[rows].astype(np.float64),
         }
 

@@ -19,11 +19,15 @@ from sim.config import DecoysConfig, PopulationConfig
 # Role codes (``Population.role``). Minors are only REGULAR or CREATOR.
 REGULAR, CREATOR, ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER, OFFENDER = range(5)
 ROLE_NAMES = ("regular", "creator", "adult_content_producer", "exploitative_seller", "offender")
+#: Roles whose suggestion to a minor counts as a harmful account suggestion.
+HARMFUL_ROLES = (ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER, OFFENDER)
 
 # Cohort codes (``Population.cohort``), in the order of ``sim.config.COHORTS``.
 MINOR_13_15, MINOR_16_17, ADULT, DECOY = range(4)
 
 ADULT_AGE = 18
+#: Join day of the accounts that exist when a run starts (long established).
+ESTABLISHED_JOIN_DAY = -10_000
 
 
 @dataclass
@@ -44,6 +48,12 @@ class Population:
     private: np.ndarray             # bool, profile posts reach followers only (group posts reach the group)
     last_harm_day: np.ndarray       # int32, last day with a harmful impression (-10**6: never)
     last_explicit_day: np.ndarray   # int32, last day with an adult_sexual/exploitative impression
+    last_unwanted_day: np.ndarray   # int32, last day an adult stranger's contact reached the account
+    last_sexual_day: np.ndarray     # int32, last day a sexual contact reached the account
+    first_unwanted_day: np.ndarray  # int32, first such day (-1: never)
+    first_harmful_suggestion_day: np.ndarray  # int32, first day a harmful account or group was suggested (-1: never)
+    banned: np.ndarray              # bool, removed from the platform
+    joined_day: np.ndarray          # int32, day the account registered (decoys: day 1; others long before)
     first_harm_day: np.ndarray      # int32, first such day (-1: never)
 
     @property
@@ -190,5 +200,11 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
         private=private,
         last_harm_day=np.full(total, -10**6, dtype=np.int32),
         last_explicit_day=np.full(total, -10**6, dtype=np.int32),
+        last_unwanted_day=np.full(total, -10**6, dtype=np.int32),
+        last_sexual_day=np.full(total, -10**6, dtype=np.int32),
+        first_unwanted_day=np.full(total, -1, dtype=np.int32),
+        first_harmful_suggestion_day=np.full(total, -1, dtype=np.int32),
+        banned=np.zeros(total, dtype=bool),
+        joined_day=np.where(is_decoy, 1, ESTABLISHED_JOIN_DAY).astype(np.int32),
         first_harm_day=np.full(total, -1, dtype=np.int32),
     )

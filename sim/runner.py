@@ -42,6 +42,8 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
     tables = {"summary.parquet": summary_table(summary, config)}
     if config.output.days_table:
         tables["days.parquet"] = columns_table(model.day_table(), config)
+    if config.output.contacts_table:
+        tables["contacts.parquet"] = columns_table(model.contact_table(), config)
     if config.output.decoys_table:
         tables["decoys.parquet"] = columns_table(model.decoy_table(), config)
     extra = {

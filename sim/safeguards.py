@@ -100,6 +100,31 @@ class SafeguardSet:
         for safeguard in self._by_hook["filter_feed"]:
             safeguard.filter_feed(viewers, candidates, scores)
 
+    def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
+        """Let safeguards blank suggested accounts in place (``-1`` removes a suggestion)."""
+        for safeguard in self._by_hook["filter_account_suggestions"]:
+            safeguard.filter_account_suggestions(viewers, suggested)
+
+    def filter_group_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
+        """Let safeguards blank suggested groups in place (``-1`` removes a suggestion)."""
+        for safeguard in self._by_hook["filter_group_suggestions"]:
+            safeguard.filter_group_suggestions(viewers, suggested)
+
+    def allow_contact(self, attempts: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Which attempts may be delivered, and which safeguard stopped each one that may not.
+
+        Returns:
+            ``(allowed, blocked_by)``: a bool mask, and per attempt the index (into
+            :attr:`names`) of the first safeguard that blocked it, ``-1`` if none.
+        """
+        allowed = np.ones(attempts.n, dtype=bool)
+        blocked_by = np.full(attempts.n, -1, dtype=np.int16)
+        for safeguard in self._by_hook["allow_contact"]:
+            ok = safeguard.allow_contact(attempts)
+            blocked_by[allowed & ~ok] = self.enabled.index(safeguard)
+            allowed &= ok
+        return allowed, blocked_by
+
     def daily(self, model: Any) -> None:
         """Once-a-day safeguards (age-assurance sweeps, flagging)."""
         for safeguard in self._by_hook["daily"]:

@@ -31,13 +31,13 @@ def test_run_writes_tables_and_a_complete_manifest(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "harmful impressions per 10k, minors" in proc.stdout
     out = tmp_path / "run"
-    assert results_in(out) == ["days.parquet", "decoys.parquet", "manifest.json", "summary.parquet"]
+    assert results_in(out) == ["contacts.parquet", "days.parquet", "decoys.parquet", "manifest.json", "summary.parquet"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert manifest["config"]["recommender"]["feed"] == "chronological"
     assert manifest["config"]["population"]["n"] == 300
     assert manifest["graph"]["n"] >= 300 and "age_assortativity" in manifest["graph"]
-    assert set(manifest["files"]) == {"summary.parquet", "days.parquet", "decoys.parquet"}
+    assert set(manifest["files"]) == {"summary.parquet", "days.parquet", "decoys.parquet", "contacts.parquet"}
     summary = pq.read_table(out / "summary.parquet")
     assert summary.num_rows == 1
     assert summary.column("recommender.feed").to_pylist() == ["chronological"]

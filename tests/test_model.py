@@ -121,16 +121,18 @@ def test_large_worlds_create_views_on_demand():
 
 
 def test_decoys_are_minors_registered_as_configured_and_measured_apart():
-    model = run_model(**{"decoys.n": 6, "decoys.age": 13, "decoys.declared_age": 21})
+    model = ExposureModel(tiny_config(**{"decoys.n": 6, "decoys.age": 13, "decoys.declared_age": 21}))
     pop = model.population
     d = pop.decoy
+    assert model.graph.in_degree()[d].sum() == 0          # new accounts: nobody follows them yet
+    model.run()
     assert d.sum() == 6 and d[-6:].all()
     assert (pop.true_age[d] == 13).all() and (pop.declared_age[d] == 21).all()
     assert not pop.protected[d].any()
     assert (pop.cohort[d] == 3).all() and (pop.harmful_affinity[d] < 0.2).all()
-    assert model.graph.in_degree()[d].sum() == 0
     table = model.decoy_table()
     assert len(table["decoy"]) == 6
+    assert table["followers_end"].sum() > 0               # the cold-start boost shows them to strangers
 
 
 def test_decoys_registered_as_minors_are_protected():

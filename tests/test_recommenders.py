@@ -9,7 +9,7 @@ from sim.config import RecommenderConfig
 from sim.content import ADULT_SEXUAL, NONE, SUGGESTIVE, ItemStore
 from sim.population import Population
 from sim.recommenders import FEED_POLICIES, FeedContext, FeedIndex, make_feed_policy, serve_feeds
-from sim.recommenders.serving import _dedupe_rows
+from sim.recommenders.serving import dedupe_rows
 
 
 def population(n: int, dim: int = 4) -> Population:
@@ -22,6 +22,9 @@ def population(n: int, dim: int = 4) -> Population:
         interest=interest, harmful_affinity=z.astype(np.float32), affinity_baseline=z.astype(np.float32),
         learned_harm_rate=z.astype(np.float32), activity=np.ones(n, np.float32), private=z.astype(bool),
         last_harm_day=np.full(n, -10**6, np.int32), last_explicit_day=np.full(n, -10**6, np.int32),
+        last_unwanted_day=np.full(n, -10**6, np.int32), last_sexual_day=np.full(n, -10**6, np.int32),
+        first_unwanted_day=np.full(n, -1, np.int32), first_harmful_suggestion_day=np.full(n, -1, np.int32),
+        banned=np.zeros(n, bool), joined_day=np.full(n, -10_000, np.int32),
         first_harm_day=np.full(n, -1, np.int32))
 
 
@@ -63,7 +66,7 @@ def test_registry_holds_the_five_policies():
 def test_dedupe_keeps_one_copy_and_keeps_flags_aligned():
     cand = np.array([[5, 3, 5, -1, 3, 7]])
     flag = np.array([[True, False, True, True, False, False]])
-    out, f = _dedupe_rows(cand, flag)
+    out, f = dedupe_rows(cand, flag)
     kept = out[out >= 0]
     assert sorted(kept.tolist()) == [3, 5, 7]
     for item, fl in zip(out[0], f[0]):

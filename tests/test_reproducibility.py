@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from sim.runner import run
 from tests.conftest import tiny_config
 
-TABLES = ("summary.parquet", "days.parquet", "decoys.parquet")
+TABLES = ("summary.parquet", "days.parquet", "decoys.parquet", "contacts.parquet")
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -78,11 +78,7 @@ class FollowGraph:
             Boolean array of the same shape.
         """
         src, dst = self._check_pairs(src, dst)
-        pos = _row_lower_bound(self.indptr, self.indices, src, dst)
-        end = self.indptr[src + 1]
-        found = pos < end
-        found[found] = self.indices[pos[found]] == dst[found]
-        return found
+        return csr_contains(self.indptr, self.indices, src, dst)
 
     def with_edges(self, src: np.ndarray, dst: np.ndarray) -> FollowGraph:
         """A new graph with the follows ``src[k] -> dst[k]`` added.
@@ -127,6 +123,16 @@ class FollowGraph:
             if a.size and (a.min() < 0 or a.max() >= self.n):
                 raise ValueError(f"{name} holds an account id outside 0..{self.n - 1}")
         return src, dst
+
+
+def csr_contains(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether row ``rows[k]`` of a CSR with sorted rows holds ``cols[k]``, for every k (vectorised)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    pos = _row_lower_bound(indptr, indices, rows, cols)
+    found = pos < indptr[rows + 1]
+    found[found] = indices[pos[found]] == cols[found]
+    return found
 
 
 def _sorted_unique(keys: np.ndarray) -> np.ndarray:

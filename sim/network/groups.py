@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import NetworkConfig
-from sim.network.graph import _sorted_unique, _transpose
+from sim.network.graph import _sorted_unique, _transpose, csr_contains
 from sim.population import ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER, OFFENDER
 
 # --- generator constants (model choices, documented in the ODD) -------------------
@@ -84,6 +84,10 @@ class Groups:
     def groups_of(self, account: int) -> np.ndarray:
         """Groups one account belongs to (a view, sorted)."""
         return self.account_groups[self.account_indptr[account]:self.account_indptr[account + 1]]
+
+    def is_member(self, account: np.ndarray, group: np.ndarray) -> np.ndarray:
+        """Whether ``account[k]`` belongs to ``group[k]``, for every k (vectorised)."""
+        return csr_contains(self.account_indptr, self.account_groups, account, group)
 
     def with_members(self, account: np.ndarray, group: np.ndarray) -> Groups:
         """New groups with the joins ``account[k]`` -> ``group[k]`` added (repeats ignored).

@@ -66,7 +66,7 @@ class Impressions:
         return int(self.viewer.shape[0])
 
 
-def _pick_from_csr(ptr: np.ndarray, values: np.ndarray, keys: np.ndarray, u: np.ndarray) -> np.ndarray:
+def pick_from_csr(ptr: np.ndarray, values: np.ndarray, keys: np.ndarray, u: np.ndarray) -> np.ndarray:
     """A uniformly random value of each key's CSR row, or -1 where the row is empty."""
     start = ptr[keys]
     count = ptr[keys + 1] - start
@@ -93,11 +93,11 @@ def _in_network(viewers: np.ndarray, n_slots: int, index: FeedIndex, follow_ptr:
     f_cells = from_followee & k_clipped
     if f_cells.any():
         followee = follow_idx[(follow_ptr[v] + k)[f_cells]]
-        out[f_cells] = _pick_from_csr(index.author_ptr, index.author_items, followee, u[f_cells])
+        out[f_cells] = pick_from_csr(index.author_ptr, index.author_items, followee, u[f_cells])
     g_cells = ~from_followee & k_clipped
     if g_cells.any():
         group = group_idx[(group_ptr[v] + k - deg_f)[g_cells]]
-        out[g_cells] = _pick_from_csr(index.group_ptr, index.group_items, group, u[g_cells])
+        out[g_cells] = pick_from_csr(index.group_ptr, index.group_items, group, u[g_cells])
     return out
 
 
@@ -116,7 +116,7 @@ def _out_of_network(n_rows: int, n_slots: int, index: FeedIndex, popular_share: 
     return out
 
 
-def _dedupe_rows(candidates: np.ndarray, in_network: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dedupe_rows(candidates: np.ndarray, in_network: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort each row, blank out repeated slots (keeping one copy) and keep the in-network flag aligned."""
     order = np.argsort(candidates, axis=1, kind="stable")
     cand = np.take_along_axis(candidates, order, axis=1)
@@ -163,7 +163,7 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         if n_out:
             parts.append(_out_of_network(b, n_out, index, cfg.popular_pool_share, rng))
             flags.append(np.zeros((b, n_out), dtype=bool))
-        cand, in_net = _dedupe_rows(np.concatenate(parts, axis=1), np.concatenate(flags, axis=1))
+        cand, in_net = dedupe_rows(np.concatenate(parts, axis=1), np.concatenate(flags, axis=1))
         slots = np.maximum(cand, 0)
         own = items.author[slots] == viewers[:, None]
         cand[own | (items.removed_day[slots] >= 0)] = -1

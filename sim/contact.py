@@ -1,0 +1,355 @@
+"""Phase 6: how adults find minors, contact attempts, minors' responses, conversations.
+
+Core objects: :data:`KINDS`, :data:`CHANNELS`, :data:`STAGES`, :class:`Discovered`,
+:class:`Attempts`, :class:`Conversations`, :func:`offender_attempts`,
+:func:`ordinary_attempts`, :func:`respond`.
+
+Offenders keep a bounded set of minors they have discovered, each tagged with
+the channel it came through (``suggestion``, ``group``, ``search``,
+``comment``, ``network``). Each day they spend a Poisson budget of attempts on
+those targets, preferring younger and public ones; ordinary adults message
+minors who follow them (``known``) and, rarely, strangers; minors message
+peers. Every attempt passes the ``allow_contact`` hook, then minors respond:
+ignore, reply, accept, block or report. Adult-to-minor pairs carry a
+conversation whose stage only moves forward: contact -> rapport ->
+solicitation -> escalated (off-platform), or ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import ContactConfig
+from sim.network import FollowGraph, Groups
+from sim.population import MINOR_13_15, OFFENDER, Population
+from sim.recommenders.serving import pick_from_csr
+
+KINDS = ("follow_request", "message", "message_request", "comment", "group_add")
+FOLLOW_REQUEST, MESSAGE, MESSAGE_REQUEST, COMMENT, GROUP_ADD = range(5)
+CHANNELS = ("suggestion", "group", "search", "comment", "network", "known")
+SUGGESTION, GROUP, SEARCH, COMMENT_CHANNEL, NETWORK, KNOWN = range(6)
+SENDERS = ("offender", "adult", "minor")
+S_OFFENDER, S_ADULT, S_MINOR = range(3)
+STAGES = ("contact", "rapport", "solicitation", "escalated", "ended")
+CONTACT, RAPPORT, SOLICITATION, ESCALATED, ENDED = range(5)
+
+
+class Discovered:
+    """Each offender's bounded set of discovered minors (a ring of ``capacity`` slots)."""
+
+    def __init__(self, offenders: np.ndarray, n_accounts: int, capacity: int) -> None:
+        self.offenders = offenders.astype(np.int64)
+        self.index_of = np.full(n_accounts, -1, dtype=np.int64)
+        self.index_of[self.offenders] = np.arange(self.offenders.size)
+        self.target = np.full((self.offenders.size, capacity), -1, dtype=np.int64)
+        self.channel = np.full((self.offenders.size, capacity), -1, dtype=np.int8)
+        self.cursor = np.zeros(self.offenders.size, dtype=np.int64)
+
+    @property
+    def capacity(self) -> int:
+        return int(self.target.shape[1])
+
+    def add(self, offender: np.ndarray, target: np.ndarray, channel: int | np.ndarray) -> None:
+        """Record discoveries (offender rows, target rows); known targets keep their first channel."""
+        idx = self.index_of[offender]
+        channel = np.broadcast_to(np.asarray(channel, dtype=np.int8), idx.shape)
+        keep = idx >= 0
+        idx, target, channel = idx[keep], np.asarray(target, dtype=np.int64)[keep], channel[keep]
+        if idx.size == 0:
+            return
+        # One entry per (offender, target), first channel wins; drop those already held.
+        key = idx * (target.max() + 1) + target
+        _, first = np.unique(key, return_index=True)
+        idx, target, channel = idx[first], target[first], channel[first]
+        held = (self.target[idx] == target[:, None]).any(axis=1)
+        idx, target, channel = idx[~held], target[~held], channel[~held]
+        if idx.size == 0:
+            return
+        order = np.argsort(idx, kind="stable")
+        idx, target, channel = idx[order], target[order], channel[order]
+        start = np.searchsorted(idx, idx, side="left")
+        rank = np.arange(idx.size) - start
+        slot = (self.cursor[idx] + rank) % self.capacity
+        self.target[idx, slot] = target
+        self.channel[idx, slot] = channel
+        np.add.at(self.cursor, idx, 1)
+
+    def forget(self, offender: np.ndarray, target: np.ndarray) -> None:
+        """Drop targets from offenders' sets (after a block the offender does not come back to)."""
+        idx = self.index_of[offender]
+        ok = idx >= 0
+        idx, target = idx[ok], np.asarray(target)[ok]
+        hit = self.target[idx] == target[:, None]
+        rows, cols = np.nonzero(hit)
+        self.target[idx[rows], cols] = -1
+        self.channel[idx[rows], cols] = -1
+
+    def channel_of(self, offender: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The channel through which each offender found each target (-1 if not held)."""
+        idx = self.index_of[offender]
+        hit = self.target[idx] == np.asarray(target)[:, None]
+        col = hit.argmax(axis=1)
+        return np.where(hit.any(axis=1), self.channel[idx, col], -1).astype(np.int8)
+
+    def size(self) -> np.ndarray:
+        return (self.target >= 0).sum(axis=1)
+
+
+@dataclass
+class Attempts:
+    """A batch of contact attempts, one entry each."""
+
+    sender: np.ndarray
+    target: np.ndarray
+    kind: np.ndarray
+    channel: np.ndarray
+    sender_type: np.ndarray
+    group: np.ndarray          # for group adds: the group (-1 otherwise)
+
+    @staticmethod
+    def concat(parts: list[Attempts]) -> Attempts:
+        fields = ("sender", "target", "kind", "channel", "sender_type", "group")
+        return Attempts(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
+    @property
+    def n(self) -> int:
+        return int(self.sender.shape[0])
+
+    def subset(self, mask: np.ndarray) -> Attempts:
+        return Attempts(self.sender[mask], self.target[mask], self.kind[mask], self.channel[mask],
+                        self.sender_type[mask], self.group[mask])
+
+
+def _attempts(sender, target, kind, channel, sender_type, group=None) -> Attempts:
+    n = np.asarray(sender).shape[0]
+    return Attempts(np.asarray(sender, dtype=np.int64), np.asarray(target, dtype=np.int64),
+                    np.broadcast_to(np.asarray(kind, dtype=np.int8), (n,)).copy(),
+                    np.broadcast_to(np.asarray(channel, dtype=np.int8), (n,)).copy(),
+                    np.full(n, sender_type, dtype=np.int8),
+                    np.full(n, -1, dtype=np.int64) if group is None else np.asarray(group, dtype=np.int64))
+
+
+def discover(found: Discovered, pop: Population, graph: FollowGraph, followers: FollowGraph, groups: Groups,
+             cfg: ContactConfig, visible: np.ndarray, recent_posts: np.ndarray, rng: np.random.Generator) -> None:
+    """Offenders browse search, their groups and their followees' followers for minors.
+
+    Args:
+        found: the offenders' discovered sets (updated in place).
+        pop, graph, followers, groups: the platform.
+        cfg: contact settings.
+        visible: accounts that can be found by browsing (not banned; safeguards may hide more).
+        recent_posts: each account's servable posts today (search favours accounts that post).
+        rng: today's discovery stream.
+    """
+    off = found.offenders
+    is_target = pop.is_minor & visible
+
+    # Search: public minors, in proportion to 1 + their recent posts (search and explore
+    # surface active accounts; the offender recognises a minor from the profile and posts).
+    public = np.flatnonzero(~pop.private & is_target)
+    n_search = rng.poisson(cfg.search_per_day, off.size)
+    if public.size and n_search.sum():
+        who = np.repeat(off, n_search)
+        cdf = np.cumsum(1.0 + recent_posts[public])
+        pick = np.minimum(np.searchsorted(cdf, rng.random(who.size) * cdf[-1], side="right"), public.size - 1)
+        found.add(who, public[pick], SEARCH)
+
+    # Groups: fellow members of a random group of the offender's.
+    n_group = rng.poisson(cfg.group_browse_per_day, off.size)
+    who = np.repeat(off, n_group)
+    grp = pick_from_csr(groups.account_indptr, groups.account_groups, who, rng.random(who.size))
+    ok = grp >= 0
+    member = pick_from_csr(groups.member_indptr, groups.members, grp[ok], rng.random(int(ok.sum())))
+    hit = member >= 0
+    who, member = who[ok][hit], member[hit]
+    keep = is_target[member]
+    found.add(who[keep], member[keep], GROUP)
+
+    # Network: followers of accounts the offender follows.
+    n_net = rng.poisson(cfg.network_browse_per_day, off.size)
+    who = np.repeat(off, n_net)
+    followee = pick_from_csr(graph.indptr, graph.indices, who, rng.random(who.size))
+    ok = followee >= 0
+    fan = pick_from_csr(followers.indptr, followers.indices, followee[ok], rng.random(int(ok.sum())))
+    hit = fan >= 0
+    who, fan = who[ok][hit], fan[hit]
+    keep = is_target[fan]
+    found.add(who[keep], fan[keep], NETWORK)
+
+
+def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, groups: Groups,
+                      cfg: ContactConfig, active: np.ndarray, rng: np.random.Generator) -> Attempts:
+    """Each offender spends a Poisson budget on discovered targets, weighted young and public."""
+    young = pop.cohort == MINOR_13_15
+    weight = np.where(found.target >= 0, 1.0, 0.0)
+    t = np.maximum(found.target, 0)
+    weight *= np.where(young[t], cfg.prefer_young, 1.0) * np.where(pop.private[t], 1.0, cfg.prefer_public)
+    weight *= active[found.offenders][:, None]
+    total = weight.sum(axis=1)
+    budget = np.where(total > 0, rng.poisson(cfg.offender_attempts_per_day, found.offenders.size), 0)
+    row = np.repeat(np.arange(found.offenders.size), budget)
+    if row.size == 0:
+        return _attempts(np.zeros(0), np.zeros(0), 0, 0, S_OFFENDER)
+    cdf = np.cumsum(weight[row], axis=1)
+    col = (cdf < (rng.random(row.size) * total[row])[:, None]).sum(axis=1)
+    col = np.minimum(col, found.capacity - 1)
+    sender = found.offenders[row]
+    target = found.target[row, col]
+    channel = found.channel[row, col]
+
+    shares = np.array([cfg.follow_share, cfg.message_share, 0.0, cfg.comment_share, cfg.group_add_share])
+    kind = np.minimum((rng.random(row.size)[:, None] > np.cumsum(shares / shares.sum())).sum(axis=1), 4)
+    # A follow request to someone already followed becomes a message; a message to a
+    # minor who does not follow the sender arrives as a message request; a group add
+    # needs a group of the offender's to add to.
+    already = graph.has_edges(sender, target)
+    kind = np.where((kind == FOLLOW_REQUEST) & already, MESSAGE, kind)
+    group = pick_from_csr(groups.account_indptr, groups.account_groups, sender, rng.random(row.size))
+    kind = np.where((kind == GROUP_ADD) & (group < 0), MESSAGE, kind)
+    followed_back = graph.has_edges(target, sender)
+    kind = np.where((kind == MESSAGE) & ~followed_back, MESSAGE_REQUEST, kind)
+    group = np.where(kind == GROUP_ADD, group, -1)
+    return Attempts(sender.astype(np.int64), target.astype(np.int64), kind.astype(np.int8),
+                    channel.astype(np.int8), np.full(row.size, S_OFFENDER, dtype=np.int8), group.astype(np.int64))
+
+
+def ordinary_attempts(pop: Population, graph: FollowGraph, followers: FollowGraph, cfg: ContactConfig,
+                      active: np.ndarray, rng: np.random.Generator) -> Attempts:
+    """Ordinary adults message minors who follow them and, rarely, strangers; minors message peers."""
+    adult = ~pop.is_minor & (pop.role != OFFENDER) & active
+    parts = []
+
+    # Known adults (family, teachers): a random follower of theirs, if a minor.
+    n_known = rng.poisson(cfg.adult_known_contact_per_day, pop.n) * adult
+    who = np.repeat(np.arange(pop.n), n_known)
+    fan = pick_from_csr(followers.indptr, followers.indices, who, rng.random(who.size))
+    ok = (fan >= 0)
+    ok[ok] = pop.is_minor[fan[ok]]
+    parts.append(_attempts(who[ok], fan[ok], MESSAGE, KNOWN, S_ADULT))
+
+    # Stranger adults: a random public minor, found through search.
+    public_minors = np.flatnonzero(pop.is_minor & ~pop.private)
+    n_stranger = rng.poisson(cfg.adult_stranger_contact_per_day, pop.n) * adult
+    who = np.repeat(np.arange(pop.n), n_stranger)
+    if public_minors.size and who.size:
+        target = public_minors[rng.integers(0, public_minors.size, who.size)]
+        kind = np.where(rng.random(who.size) < 0.5, MESSAGE_REQUEST, COMMENT)
+        parts.append(_attempts(who, target, kind, SEARCH, S_ADULT))
+
+    # Minors message minors they follow.
+    n_peer = rng.poisson(cfg.minor_peer_contact_per_day, pop.n) * (pop.is_minor & active)
+    who = np.repeat(np.arange(pop.n), n_peer)
+    peer = pick_from_csr(graph.indptr, graph.indices, who, rng.random(who.size))
+    ok = peer >= 0
+    ok[ok] = pop.is_minor[peer[ok]]
+    parts.append(_attempts(who[ok], peer[ok], MESSAGE, KNOWN, S_MINOR))
+    return Attempts.concat(parts)
+
+
+@dataclass
+class Responses:
+    """Per delivered attempt: whether the minor knew the sender, and what they did."""
+
+    known: np.ndarray
+    replied: np.ndarray
+    blocked: np.ndarray
+    reported: np.ndarray
+    follow_made: np.ndarray    # the attempt created a follow (sender -> target)
+
+
+def respond(att: Attempts, pop: Population, graph: FollowGraph, cfg: ContactConfig,
+            rng: np.random.Generator) -> Responses:
+    """Minors' responses to delivered attempts; peers and known adults get replies, strangers risk blocks."""
+    n = att.n
+    known = graph.has_edges(att.target, att.sender)
+    to_minor = pop.is_minor[att.target]
+    stranger = to_minor & ~known & (att.sender_type != S_MINOR)
+    young = pop.cohort[att.target] == MINOR_13_15
+    reply_p = np.where(known, cfg.reply_known,
+                       np.where(young, cfg.reply_stranger_13_15, cfg.reply_stranger_16_17))
+    blocked = stranger & (rng.random(n) < cfg.block_stranger)
+    reported = stranger & (rng.random(n) < cfg.report_stranger)
+    replied = to_minor & ~blocked & (rng.random(n) < reply_p)
+    is_follow = att.kind == FOLLOW_REQUEST
+    accept = np.where(pop.private[att.target], rng.random(n) < cfg.accept_follow_request, True)
+    follow_made = is_follow & ~blocked & accept
+    return Responses(known, replied, blocked, reported, follow_made)
+
+
+class Conversations:
+    """Adult-to-minor pairs with a stage that only moves forward."""
+
+    def __init__(self, n_accounts: int) -> None:
+        self.n = n_accounts
+        self.key = np.zeros(0, dtype=np.int64)        # sender * n + target, sorted
+        self.stage = np.zeros(0, dtype=np.int8)
+        self.channel = np.zeros(0, dtype=np.int8)
+        self.opened = np.zeros(0, dtype=np.int32)
+        self.last = np.zeros(0, dtype=np.int32)
+
+    @property
+    def sender(self) -> np.ndarray:
+        return self.key // self.n
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.key % self.n
+
+    def lookup(self, sender: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Index of each pair's conversation, -1 if none."""
+        key = sender.astype(np.int64) * self.n + target
+        pos = np.searchsorted(self.key, key)
+        hit = pos < self.key.size
+        hit[hit] = self.key[pos[hit]] == key[hit]
+        return np.where(hit, pos, -1)
+
+    def update(self, sender: np.ndarray, target: np.ndarray, channel: np.ndarray, replied: np.ndarray,
+               ended: np.ndarray, offender: np.ndarray, cfg: ContactConfig, day: int,
+               rng: np.random.Generator) -> np.ndarray:
+        """Open, advance or end conversations for today's delivered adult-to-minor attempts.
+
+        Returns each attempt's conversation stage after the update.
+        """
+        key = sender.astype(np.int64) * self.n + target
+        new = np.setdiff1d(key, self.key)          # sorted, distinct pairs without a conversation
+        if new.size:
+            # The first attempt of each new pair today gives the conversation its channel.
+            order = np.argsort(key, kind="stable")
+            sorted_key = key[order]
+            first_idx = order[np.searchsorted(sorted_key, new)]
+            merged = np.concatenate([self.key, new])
+            perm = np.argsort(merged, kind="stable")
+            self.key = merged[perm]
+            self.stage = np.concatenate([self.stage, np.full(new.size, CONTACT, np.int8)])[perm]
+            self.channel = np.concatenate([self.channel, channel[first_idx].astype(np.int8)])[perm]
+            self.opened = np.concatenate([self.opened, np.full(new.size, day, np.int32)])[perm]
+            self.last = np.concatenate([self.last, np.full(new.size, day, np.int32)])[perm]
+        idx = self.lookup(sender, target)
+
+        # Ends first (block or report), then at most one step forward per conversation and day.
+        open_ = self.stage < ESCALATED
+        end_idx = np.unique(idx[ended & open_[idx]])
+        advance = replied & ~ended
+        adv_idx, first = np.unique(idx[advance], return_index=True)
+        adv_offender = offender[advance][first]
+        stage = self.stage[adv_idx]
+        step_p = np.select([stage == CONTACT, (stage == RAPPORT) & adv_offender,
+                            (stage == SOLICITATION) & adv_offender],
+                           [cfg.advance_rapport, cfg.advance_solicitation, cfg.advance_escalated], 0.0)
+        moves = (rng.random(adv_idx.size) < step_p) & (stage < ESCALATED)
+        self.stage[adv_idx[moves]] += 1
+        self.stage[end_idx] = ENDED
+        self.last[idx] = day
+
+        # Conversations left alone today may fade out.
+        idle = (self.stage < ESCALATED) & (self.last < day)
+        fade = idle & (rng.random(self.stage.size) < cfg.end_per_day)
+        self.stage[fade] = ENDED
+        return self.stage[idx]
+
+    def counts_by_stage(self, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
+        """(cohorts x stages) number of conversations, by the target's cohort."""
+        code = cohort[self.target].astype(np.int64) * len(STAGES) + self.stage
+        return np.bincount(code, minlength=n_cohorts * len(STAGES)).reshape(n_cohorts, len(STAGES))

@@ -1,0 +1,205 @@
+"""Account and group suggesters (phase 5): "people you may know" and groups to join.
+
+Core objects: :class:`SuggestionContext`, :class:`AccountSuggester` and its
+registered policies (:data:`ACCOUNT_SUGGESTERS`: ``friends_of_friends``,
+``co_engagement``, ``mixed``), :func:`suggest_groups`.
+
+A suggester fills a padded matrix (viewers x k account rows, ``-1`` empty).
+``friends_of_friends`` walks the follow graph (a followee's followee, or a
+follower not yet followed back). ``co_engagement`` walks today's engagements:
+the author of an item the viewer engaged with, another account that engaged
+with the same item, or an account that engaged with the viewer's own items.
+The last two are how an adult who engages with minors' posts is shown more
+minors, and shown *to* them. Rows are de-duplicated; the viewer, accounts
+already followed and banned accounts are removed before the
+``filter_account_suggestions`` hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from sim.network import FollowGraph, Groups
+from sim.population import Population
+from sim.recommenders.serving import dedupe_rows, pick_from_csr
+
+ACCOUNT_SUGGESTERS: dict[str, type[AccountSuggester]] = {}
+#: Random groups a viewer's interest is compared with per interest slot.
+GROUP_PROBES = 8
+
+
+def register_suggester(cls: type[AccountSuggester]) -> type[AccountSuggester]:
+    """Class decorator: make an account suggester available under its ``name``."""
+    ACCOUNT_SUGGESTERS[cls.name] = cls
+    return cls
+
+
+def _csr_by(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, positions): positions of ``keys`` grouped by key value."""
+    order = np.argsort(keys, kind="stable")
+    indptr = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n_keys), out=indptr[1:])
+    return indptr, order
+
+
+@dataclass
+class SuggestionContext:
+    """What suggesters read: the graph, its reverse, groups, and today's engagements."""
+
+    population: Population
+    graph: FollowGraph
+    followers: FollowGraph
+    groups: Groups
+    engaged_viewer: np.ndarray   # one entry per engagement today
+    engaged_item: np.ndarray
+    engaged_author: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.population.n
+        # Engagements grouped by engaging viewer, by item author, and by item.
+        self.by_viewer_ptr, self.by_viewer = _csr_by(self.engaged_viewer, n)
+        self.by_author_ptr, self.by_author = _csr_by(self.engaged_author, n)
+        order = np.argsort(self.engaged_item, kind="stable")
+        self.item_sorted = self.engaged_item[order]
+        self.item_order = order
+
+
+class AccountSuggester:
+    """Base class: one small class per policy, registered by name."""
+
+    name: ClassVar[str] = ""
+
+    def suggest(self, ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """(len(viewers), k) suggested account rows, ``-1`` where none was found."""
+        raise NotImplementedError
+
+
+@register_suggester
+class FriendsOfFriends(AccountSuggester):
+    """A followee's followee (3 in 4 slots) or a follower not followed back (1 in 4)."""
+
+    name = "friends_of_friends"
+
+    def suggest(self, ctx, viewers, k, rng):
+        g, rev = ctx.graph, ctx.followers
+        shape = (viewers.shape[0], k)
+        v = np.broadcast_to(viewers[:, None], shape).ravel()
+        followee = pick_from_csr(g.indptr, g.indices, v, rng.random(v.size))
+        two_hop = np.full(v.size, -1, dtype=np.int64)
+        ok = followee >= 0
+        two_hop[ok] = pick_from_csr(g.indptr, g.indices, followee[ok], rng.random(int(ok.sum())))
+        follower = pick_from_csr(rev.indptr, rev.indices, v, rng.random(v.size))
+        out = np.where(rng.random(v.size) < 0.75, two_hop, follower)
+        return out.reshape(shape)
+
+
+@register_suggester
+class CoEngagement(AccountSuggester):
+    """Authors and co-engagers of what the viewer engaged with, and engagers of the viewer's own posts."""
+
+    name = "co_engagement"
+
+    def suggest(self, ctx, viewers, k, rng):
+        shape = (viewers.shape[0], k)
+        v = np.broadcast_to(viewers[:, None], shape).ravel()
+        out = np.full(v.size, -1, dtype=np.int64)
+        mode = rng.integers(0, 3, v.size)
+
+        # A random engagement of the viewer's (an index into today's engagements).
+        mine = pick_from_csr(ctx.by_viewer_ptr, ctx.by_viewer, v, rng.random(v.size))
+        has = mine >= 0
+        author = has & (mode == 0)
+        out[author] = ctx.engaged_author[mine[author]]
+
+        co = has & (mode == 1)
+        if co.any():
+            item = ctx.engaged_item[mine[co]]
+            lo = np.searchsorted(ctx.item_sorted, item, side="left")
+            hi = np.searchsorted(ctx.item_sorted, item, side="right")
+            pos = lo + (rng.random(item.size) * (hi - lo)).astype(np.int64)
+            out[co] = ctx.engaged_viewer[ctx.item_order[pos]]
+
+        fans = mode == 2
+        if fans.any():
+            theirs = pick_from_csr(ctx.by_author_ptr, ctx.by_author, v[fans], rng.random(int(fans.sum())))
+            got = theirs >= 0
+            idx = np.flatnonzero(fans)[got]
+            out[idx] = ctx.engaged_viewer[theirs[got]]
+        return out.reshape(shape)
+
+
+@register_suggester
+class Mixed(AccountSuggester):
+    """Half the slots from friends-of-friends, half from co-engagement."""
+
+    name = "mixed"
+
+    def suggest(self, ctx, viewers, k, rng):
+        fof = FriendsOfFriends().suggest(ctx, viewers, k, rng)
+        co = CoEngagement().suggest(ctx, viewers, k, rng)
+        take_co = rng.random(fof.shape) < 0.5
+        return np.where(take_co & (co >= 0), co, fof)
+
+
+def boost_new_accounts(suggested: np.ndarray, new_accounts: np.ndarray, share: float,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Give each slot, with probability ``share``, to a random newly joined account (cold start).
+
+    Platforms push new accounts into suggestions so that they find people to
+    follow and be followed by; this is how a new account is shown to
+    strangers within days of joining.
+    """
+    if new_accounts.size == 0 or share <= 0:
+        return suggested
+    take = rng.random(suggested.shape) < share
+    out = suggested.copy()
+    out[take] = new_accounts[rng.integers(0, new_accounts.size, int(take.sum()))]
+    return out
+
+
+def clean_account_suggestions(ctx: SuggestionContext, viewers: np.ndarray, suggested: np.ndarray,
+                              removed: np.ndarray) -> np.ndarray:
+    """Blank out repeats, the viewer, accounts already followed and removed (banned) accounts."""
+    suggested, _ = dedupe_rows(suggested, np.zeros(suggested.shape, dtype=bool))
+    rows = np.broadcast_to(viewers[:, None], suggested.shape)
+    valid = suggested >= 0
+    valid &= suggested != rows
+    cells = np.flatnonzero(valid)
+    if cells.size:
+        s = suggested.ravel()[cells]
+        bad = ctx.graph.has_edges(rows.ravel()[cells], s) | removed[s]
+        valid.ravel()[cells[bad]] = False
+    suggested[~valid] = -1
+    return suggested
+
+
+def suggest_groups(ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """(len(viewers), k) suggested groups, ``-1`` where none: co-membership or interest.
+
+    Half the slots take a random group of a random followee (co-membership);
+    the rest take the best of ``GROUP_PROBES`` random groups by cosine
+    similarity with the viewer's interest. Groups the viewer is in are removed.
+    """
+    groups, g = ctx.groups, ctx.graph
+    n_groups = groups.n_groups
+    shape = (viewers.shape[0], k)
+    if n_groups == 0 or k == 0:
+        return np.full(shape, -1, dtype=np.int64)
+    v = np.broadcast_to(viewers[:, None], shape).ravel()
+    followee = pick_from_csr(g.indptr, g.indices, v, rng.random(v.size))
+    via_followee = np.full(v.size, -1, dtype=np.int64)
+    ok = followee >= 0
+    via_followee[ok] = pick_from_csr(groups.account_indptr, groups.account_groups, followee[ok],
+                                     rng.random(int(ok.sum())))
+    probes = rng.integers(0, n_groups, (v.size, GROUP_PROBES))
+    sim = np.matmul(groups.topic[probes], ctx.population.interest[v][:, :, None])[..., 0]
+    by_interest = probes[np.arange(v.size), sim.argmax(axis=1)]
+    out = np.where((rng.random(v.size) < 0.5) & (via_followee >= 0), via_followee, by_interest).reshape(shape)
+    out, _ = dedupe_rows(out, np.zeros(shape, dtype=bool))
+    cells = np.flatnonzero(out >= 0)
+    member = groups.is_member(np.broadcast_to(viewers[:, None], shape).ravel()[cells], out.ravel()[cells])
+    out.ravel()[cells[member]] = -1
+    return out
