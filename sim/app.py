@@ -41,7 +41,13 @@ KEY_FIGURES = (
     ("minor_13_15_exposed_7d_share", "  of them aged 13-15"),
     ("minor_explicit_exposed_7d_share", "minors with an explicit impression in 7 days"),
     ("minor_engagements_per_session", "minors' engagements per session"),
+    ("minor_unwanted_contact_7d_share", "minors contacted by an adult stranger in 7 days"),
+    ("minor_13_15_sexual_contact_7d_share", "13-15-year-olds with a sexual contact in 7 days"),
+    ("unwanted_contact_per_1k_minor_days", "unwanted contacts per 1,000 minor-days"),
+    ("unwanted_contact_share_via_suggestion", "  share that came through account suggestions"),
     ("decoy_days_to_first_harm", "decoys: median day of first harmful impression"),
+    ("decoy_days_to_first_unwanted_contact", "decoys: median day of first unwanted contact"),
+    ("decoy_unwanted_contacts_per_week", "decoys: unwanted contacts per week"),
     ("decoy_harmful_impressions_per_week", "decoys: harmful impressions per week"),
     ("benign_removed_share", "benign uploads wrongly removed"),
 )

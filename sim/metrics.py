@@ -185,8 +185,14 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     out["legit_contact_blocked_share"] = _ratio(minors[c["legit_blocked"]], minors[c["legit_attempts"]])
     out["minor_harmful_account_suggestions_per_1k_days"] = _ratio(minors[c["harmful_account_suggestions"]],
                                                                    minor_days, 1e3)
-    out["decoy_unwanted_contacts_per_week"] = _ratio(7 * decoys[c["unwanted_contacts"]], decoys[c["accounts"]])
-    out["decoy_sexual_contacts_per_week"] = _ratio(7 * decoys[c["sexual_contacts"]], decoys[c["accounts"]])
+    # Decoys are probes from their first day: their rates cover the whole run, not the window
+    # (``accounts`` summed over days is decoy-days), plus their first week on the platform.
+    probe = history[:, DECOY_COHORT].sum(axis=0)
+    first_week = history[:7, DECOY_COHORT].sum(axis=0)
+    n_decoys = history[0, DECOY_COHORT, c["accounts"]] if history.shape[0] else 0
+    out["decoy_unwanted_contacts_per_week"] = _ratio(7 * probe[c["unwanted_contacts"]], probe[c["accounts"]])
+    out["decoy_sexual_contacts_per_week"] = _ratio(7 * probe[c["sexual_contacts"]], probe[c["accounts"]])
+    out["decoy_unwanted_contacts_first_week"] = _ratio(first_week[c["unwanted_contacts"]], n_decoys)
 
     out["decoy_days_to_first_harm"] = median_days_to_first(decoy_first_harm_day)
     none = np.zeros(0, dtype=int)
@@ -194,8 +200,7 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
         none if decoy_first_unwanted_day is None else decoy_first_unwanted_day)
     out["decoy_days_to_first_harmful_suggestion"] = median_days_to_first(
         none if decoy_first_harmful_suggestion_day is None else decoy_first_harmful_suggestion_day)
-    # ``accounts`` summed over the window is decoy-days.
-    out["decoy_harmful_impressions_per_week"] = _ratio(7 * decoys[c["harmful_impressions"]], decoys[c["accounts"]])
+    out["decoy_harmful_impressions_per_week"] = _ratio(7 * probe[c["harmful_impressions"]], probe[c["accounts"]])
     return out
 
 

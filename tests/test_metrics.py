@@ -119,3 +119,16 @@ def test_day_rows_have_one_row_per_day_and_cohort():
     assert rows["harm_prevalence_per_10k"][i] == pytest.approx(50.0)
     assert rows["exposed_7d_share"][i] == pytest.approx(0.2)
     assert math.isnan(rows["harm_prevalence_per_10k"][0])
+
+
+def test_decoy_rates_cover_the_whole_run_and_the_first_week():
+    # Decoys are probes from day 1: burn-in does not apply to them.
+    h = history(10)
+    for d in range(10):
+        put(h, d, DECOY, accounts=2)
+    put(h, 0, DECOY, unwanted_contacts=6, sexual_contacts=2)      # day 1, inside the first week
+    put(h, 8, DECOY, unwanted_contacts=4)                         # day 9, after it
+    s = summarize(h, measure_days=2, decoy_first_harm_day=np.array([1, 1]))
+    assert s["decoy_unwanted_contacts_per_week"] == pytest.approx(7 * 10 / 20)
+    assert s["decoy_sexual_contacts_per_week"] == pytest.approx(7 * 2 / 20)
+    assert s["decoy_unwanted_contacts_first_week"] == pytest.approx(6 / 2)
