@@ -23,7 +23,10 @@ import numpy as np
 
 from sim.config import ContactConfig
 from sim.network import FollowGraph, Groups
-from sim.population import MINOR_13_15, OFFENDER, Population
+from sim.population import OFFENDER, Population
+
+#: Targets younger than this count as "young" (the 13-15 band; decoys by their true age too).
+YOUNG_BELOW = 16
 from sim.recommenders.serving import pick_from_csr
 
 KINDS = ("follow_request", "message", "message_request", "comment", "group_add")
@@ -182,7 +185,7 @@ def discover(found: Discovered, pop: Population, graph: FollowGraph, followers: 
 def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, groups: Groups,
                       cfg: ContactConfig, active: np.ndarray, rng: np.random.Generator) -> Attempts:
     """Each offender spends a Poisson budget on discovered targets, weighted young and public."""
-    young = pop.cohort == MINOR_13_15
+    young = pop.true_age < YOUNG_BELOW
     weight = np.where(found.target >= 0, 1.0, 0.0)
     t = np.maximum(found.target, 0)
     weight *= np.where(young[t], cfg.prefer_young, 1.0) * np.where(pop.private[t], 1.0, cfg.prefer_public)
@@ -195,6 +198,8 @@ def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, gr
     cdf = np.cumsum(weight[row], axis=1)
     col = (cdf < (rng.random(row.size) * total[row])[:, None]).sum(axis=1)
     col = np.minimum(col, found.capacity - 1)
+    held = found.target[row, col] >= 0      # guards the measure-zero draw that lands on an empty slot
+    row, col = row[held], col[held]
     sender = found.offenders[row]
     target = found.target[row, col]
     channel = found.channel[row, col]
@@ -226,11 +231,11 @@ def ordinary_attempts(pop: Population, graph: FollowGraph, followers: FollowGrap
     who = np.repeat(np.arange(pop.n), n_known)
     fan = pick_from_csr(followers.indptr, followers.indices, who, rng.random(who.size))
     ok = (fan >= 0)
-    ok[ok] = pop.is_minor[fan[ok]]
+    ok[ok] = pop.is_minor[fan[ok]] & active[fan[ok]]
     parts.append(_attempts(who[ok], fan[ok], MESSAGE, KNOWN, S_ADULT))
 
     # Stranger adults: a random public minor, found through search.
-    public_minors = np.flatnonzero(pop.is_minor & ~pop.private)
+    public_minors = np.flatnonzero(pop.is_minor & ~pop.private & active)
     n_stranger = rng.poisson(cfg.adult_stranger_contact_per_day, pop.n) * adult
     who = np.repeat(np.arange(pop.n), n_stranger)
     if public_minors.size and who.size:
@@ -243,7 +248,7 @@ def ordinary_attempts(pop: Population, graph: FollowGraph, followers: FollowGrap
     who = np.repeat(np.arange(pop.n), n_peer)
     peer = pick_from_csr(graph.indptr, graph.indices, who, rng.random(who.size))
     ok = peer >= 0
-    ok[ok] = pop.is_minor[peer[ok]]
+    ok[ok] = pop.is_minor[peer[ok]] & active[peer[ok]]
     parts.append(_attempts(who[ok], peer[ok], MESSAGE, KNOWN, S_MINOR))
     return Attempts.concat(parts)
 
@@ -260,17 +265,24 @@ class Responses:
 
 
 def respond(att: Attempts, pop: Population, graph: FollowGraph, cfg: ContactConfig,
-            rng: np.random.Generator) -> Responses:
-    """Minors' responses to delivered attempts; peers and known adults get replies, strangers risk blocks."""
+            rng: np.random.Generator, block_lift: np.ndarray | None = None,
+            report_lift: np.ndarray | None = None) -> Responses:
+    """Minors' responses to delivered attempts; peers and known adults get replies, strangers risk blocks.
+
+    ``block_lift`` and ``report_lift`` multiply the stranger block and report
+    probabilities per attempt (safety notices, blurred images).
+    """
     n = att.n
     known = graph.has_edges(att.target, att.sender)
+    block_p = cfg.block_stranger * (1.0 if block_lift is None else block_lift)
+    report_p = cfg.report_stranger * (1.0 if report_lift is None else report_lift)
     to_minor = pop.is_minor[att.target]
     stranger = to_minor & ~known & (att.sender_type != S_MINOR)
-    young = pop.cohort[att.target] == MINOR_13_15
+    young = pop.true_age[att.target] < YOUNG_BELOW
     reply_p = np.where(known, cfg.reply_known,
                        np.where(young, cfg.reply_stranger_13_15, cfg.reply_stranger_16_17))
-    blocked = stranger & (rng.random(n) < cfg.block_stranger)
-    reported = stranger & (rng.random(n) < cfg.report_stranger)
+    blocked = stranger & (rng.random(n) < block_p)
+    reported = stranger & (rng.random(n) < report_p)
     replied = to_minor & ~blocked & (rng.random(n) < reply_p)
     is_follow = att.kind == FOLLOW_REQUEST
     accept = np.where(pop.private[att.target], rng.random(n) < cfg.accept_follow_request, True)
