@@ -50,6 +50,9 @@ KEY_FIGURES = (
     ("decoy_unwanted_contacts_per_week", "decoys: unwanted contacts per week"),
     ("decoy_harmful_impressions_per_week", "decoys: harmful impressions per week"),
     ("benign_removed_share", "benign uploads wrongly removed"),
+    ("contacts_blocked_by_safeguards", "contacts stopped by safeguards per 1,000 minor-days"),
+    ("legit_contact_blocked_share", "known adults' contacts to minors blocked"),
+    ("offenders_banned_share", "offenders banned by the end"),
 )
 
 

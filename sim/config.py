@@ -59,6 +59,8 @@ class PopulationConfig:
     minor_share: float = param(0.15, 0, 0.95, doc="share of accounts whose true age is 13-17")
     minor_13_15_share: float = param(0.55, 0, 1, doc="share of minors aged 13-15 (the rest are 16-17)")
     minor_declares_adult_share: float = param(0.3, 0, 1, doc="share of minors registered with an adult birth date")
+    minor_13_15_declares_adult_share: float | None = param(None, 0, 1, doc="the same for 13-15-year-olds only (null: minor_declares_adult_share)")
+    offender_poses_as_minor_share: float = param(0.1, 0, 1, doc="share of offenders registered with a minor's birth date")
     offender_share: float = param(0.005, 0, 0.5, doc="share of adult accounts that are offenders")
     adult_content_producer_share: float = param(0.01, 0, 0.5, doc="share of adult accounts producing adult content")
     exploitative_seller_share: float = param(0.001, 0, 0.5, doc="share of adult accounts selling exploitative material")
@@ -177,6 +179,7 @@ class ContactConfig:
     advance_solicitation: float = param(0.25, 0, 1, doc="chance a reply moves an offender's conversation from rapport to solicitation")
     advance_escalated: float = param(0.15, 0, 1, doc="chance a reply moves a solicitation off-platform (escalated)")
     end_per_day: float = param(0.05, 0, 1, doc="chance an open conversation ends on a given day")
+    explicit_image_share: float = param(0.3, 0, 1, doc="share of offenders' messages and requests that carry an explicit image")
 
 
 @dataclass
@@ -191,8 +194,18 @@ class ClassifierConfig:
 class ModerationConfig:
     """Platform moderation (phases 2 and 7)."""
 
-    enabled: bool = param(True, doc="run proactive moderation")
+    enabled: bool = param(True, doc="run moderation (classifier, review queue, strikes and bans)")
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    review_threshold: float = param(0.45, 0, 0.5, doc="classifier score from which an upload below the removal threshold (0.5) is queued for review")
+    review_capacity_per_1k: float = param(1.0, 0, 10_000, doc="queued items reviewed per day, per 1,000 accounts (highest priority first)")
+    review_latency_days: int = param(1, 0, 365, doc="days an item waits in the queue before it can be reviewed")
+    reviewer_accuracy: float = param(0.9, 0, 1, doc="chance a reviewer decides an item (or a reported account) correctly")
+    strikes_to_ban: int = param(10, 1, 1000, doc="strikes that get an account banned (a removed item is one strike)")
+    report_strikes: int = param(5, 1, 1000, doc="strikes for an upheld report by a minor about an adult's contact (child-safety violations weigh more)")
+    ban_evasion_share: float = param(0.5, 0, 1, doc="share of banned offenders who come back as a new account (same role, no graph)")
+    ban_evasion_delay_days: int = param(3, 0, 365, doc="days before a banned offender's new account appears")
+    flag_requests_threshold: int = param(5, 1, 10_000, doc="stranger contacts to minors in the window that flag an adult as suspicious")
+    flag_window_days: int = param(7, 1, 365, doc="window of the request count, days")
 
 
 @dataclass
@@ -209,11 +222,140 @@ class FeedFilteringConfig:
 
 
 @dataclass
+class PrivateByDefaultConfig:
+    """S1: protected minors' accounts start private."""
+
+    enabled: bool = param(False, doc="protected accounts up to max_age are made private")
+    max_age: int = param(17, 13, 17, doc="oldest declared age the default applies to")
+    switch_public_share: float = param(0.03, 0, 1, doc="share who switch back to public (Meta: 97% of 13-15s kept the default)")
+
+
+@dataclass
+class DmFromConnectionsOnlyConfig:
+    """S2: only accounts a protected minor follows may message them or add them to groups."""
+
+    enabled: bool = param(False, doc="block messages and group adds from accounts the protected minor does not follow")
+    max_age: int = param(17, 13, 17, doc="oldest declared age the restriction applies to")
+    request_allowance: int = param(1, 0, 100, doc="text-only message requests a stranger may still send each protected minor")
+
+
+@dataclass
+class SuspiciousAdultExclusionConfig:
+    """S3: flagged adults are hidden from minors and lose the message button to them."""
+
+    enabled: bool = param(False, doc="hide flagged adults from protected minors and block their stranger contact")
+
+
+@dataclass
+class SafetyNoticesConfig:
+    """S4: a notice on messages from flagged or new adults raises blocking and reporting."""
+
+    enabled: bool = param(False, doc="show safety notices to protected minors")
+    block_lift: float = param(2.0, 1, 20, doc="multiplier of the block probability when a notice is shown")
+    report_lift: float = param(2.0, 1, 20, doc="multiplier of the report probability when a notice is shown")
+    new_account_days: int = param(30, 0, 3650, doc="senders younger than this count as new")
+
+
+@dataclass
+class NoMinorSuggestionsConfig:
+    """S5: protected minors are not suggested to adults, nor adults to them."""
+
+    enabled: bool = param(False, doc="keep protected minors and adults out of each other's suggestions")
+    max_age: int = param(17, 13, 17, doc="oldest declared age the rule applies to")
+
+
+@dataclass
+class HiddenConnectionsConfig:
+    """S6: protected minors cannot be found through followers-of-followees."""
+
+    enabled: bool = param(False, doc="block contact that found a protected minor through someone's connection list")
+
+
+@dataclass
+class SensitiveContentControlConfig:
+    """S7: sensitive classes out of protected minors' out-of-network slots; no following producers."""
+
+    enabled: bool = param(False, doc="apply the sensitive-content control to protected accounts")
+    level: str = param("13+", doc="more: explicit classes out of recommendations; 13+: suggestive too; "
+                       "limited: all harmful classes everywhere", choices=("more", "13+", "limited"))
+    block_producer_follows: bool = param(True, doc="protected minors cannot follow adult-content producers")
+    classifier_recall: float = param(0.8, 0, 1, doc="share of sensitive items the control recognises")
+
+
+@dataclass
+class AgeAssuranceConfig:
+    """S9: checks that find minors registered as adults (and adults posing as minors)."""
+
+    enabled: bool = param(False, doc="run age-assurance checks")
+    recall: float = param(0.9, 0, 1, doc="chance one check finds a minor registered as an adult (or an adult posing as a minor)")
+    false_positive_rate: float = param(0.01, 0, 1, doc="chance one check wrongly treats an adult as a minor")
+    cadence_days: int = param(30, 1, 3650, doc="each account is checked on average once in this many days")
+
+
+@dataclass
+class HashMatchingConfig:
+    """S10: known exploitative items are blocked at upload."""
+
+    enabled: bool = param(False, doc="match uploads against hashes of known exploitative items")
+    known_share: float = param(0.5, 0, 1, doc="share of exploitative items that are already known (hashed)")
+    recall_on_known: float = param(0.99, 0, 1, doc="share of known items the match catches")
+
+
+@dataclass
+class NudityProtectionConfig:
+    """S11: explicit images in messages to protected minors are blurred."""
+
+    enabled: bool = param(False, doc="blur explicit images in messages to protected accounts")
+    recall: float = param(0.9, 0, 1, doc="share of explicit images recognised and blurred")
+    block_lift: float = param(1.5, 1, 20, doc="multiplier of the block probability for a blurred image")
+
+
+@dataclass
+class CommentFilterConfig:
+    """S12: unwanted comments from non-followers are hidden."""
+
+    enabled: bool = param(False, doc="filter comments from accounts a protected minor does not follow")
+    recall: float = param(0.8, 0, 1, doc="share of such comments the filter catches")
+
+
+@dataclass
+class GroupAddConsentConfig:
+    """S13: protected minors cannot be added to groups by non-connections."""
+
+    enabled: bool = param(False, doc="require a connection to add a protected minor to a group")
+
+
+@dataclass
+class UsageLimitsConfig:
+    """S15: a daily-time reminder and night-time quiet hours cut protected minors' sessions."""
+
+    enabled: bool = param(False, doc="apply usage limits to protected accounts")
+    max_sessions_per_day: int = param(4, 1, 100, doc="sessions after which the reminder ends the day's use")
+    quiet_hours_share: float = param(0.15, 0, 1, doc="share of sessions that fell in quiet hours and are dropped")
+
+
+@dataclass
 class SafeguardsConfig:
-    """Safeguards: ``preset`` names the preset the values came from."""
+    """Safeguards: ``preset`` names the preset the values came from; each section one safeguard."""
 
     preset: str = param("none", doc="name of the preset these settings came from")
+    private_by_default: PrivateByDefaultConfig = field(default_factory=PrivateByDefaultConfig)
+    dm_from_connections_only: DmFromConnectionsOnlyConfig = field(default_factory=DmFromConnectionsOnlyConfig)
+    suspicious_adult_exclusion: SuspiciousAdultExclusionConfig = field(default_factory=SuspiciousAdultExclusionConfig)
+    safety_notices: SafetyNoticesConfig = field(default_factory=SafetyNoticesConfig)
+    no_minor_suggestions: NoMinorSuggestionsConfig = field(default_factory=NoMinorSuggestionsConfig)
+    hidden_connections: HiddenConnectionsConfig = field(default_factory=HiddenConnectionsConfig)
+    sensitive_content_control: SensitiveContentControlConfig = field(default_factory=SensitiveContentControlConfig)
     feed_filtering: FeedFilteringConfig = field(default_factory=FeedFilteringConfig)
+    age_assurance: AgeAssuranceConfig = field(default_factory=AgeAssuranceConfig)
+    hash_matching: HashMatchingConfig = field(default_factory=HashMatchingConfig)
+    nudity_protection: NudityProtectionConfig = field(default_factory=NudityProtectionConfig)
+    comment_filter: CommentFilterConfig = field(default_factory=CommentFilterConfig)
+    group_add_consent: GroupAddConsentConfig = field(default_factory=GroupAddConsentConfig)
+    usage_limits: UsageLimitsConfig = field(default_factory=UsageLimitsConfig)
+
+
+SAFEGUARD_NAMES = tuple(f.name for f in dataclasses.fields(SafeguardsConfig) if f.name != "preset")
 
 
 @dataclass

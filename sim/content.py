@@ -20,6 +20,7 @@ from sim.population import (ADULT_CONTENT_PRODUCER, CREATOR, EXPLOITATIVE_SELLER
 # Harm-class codes, in the order of ``sim.config.HARM_CLASSES``.
 NONE, SUGGESTIVE, ADULT_SEXUAL, EXPLOITATIVE = range(4)
 N_CLASSES = 4
+N_COHORTS = 4
 #: Classes at or above this code violate platform rules (moderation removes them);
 #: ``suggestive`` is borderline: allowed, but harmful for minors and filterable.
 FIRST_VIOLATING = ADULT_SEXUAL
@@ -28,6 +29,8 @@ FIRST_VIOLATING = ADULT_SEXUAL
 #: P(score >= REMOVAL_THRESHOLD) is exactly the configured recall (harmful) or
 #: false-positive rate (benign).
 REMOVAL_THRESHOLD = 0.5
+#: How strongly scores below the threshold separate violating from other items.
+SCORE_SHAPE = 4.0
 
 
 class ItemStore:
@@ -54,6 +57,11 @@ class ItemStore:
         self.removed_day = np.full(capacity, -1, dtype=np.int32)
         self.engagements = np.zeros(capacity, dtype=np.int32)
         self.impressions = np.zeros(capacity, dtype=np.int32)
+        self.known = np.zeros(capacity, dtype=bool)               # exploitative and already hashed
+        self.queued_day = np.full(capacity, -1, dtype=np.int32)   # day it entered the review queue
+        self.kept_day = np.full(capacity, -1, dtype=np.int32)     # day a review wrongly or rightly kept it
+        self.reported = np.zeros(capacity, dtype=bool)
+        self.pending_views = np.zeros((capacity, N_COHORTS), dtype=np.int32)  # harmful views awaiting their cause
         if old is not None:
             live = old["item_id"] >= 0
             slots = old["item_id"][live] % capacity
@@ -63,7 +71,8 @@ class ItemStore:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         names = ("item_id", "author", "topic", "harm", "appeal", "day", "time", "group", "score",
-                 "filter_draw", "removed_day", "engagements", "impressions")
+                 "filter_draw", "removed_day", "engagements", "impressions", "known", "queued_day", "kept_day",
+                 "reported", "pending_views")
         return {name: getattr(self, name) for name in names}
 
     def add(self, today: int, retention_days: int, **columns: np.ndarray) -> np.ndarray:
@@ -89,6 +98,10 @@ class ItemStore:
         self.removed_day[slots] = -1
         self.engagements[slots] = 0
         self.impressions[slots] = 0
+        self.queued_day[slots] = -1
+        self.kept_day[slots] = -1
+        self.reported[slots] = False
+        self.pending_views[slots] = 0
         self.next_id += count
         return slots
 
@@ -116,11 +129,13 @@ def class_probabilities(cfg: ContentConfig) -> np.ndarray:
 def classifier_scores(harm: np.ndarray, cfg: ModerationConfig, u: np.ndarray) -> np.ndarray:
     """Proactive classifier scores in [0, 1] from uniform draws ``u``.
 
-    Scores follow a piecewise-linear quantile function per class, built so that
-    exactly a ``recall`` share of violating items (``adult_sexual``,
-    ``exploitative``) and a ``false_positive_rate`` share of other items score at or above :data:`REMOVAL_THRESHOLD`, while
-    within each side of the threshold a higher draw still means a higher score
-    (which later review thresholds rely on).
+    Scores follow a monotone quantile function per class, built so that exactly
+    a ``recall`` share of violating items (``adult_sexual``, ``exploitative``)
+    and a ``false_positive_rate`` share of other items score at or above
+    :data:`REMOVAL_THRESHOLD`; a higher draw always means a higher score. Below
+    the threshold, violating items' scores are pushed towards it
+    (``T * x ** (1 / SCORE_SHAPE)``) and the others' away (``T * x ** SCORE_SHAPE``),
+    so that a review band just under the threshold catches mostly misses.
     """
     above = np.where(harm >= FIRST_VIOLATING, cfg.classifier.recall, cfg.classifier.false_positive_rate)
     below = 1.0 - above
@@ -129,6 +144,11 @@ def classifier_scores(harm: np.ndarray, cfg: ModerationConfig, u: np.ndarray) ->
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         low_frac = np.clip(np.nan_to_num(u / below, nan=0.0, posinf=1.0), 0.0, 1.0)
         high_frac = np.clip(np.nan_to_num((u - below) / above, nan=0.0, posinf=1.0), 0.0, 1.0)
+    # Below the threshold the classes still differ: missed violating items score close
+    # to it, other items far below (so a review band just under the threshold catches
+    # mostly the misses). The shaping keeps the crossing point exact.
+    violating = harm >= FIRST_VIOLATING
+    low_frac = np.where(violating, low_frac ** (1.0 / SCORE_SHAPE), low_frac ** SCORE_SHAPE)
     low = (REMOVAL_THRESHOLD * low_frac).astype(np.float32)
     high = (REMOVAL_THRESHOLD + (1 - REMOVAL_THRESHOLD) * high_frac).astype(np.float32)
     # Clamp after the float32 cast so rounding can never lift a score across the threshold.
@@ -139,7 +159,8 @@ def classifier_scores(harm: np.ndarray, cfg: ModerationConfig, u: np.ndarray) ->
 def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
                account_indptr: np.ndarray, account_groups: np.ndarray,
                content: ContentConfig, moderation: ModerationConfig,
-               day: int, rng: np.random.Generator, active: np.ndarray | None = None) -> np.ndarray:
+               day: int, rng: np.random.Generator, active: np.ndarray | None = None,
+               known_share: float = 0.0) -> np.ndarray:
     """Phase 1: every account posts a Poisson number of items; returns the new slots.
 
     Args:
@@ -152,6 +173,7 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
         day: today.
         rng: the posting stream for today.
         active: optional mask of accounts allowed to post (e.g. not banned).
+        known_share: share of exploitative items whose hash is already known (hash matching).
     """
     rate = posts_per_day if active is None else np.where(active, posts_per_day, 0.0)
     counts = rng.poisson(rate)
@@ -185,6 +207,7 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
         group=group.astype(np.int32),
         score=classifier_scores(harm, moderation, rng.random(k)),
         filter_draw=rng.random(k).astype(np.float32),
+        known=(harm == EXPLOITATIVE) & (rng.random(k) < known_share),
     )
 
 

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from sim.config import COHORTS, HARM_CLASSES
+from sim.config import COHORTS, HARM_CLASSES, SAFEGUARD_NAMES
 
 MINOR_COHORTS = (0, 1)
 ADULT_COHORT = 2
@@ -62,6 +62,24 @@ COUNTERS = (
     "harmful_group_suggestions",
     "follows_from_suggestions",
     "group_joins",
+    # Moderation and enforcement (by the author's or account's cohort; views by the viewer's).
+    "hash_matched",
+    "queued_at_upload",
+    "removed_after_review",
+    "removed_after_report",
+    "reviewed_kept",
+    "account_strikes",
+    "flagged_suspicious",
+    "bans",
+    "ban_evasions",
+    *(f"views_{cause}" for cause in ("before_removal", "review_delay", "left_up", "never_detected")),
+    # Safeguards (by the target's or account's cohort).
+    *(f"blocked_by_{name}" for name in SAFEGUARD_NAMES),
+    "explicit_images",           # delivered to the account unblurred
+    "explicit_images_blurred",
+    "age_checks",
+    "minors_found_by_age_assurance",
+    "adults_wrongly_protected",
 )
 COLUMN = {name: i for i, name in enumerate(COUNTERS)}
 
@@ -93,6 +111,11 @@ class Metrics:
         for code, name in enumerate(HARM_CLASSES):
             self.add(f"{prefix}_{name}", counts[:, code])
         return counts
+
+    def add_views_by_cause(self, by_cause: np.ndarray) -> None:
+        """Add a (cohorts x causes) matrix of violating views to the ``views_<cause>`` counters."""
+        for j, cause in enumerate(("before_removal", "review_delay", "left_up", "never_detected")):
+            self.add(f"views_{cause}", by_cause[:, j])
 
     def count(self, counter: str, accounts: np.ndarray) -> None:
         """Add one to ``counter`` for each row in ``accounts``, in its cohort."""
@@ -193,6 +216,22 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     out["decoy_unwanted_contacts_per_week"] = _ratio(7 * probe[c["unwanted_contacts"]], probe[c["accounts"]])
     out["decoy_sexual_contacts_per_week"] = _ratio(7 * probe[c["sexual_contacts"]], probe[c["accounts"]])
     out["decoy_unwanted_contacts_first_week"] = _ratio(first_week[c["unwanted_contacts"]], n_decoys)
+
+    # Moderation and enforcement.
+    removed = sum(everyone[c[f"removed_{k}"]] for k in HARM_CLASSES)
+    out["proactive_rate"] = _ratio(removed - everyone[c["removed_after_report"]], removed)
+    causes = ("before_removal", "review_delay", "left_up", "never_detected")
+    views = total[[0, 1, 2]].sum(axis=0)
+    seen = sum(views[c[f"views_{k}"]] for k in causes)
+    for k in causes:
+        out[f"violating_views_share_{k}"] = _ratio(views[c[f"views_{k}"]], seen)
+    whole = history.sum(axis=0)
+    out["ban_evasions"] = float(whole[:, c["ban_evasions"]].sum())
+    out["bans"] = float(whole[:, c["bans"]].sum())
+    for name in SAFEGUARD_NAMES:
+        out[f"blocked_by_{name}_per_1k_minor_days"] = _ratio(minors[c[f"blocked_by_{name}"]], minor_days, 1e3)
+    out["minor_explicit_images_per_1k_minor_days"] = _ratio(minors[c["explicit_images"]], minor_days, 1e3)
+    out["decoy_explicit_images_per_week"] = _ratio(7 * probe[c["explicit_images"]], probe[c["accounts"]])
 
     out["decoy_days_to_first_harm"] = median_days_to_first(decoy_first_harm_day)
     none = np.zeros(0, dtype=int)

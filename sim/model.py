@@ -20,17 +20,18 @@ from sim.config import COHORTS, Config, validate
 from sim.content import FIRST_VIOLATING, NONE, SUGGESTIVE, ItemStore, post_items, posting_rates
 from sim.engagement import engage
 from sim.metrics import COLUMN, MINOR_COHORTS, Metrics, day_rows, summarize
-from sim.moderation import moderate_uploads
+from sim.moderation import Moderation
 from sim.network import (DECOY_FOLLOWS, FollowGraph, Groups, build_follow_graph, build_groups, graph_statistics,
                          load_follow_graph)
-from sim.contact import (CHANNELS, COMMENT_CHANNEL, FOLLOW_REQUEST, GROUP_ADD, KINDS, S_ADULT, S_MINOR, S_OFFENDER,
-                         SENDERS, SOLICITATION, STAGES, SUGGESTION, Attempts, Conversations, Discovered, discover,
+from sim.contact import (CHANNELS, COMMENT_CHANNEL, FOLLOW_REQUEST, GROUP_ADD, KINDS, MESSAGE, MESSAGE_REQUEST,
+                         S_ADULT, S_MINOR, S_OFFENDER,
+                         ESCALATED, SENDERS, SOLICITATION, STAGES, SUGGESTION, Attempts, Conversations, Discovered, discover,
                          offender_attempts, ordinary_attempts, respond)
 from sim.population import HARMFUL_ROLES, OFFENDER, Population, build_population
 from sim.recommenders import FeedContext, FeedIndex, make_feed_policy, serve_feeds
 from sim.recommenders.accounts import (ACCOUNT_SUGGESTERS, SuggestionContext, boost_new_accounts,
                                        clean_account_suggestions, suggest_groups)
-from sim.safeguards import SafeguardSet
+from sim.safeguards import Delivery, SafeguardSet
 
 class RandomStreams:
     """Independent random streams keyed by name (and optionally day), all from one root seed.
@@ -77,6 +78,7 @@ class ExposureModel(mesa.Model):
         self.safeguards = SafeguardSet(config.safeguards, pop, self.items)
         self.feed_policy = make_feed_policy(config.recommender)
         self.metrics = Metrics(pop.cohort)
+        self.moderation = Moderation(config.moderation, self.items, pop)
         self.followers = self.graph.reversed()
         self.account_suggester = (None if config.recommender.accounts == "off"
                                   else ACCOUNT_SUGGESTERS[config.recommender.accounts]())
@@ -90,6 +92,7 @@ class ExposureModel(mesa.Model):
             for row in range(pop.n):  # once, at build time, for small worlds only
                 self.account(row)
 
+        self.safeguards.setup(self)
         self.datacollector = mesa.DataCollector(model_reporters={
             "minor_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", MINOR_COHORTS),
             "minor_exposed_7d_share": lambda m: m.latest("exposed_7d_share", MINOR_COHORTS),
@@ -155,15 +158,29 @@ class ExposureModel(mesa.Model):
         cfg, pop = self.config, self.population
         slots = post_items(self.items, pop, self.posts_per_day, self.groups.account_indptr,
                            self.groups.account_groups, cfg.content, cfg.moderation, self.day,
-                           self.streams.get("post", self.day))
+                           self.streams.get("post", self.day), active=~pop.banned,
+                           known_share=cfg.safeguards.hash_matching.known_share)
         by_class = self.metrics.add_by_class("posts", self.items.author[slots], self.items.harm[slots])
         self.metrics.add("posts", by_class.sum(axis=1))
         return slots
 
     def moderate_content(self, new_items: np.ndarray) -> None:
-        """Phase 2: proactive removal of flagged uploads."""
-        removed = moderate_uploads(self.items, new_items, self.config.moderation, self.day)
-        self.metrics.add_by_class("removed", self.items.author[removed], self.items.harm[removed])
+        """Phase 2: hash matching and the classifier act on uploads; reviewers work the queue."""
+        items, m, day = self.items, self.metrics, self.day
+        rng = self.streams.get("moderate", day)
+        matched = self.safeguards.on_upload(new_items, day, rng)
+        items.removed_day[matched] = day
+        m.count("hash_matched", items.author[matched])
+        removed = self.moderation.on_upload(new_items[items.removed_day[new_items] < 0], day)
+        m.count("queued_at_upload", items.author[new_items[items.queued_day[new_items] == day]])
+        reviewed_out, kept = self.moderation.review(day, self.population.n, rng)
+        m.count("reviewed_kept", items.author[kept])
+        m.count("removed_after_review", items.author[reviewed_out])
+        m.count("removed_after_report", items.author[reviewed_out[items.reported[reviewed_out]]])
+        all_removed = np.concatenate([matched, removed, reviewed_out])
+        m.add_by_class("removed", items.author[all_removed], items.harm[all_removed])
+        self.moderation.strike(items.author[all_removed])
+        m.add_views_by_cause(self.moderation.resolve_views(reviewed_out, reviewed_out[:0], len(COHORTS)))
 
     def serve_feeds(self):
         """Phase 3: every session gets candidates, a ranking, filtering and top-k impressions."""
@@ -173,6 +190,8 @@ class ExposureModel(mesa.Model):
                                 cfg.recommender.recency_days)
         self._recent_posts = np.diff(index.author_ptr)
         sessions = self._sessions_today(self.streams.get("sessions", self.day))
+        sessions[pop.banned] = 0
+        self.safeguards.limit_sessions(sessions, self.streams.get("limit_sessions", self.day))
         self._sessions = sessions
         viewers = np.repeat(np.arange(pop.n, dtype=np.int32), sessions)
         ctx = FeedContext(self.items, pop, cfg.recommender, self.day)
@@ -207,6 +226,8 @@ class ExposureModel(mesa.Model):
         m.count("engagements", imps.viewer[outcome.engaged])
         m.count("harmful_engagements", imps.viewer[outcome.engaged & harmful])
         m.count("reports", imps.viewer[outcome.reported])
+        self.moderation.queue_reports(imps.item[outcome.reported], self.day)
+        m.add_views_by_cause(self.moderation.attribute_views(imps.item, pop.cohort[imps.viewer], len(COHORTS)))
 
         engaged = outcome.engaged
         self._engaged_today = (imps.viewer[engaged].astype(np.int64), imps.item[engaged],
@@ -281,7 +302,7 @@ class ExposureModel(mesa.Model):
         discover(self.discovered, pop, self.graph, self.followers, self.groups, cfg, active, self._recent_posts, rng)
         # Comment channel: minors whose posts an offender engaged with today.
         viewer, _, author = self._engaged_today
-        via_post = (pop.role[viewer] == OFFENDER) & pop.is_minor[author]
+        via_post = (pop.role[viewer] == OFFENDER) & pop.is_minor[author] & active[author]
         self.discovered.add(viewer[via_post], author[via_post], COMMENT_CHANNEL)
 
         parts = [offender_attempts(self.discovered, pop, self.graph, self.groups, cfg, active, rng),
@@ -292,9 +313,20 @@ class ExposureModel(mesa.Model):
                                   np.full(src.size, FOLLOW_REQUEST, np.int8), np.full(src.size, SUGGESTION, np.int8),
                                   np.full(src.size, S_ADULT, np.int8), np.full(src.size, -1, np.int64)))
         att = Attempts.concat(parts)
-        allowed, _ = self.safeguards.allow_contact(att)
+        known_all = self.graph.has_edges(att.target, att.sender)
+        allowed, blocked_by = self.safeguards.allow_contact(att, known_all, rng)
+        for index, name in enumerate(self.safeguards.names):
+            m.count(f"blocked_by_{name}", att.target[blocked_by == index])
         delivered = att.subset(allowed)
-        resp = respond(delivered, pop, self.graph, cfg, rng)
+        known = known_all[allowed]
+        # Offenders' messages and requests may carry an explicit image.
+        image = ((delivered.sender_type == S_OFFENDER) & np.isin(delivered.kind, (MESSAGE, MESSAGE_REQUEST))
+                 & (rng.random(delivered.n) < cfg.explicit_image_share))
+        delivery = Delivery(np.ones(delivered.n), np.ones(delivered.n), image, np.zeros(delivered.n, dtype=bool))
+        self.safeguards.on_delivery(delivered, known, self.day, delivery, rng)
+        m.count("explicit_images", delivered.target[image & ~delivery.blurred])
+        m.count("explicit_images_blurred", delivered.target[delivery.blurred])
+        resp = respond(delivered, pop, self.graph, cfg, rng, delivery.block_lift, delivery.report_lift)
 
         adult_to_minor = (delivered.sender_type != S_MINOR) & pop.is_minor[delivered.target]
         a2m = np.flatnonzero(adult_to_minor)
@@ -303,9 +335,18 @@ class ExposureModel(mesa.Model):
             resp.blocked[a2m] | resp.reported[a2m], delivered.sender_type[a2m] == S_OFFENDER, cfg, self.day, rng)
         unwanted = adult_to_minor & ~resp.known
         sexual = np.zeros(delivered.n, dtype=bool)
-        sexual[a2m] = unwanted[a2m] & ((delivered.sender_type[a2m] == S_OFFENDER) | (stage >= SOLICITATION))
+        # An ended conversation does not make a contact sexual; one at solicitation or escalated does.
+        in_solicitation = (stage == SOLICITATION) | (stage == ESCALATED)
+        sexual[a2m] = unwanted[a2m] & ((delivered.sender_type[a2m] == S_OFFENDER) | in_solicitation)
         self._record_contact(att, allowed, delivered, unwanted, sexual, resp)
 
+        # Minors' reports go to account review; blocks and reports flag the sender.
+        reported = delivered.sender[resp.reported & pop.is_minor[delivered.target]]
+        m.count("account_strikes", self.moderation.review_account_reports(reported, rng))
+        stranger = unwanted
+        flagged = self.moderation.flag(delivered.sender[(resp.blocked | resp.reported) & stranger],
+                                       delivered.sender[stranger])
+        m.count("flagged_suspicious", flagged)
         # A blocked offender keeps the target (and comes back from another account) with some chance.
         gone = resp.blocked & (delivered.sender_type == S_OFFENDER) & (rng.random(delivered.n) >= cfg.recontact_after_block)
         self.discovered.forget(delivered.sender[gone], delivered.target[gone])
@@ -358,9 +399,30 @@ class ExposureModel(mesa.Model):
             self.groups = self.groups.with_members(acc, grp)
 
     def enforce(self) -> None:
-        """Phase 7: enforcement and once-a-day safeguards."""
+        """Phase 7: strikes become bans, banned offenders come back, daily safeguards run."""
+        pop, m, day = self.population, self.metrics, self.day
+        rng = self.streams.get("enforce", day)
+        banned = self.moderation.ban(day, rng)
+        m.count("bans", banned)
+        back = self.moderation.returns_today(day)
+        if back.size:
+            self._drop_connections(back)
+            m.count("ban_evasions", back)
         self.safeguards.daily(self)
+        # Items leaving the store today took their uncaught violating views with them.
+        items = self.items
+        expiring = np.flatnonzero((items.item_id >= 0) & (items.day == day - self.config.content.retention_days + 1)
+                                  & (items.removed_day < 0))
+        m.add_views_by_cause(self.moderation.resolve_views(expiring[:0], expiring, len(COHORTS)))
 
+    def _drop_connections(self, accounts: np.ndarray) -> None:
+        """A returning offender's new account has no follows, followers, groups or discoveries."""
+        self.graph = self.graph.without_accounts(accounts)
+        self.followers = self.graph.reversed()
+        self.groups = self.groups.without_accounts(accounts)
+        idx = self.discovered.index_of[accounts]
+        self.discovered.target[idx[idx >= 0]] = -1
+        self.discovered.channel[idx[idx >= 0]] = -1
     def measure(self, imps) -> None:
         """Phase 8: trailing-window exposure counts, then close the day's cohort rows."""
         pop, m = self.population, self.metrics
@@ -389,8 +451,11 @@ class ExposureModel(mesa.Model):
         """The run summary (DESIGN 3) over the measurement window."""
         pop = self.population
         d = pop.decoy
-        return summarize(self.metrics.as_array(), self.config.measure_days, pop.first_harm_day[d],
-                         pop.first_unwanted_day[d], pop.first_harmful_suggestion_day[d])
+        out = summarize(self.metrics.as_array(), self.config.measure_days, pop.first_harm_day[d],
+                        pop.first_unwanted_day[d], pop.first_harmful_suggestion_day[d])
+        offenders = pop.role == OFFENDER
+        out["offenders_banned_share"] = float(pop.banned[offenders].mean()) if offenders.any() else float("nan")
+        return out
 
     def day_table(self) -> dict[str, np.ndarray]:
         """Columns of the per-day cohort rows."""

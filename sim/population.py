@@ -54,6 +54,9 @@ class Population:
     first_harmful_suggestion_day: np.ndarray  # int32, first day a harmful account or group was suggested (-1: never)
     banned: np.ndarray              # bool, removed from the platform
     joined_day: np.ndarray          # int32, day the account registered (decoys: day 1; others long before)
+    strikes: np.ndarray             # int16, upheld violations (removed items, upheld reports)
+    suspicious: np.ndarray          # bool, flagged as a suspicious adult
+    returns_day: np.ndarray         # int32, day a banned offender returns as a new account (-1: not returning)
     first_harm_day: np.ndarray      # int32, first such day (-1: never)
 
     @property
@@ -147,11 +150,12 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
     is_decoy[n:] = True
 
     # Declared age: some minors register as adults (often the minimum plus a few years).
-    declares_adult = is_minor & ~is_decoy & (rng.random(total) < cfg.minor_declares_adult_share)
+    share_13_15 = (cfg.minor_declares_adult_share if cfg.minor_13_15_declares_adult_share is None
+                   else cfg.minor_13_15_declares_adult_share)
+    declare_p = np.where(age < 16, share_13_15, cfg.minor_declares_adult_share)
+    declares_adult = is_minor & ~is_decoy & (rng.random(total) < declare_p)
     declared = np.where(declares_adult, 18 + rng.integers(0, 8, total), age)
     declared[n:] = decoys.declared_age
-    declared = declared.astype(np.int8)
-    protected = declared < ADULT_AGE
 
     # Roles: drawn for adults by the configured shares; minors may be creators.
     u = rng.random(total)
@@ -163,6 +167,11 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
     role[adult & (u >= cuts[1]) & (u < cuts[2])] = EXPLOITATIVE_SELLER
     creator_draw = rng.random(total) < cfg.creator_share
     role[(role == REGULAR) & creator_draw & ~is_decoy] = CREATOR
+
+    # Some offenders register as teenagers, which also buys them minor protections.
+    poses = (role == OFFENDER) & (rng.random(total) < cfg.offender_poses_as_minor_share)
+    declared = np.where(poses, rng.integers(14, 18, total), declared).astype(np.int8)
+    protected = declared < ADULT_AGE
 
     cohort = np.where(age < 16, MINOR_13_15, np.where(age < ADULT_AGE, MINOR_16_17, ADULT)).astype(np.int8)
     cohort[is_decoy] = DECOY
@@ -206,5 +215,8 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
         first_harmful_suggestion_day=np.full(total, -1, dtype=np.int32),
         banned=np.zeros(total, dtype=bool),
         joined_day=np.where(is_decoy, 1, ESTABLISHED_JOIN_DAY).astype(np.int32),
+        strikes=np.zeros(total, dtype=np.int16),
+        suspicious=np.zeros(total, dtype=bool),
+        returns_day=np.full(total, -1, dtype=np.int32),
         first_harm_day=np.full(total, -1, dtype=np.int32),
     )

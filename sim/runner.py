@@ -32,6 +32,7 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
     """Validate, build, simulate ``config.days`` days and write the run folder.
 
     Files: ``summary.parquet`` (one row), ``days.parquet`` (day x cohort),
+    ``contacts.parquet`` (day x cohort x sender x channel x kind),
     ``decoys.parquet`` (one row per decoy), and ``manifest.json`` last.
     """
     started = datetime.now(timezone.utc)

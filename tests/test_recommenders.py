@@ -24,7 +24,8 @@ def population(n: int, dim: int = 4) -> Population:
         last_harm_day=np.full(n, -10**6, np.int32), last_explicit_day=np.full(n, -10**6, np.int32),
         last_unwanted_day=np.full(n, -10**6, np.int32), last_sexual_day=np.full(n, -10**6, np.int32),
         first_unwanted_day=np.full(n, -1, np.int32), first_harmful_suggestion_day=np.full(n, -1, np.int32),
-        banned=np.zeros(n, bool), joined_day=np.full(n, -10_000, np.int32),
+        banned=np.zeros(n, bool), joined_day=np.full(n, -10_000, np.int32), strikes=np.zeros(n, np.int16),
+        suspicious=np.zeros(n, bool), returns_day=np.full(n, -1, np.int32),
         first_harm_day=np.full(n, -1, np.int32))
 
 
@@ -56,7 +57,7 @@ def serve(pop, store, follows, groups, viewers, policy="random", day=1, filter_f
     index = FeedIndex.build(store, pop.private, pop.n, n_groups, day, rc.recency_days)
     ctx = FeedContext(store, pop, rc, day)
     return serve_feeds(ctx, make_feed_policy(rc), index, np.asarray(viewers, dtype=np.int32), fptr, fidx,
-                       gptr, gidx, filter_feed or (lambda v, c, s: None), np.random.default_rng(seed))
+                       gptr, gidx, filter_feed or (lambda v, c, s, n: None), np.random.default_rng(seed))
 
 
 def test_registry_holds_the_five_policies():
@@ -118,7 +119,7 @@ def test_filter_feed_minus_inf_removes_candidates():
     pop = population(3)
     store = store_with([1, 1, 2, 2], [ADULT_SEXUAL, NONE, SUGGESTIVE, NONE])
 
-    def drop_harmful(viewers, cand, scores):
+    def drop_harmful(viewers, cand, scores, in_network):
         scores[store.harm[np.maximum(cand, 0)] > 0] = -np.inf
 
     imps = serve(pop, store, follows=[[1, 2], [], []], groups=[[]] * 3, viewers=[0] * 50,

@@ -106,6 +106,14 @@ class FollowGraph:
         indptr, indices = _csr_insert(self.indptr, self.indices, src, dst, n)
         return FollowGraph(indptr, indices, self.community)
 
+    def without_accounts(self, accounts: np.ndarray) -> FollowGraph:
+        """A new graph in which ``accounts`` follow nobody and nobody follows them."""
+        gone = np.zeros(self.n, dtype=bool)
+        gone[np.asarray(accounts, dtype=np.int64)] = True
+        src, dst = self.edges()
+        keep = ~gone[src] & ~gone[dst]
+        return _graph_from_pairs(src[keep], dst[keep], self.n, self.community)
+
     def to_networkx(self) -> nx.DiGraph:
         """The graph as a ``networkx.DiGraph`` on nodes 0..n-1 (for small graphs and tests)."""
         g = nx.DiGraph()

@@ -89,6 +89,15 @@ class Groups:
         """Whether ``account[k]`` belongs to ``group[k]``, for every k (vectorised)."""
         return csr_contains(self.account_indptr, self.account_groups, account, group)
 
+    def without_accounts(self, accounts: np.ndarray) -> Groups:
+        """New groups in which ``accounts`` belong to no group."""
+        gone = np.zeros(self.n_accounts, dtype=bool)
+        gone[np.asarray(accounts, dtype=np.int64)] = True
+        acc = np.repeat(np.arange(self.n_accounts, dtype=np.int64), np.diff(self.account_indptr))
+        keep = ~gone[acc]
+        return _groups_from_pairs(acc[keep], self.account_groups[keep].astype(np.int64), self.n_accounts,
+                                  self.topic, self.harmful, self.moderated)
+
     def with_members(self, account: np.ndarray, group: np.ndarray) -> Groups:
         """New groups with the joins ``account[k]`` -> ``group[k]`` added (repeats ignored).
 

@@ -139,8 +139,8 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         session_viewers: the viewer (account row) of each session; one row per session.
         follow_ptr, follow_idx: the follow graph (who each account follows), CSR.
         group_ptr, group_idx: account -> groups, CSR.
-        filter_feed: callable(viewers, candidates, scores) that may lower scores in place
-            (``-inf`` removes a candidate); the safeguards' ``filter_feed`` hook.
+        filter_feed: callable(viewers, candidates, scores, in_network) that may lower scores
+            in place (``-inf`` removes a candidate); the safeguards' ``filter_feed`` hook.
         rng: the serving stream for today.
 
     Returns:
@@ -175,7 +175,7 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         scores = policy.score(ctx, viewers, cand, rng).astype(np.float64)
         scores *= 1.0 + 1e-9 * rng.random(scores.shape)
         scores[~valid] = -np.inf
-        filter_feed(viewers, cand, scores)
+        filter_feed(viewers, cand, scores, in_net)
 
         if k < cand.shape[1]:
             top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
