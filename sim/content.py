@@ -175,8 +175,11 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
         active: optional mask of accounts allowed to post (e.g. not banned).
         known_share: share of exploitative items whose hash is already known (hash matching).
     """
-    rate = posts_per_day if active is None else np.where(active, posts_per_day, 0.0)
-    counts = rng.poisson(rate)
+    # Draw for every account, then silence the inactive: a zero rate would consume no
+    # random number and shift every later account's draw between paired runs.
+    counts = rng.poisson(posts_per_day)
+    if active is not None:
+        counts[~active] = 0
     author = np.repeat(np.arange(pop.n, dtype=np.int32), counts)
     k = author.shape[0]
 

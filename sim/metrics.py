@@ -80,6 +80,9 @@ COUNTERS = (
     "age_checks",
     "minors_found_by_age_assurance",
     "adults_wrongly_protected",
+    "posers_found_by_age_assurance",
+    "peer_attempts",             # minor -> minor
+    "peer_blocked",
 )
 COLUMN = {name: i for i, name in enumerate(COUNTERS)}
 
@@ -191,7 +194,7 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     everyone = total[[0, 1, 2]].sum(axis=0)    # authors, decoys excluded
     violating = ("adult_sexual", "exploitative")
     out["benign_removed_share"] = _ratio(everyone[c["removed_none"]], everyone[c["posts_none"]])
-    out["violating_removed_at_upload_share"] = _ratio(sum(everyone[c[f"removed_{v}"]] for v in violating),
+    out["violating_removed_share"] = _ratio(sum(everyone[c[f"removed_{v}"]] for v in violating),
                                                       sum(everyone[c[f"posts_{v}"]] for v in violating))
 
     minor_days = minors[c["accounts"]]
@@ -206,6 +209,7 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
                                                               minors[c["unwanted_contacts"]])
     out["contacts_blocked_by_safeguards"] = _ratio(minors[c["contacts_blocked"]], minor_days, 1e3)
     out["legit_contact_blocked_share"] = _ratio(minors[c["legit_blocked"]], minors[c["legit_attempts"]])
+    out["peer_contact_blocked_share"] = _ratio(minors[c["peer_blocked"]], minors[c["peer_attempts"]])
     out["minor_harmful_account_suggestions_per_1k_days"] = _ratio(minors[c["harmful_account_suggestions"]],
                                                                    minor_days, 1e3)
     # Decoys are probes from their first day: their rates cover the whole run, not the window

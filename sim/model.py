@@ -75,7 +75,7 @@ class ExposureModel(mesa.Model):
         self.posts_per_day = posting_rates(pop, config.content, config.decoys.posts_per_day)
         expected_items = float(self.posts_per_day.sum()) * (config.content.retention_days + 1)
         self.items = ItemStore(int(expected_items * 1.3) + 64, config.population.interest_dim)
-        self.safeguards = SafeguardSet(config.safeguards, pop, self.items)
+        self.safeguards = SafeguardSet(config.safeguards, pop, self.items, self.streams)
         self.feed_policy = make_feed_policy(config.recommender)
         self.metrics = Metrics(pop.cohort)
         self.moderation = Moderation(config.moderation, self.items, pop)
@@ -134,6 +134,7 @@ class ExposureModel(mesa.Model):
 
     def step(self) -> None:
         """One simulated day."""
+        self.safeguards.begin_day(self.day)
         new_items = self.post_content()                   # 1. accounts post
         self.moderate_content(new_items)                  # 2. classifier acts on uploads
         impressions = self.serve_feeds()                  # 3. rank candidates, serve top-k
@@ -363,6 +364,9 @@ class ExposureModel(mesa.Model):
         legit = (att.sender_type == S_ADULT) & pop.is_minor[att.target]
         m.count("legit_attempts", att.target[legit])
         m.count("legit_blocked", att.target[legit & ~allowed])
+        peer = att.sender_type == S_MINOR
+        m.count("peer_attempts", att.target[peer])
+        m.count("peer_blocked", att.target[peer & ~allowed])
         m.count("unwanted_contacts", delivered.target[unwanted])
         for code, name in enumerate(CHANNELS[:5]):
             m.count(f"unwanted_via_{name}", delivered.target[unwanted & (delivered.channel == code)])
@@ -404,6 +408,8 @@ class ExposureModel(mesa.Model):
         rng = self.streams.get("enforce", day)
         banned = self.moderation.ban(day, rng)
         m.count("bans", banned)
+        m.add_views_by_cause(self.moderation.resolve_views(self.moderation.removed_with_bans,
+                                                          banned[:0], len(COHORTS)))
         back = self.moderation.returns_today(day)
         if back.size:
             self._drop_connections(back)

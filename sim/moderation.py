@@ -70,9 +70,13 @@ class Moderation:
         items, cfg = self.items, self.cfg
         if not cfg.enabled:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        due = np.flatnonzero((items.queued_day >= 0) & (items.queued_day <= day - cfg.review_latency_days)
-                             & (items.removed_day < 0) & (items.item_id >= 0))
-        capacity = int(np.floor(cfg.review_capacity_per_1k * n_accounts / 1000.0))
+        # Items that left the store leave the queue with them.
+        expired = (items.queued_day >= 0) & ((items.item_id < 0) | (items.removed_day >= 0))
+        items.queued_day[expired] = -1
+        due = np.flatnonzero((items.queued_day >= 0) & (items.queued_day <= day - cfg.review_latency_days))
+        # Fractional capacity is kept by chance, so small worlds still review now and then.
+        mean_capacity = cfg.review_capacity_per_1k * n_accounts / 1000.0
+        capacity = int(np.floor(mean_capacity) + (rng.random() < mean_capacity - np.floor(mean_capacity)))
         if due.size > capacity:
             # Reported items first, then by classifier score.
             priority = items.reported[due] + items.score[due]
@@ -117,13 +121,15 @@ class Moderation:
         hit = np.zeros(pop.n, dtype=bool)
         hit[blocked_or_reported_by_minor] = True
         hit |= counts >= self.cfg.flag_requests_threshold
-        new = np.flatnonzero(hit & ~pop.suspicious & ~pop.is_minor)
+        # The platform judges "adult" by the age it believes (declared or assured), not the true one.
+        new = np.flatnonzero(hit & ~pop.suspicious & ~pop.protected)
         pop.suspicious[new] = True
         return new
 
     def ban(self, day: int, rng: np.random.Generator) -> np.ndarray:
         """Ban accounts at the strike limit, remove their live items and schedule some offenders' return."""
         pop, cfg = self.pop, self.cfg
+        self.removed_with_bans = np.zeros(0, np.int64)
         if not cfg.enabled:
             return np.zeros(0, np.int64)
         banned = np.flatnonzero((pop.strikes >= cfg.strikes_to_ban) & ~pop.banned)
@@ -131,6 +137,7 @@ class Moderation:
         items = self.items
         theirs = np.flatnonzero(np.isin(items.author, banned) & (items.removed_day < 0) & (items.item_id >= 0))
         items.removed_day[theirs] = day
+        self.removed_with_bans = theirs   # the caller settles their pending views as seen before removal
         evades = banned[(pop.role[banned] == OFFENDER) & (rng.random(banned.size) < cfg.ban_evasion_share)]
         pop.returns_day[evades] = day + max(1, cfg.ban_evasion_delay_days)
         return banned

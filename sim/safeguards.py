@@ -24,7 +24,7 @@ import numpy as np
 from sim.config import HARM_CLASSES, SafeguardsConfig
 from sim.contact import COMMENT, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, NETWORK, Attempts
 from sim.content import ItemStore
-from sim.population import ADULT_CONTENT_PRODUCER, Population
+from sim.population import ADULT_AGE, ADULT_CONTENT_PRODUCER, Population
 
 #: The hook points phases call (DESIGN 1.3, plus ``on_upload`` and ``limit_sessions``
 #: for the safeguards that act on uploads and on how long minors use the app).
@@ -102,7 +102,8 @@ class PrivateByDefault(Safeguard):
         pop = self.population
         fresh = np.flatnonzero(self.covered(np.arange(pop.n)) & ~self.defaulted & ~pop.decoy)
         rng = model.streams.get("private_by_default", model.day)
-        pop.private[fresh] = rng.random(fresh.size) >= self.config.switch_public_share
+        # The default makes accounts private; a few switch back. Accounts already private stay so.
+        pop.private[fresh] |= rng.random(fresh.size) >= self.config.switch_public_share
         self.defaulted[fresh] = True
 
 
@@ -183,7 +184,8 @@ class SafetyNotices(Safeguard):
                     rng: np.random.Generator) -> None:
         pop = self.population
         new = day - pop.joined_day[att.sender] < self.config.new_account_days
-        notice = self.covered(att.target) & ~known & ~pop.is_minor[att.sender] & (pop.suspicious[att.sender] | new)
+        # The platform knows declared ages, not true ones: "adult" senders are those not protected.
+        notice = self.covered(att.target) & ~known & ~pop.protected[att.sender] & (pop.suspicious[att.sender] | new)
         delivery.block_lift[notice] *= self.config.block_lift
         delivery.report_lift[notice] *= self.config.report_lift
 
@@ -300,17 +302,22 @@ class AgeAssurance(Safeguard):
     def daily(self, model: Any) -> None:
         pop, cfg = self.population, self.config
         rng = model.streams.get("age_assurance", model.day)
-        checked = (rng.random(pop.n) < 1.0 / cfg.cadence_days) & ~pop.decoy & ~pop.banned
+        # Decoys are checked too: an audit account registered as an adult is what the check is for.
+        checked = (rng.random(pop.n) < 1.0 / cfg.cadence_days) & ~pop.banned
         hit = rng.random(pop.n)
         minor = pop.is_minor
         found_minor = checked & minor & ~pop.protected & (hit < cfg.recall)
         found_poser = checked & ~minor & pop.protected & (hit < cfg.recall)
         wrong = checked & ~minor & ~pop.protected & (hit < cfg.false_positive_rate)
-        pop.protected[found_minor | wrong] = True
-        pop.protected[found_poser] = False
+        # The platform now believes the estimated age: true age for those it found, 17 for
+        # adults it wrongly takes for minors. Age-banded safeguards follow that belief.
+        pop.declared_age[found_minor | found_poser] = pop.true_age[found_minor | found_poser]
+        pop.declared_age[wrong] = ADULT_AGE - 1
+        pop.protected[:] = pop.declared_age < ADULT_AGE
         model.metrics.count("age_checks", np.flatnonzero(checked))
         model.metrics.count("minors_found_by_age_assurance", np.flatnonzero(found_minor))
         model.metrics.count("adults_wrongly_protected", np.flatnonzero(wrong))
+        model.metrics.count("posers_found_by_age_assurance", np.flatnonzero(found_poser))
 
 
 @register_safeguard
@@ -379,7 +386,12 @@ class UsageLimits(Safeguard):
 class SafeguardSet:
     """The enabled safeguards of a run, dispatched by hook."""
 
-    def __init__(self, config: SafeguardsConfig, population: Population, items: ItemStore) -> None:
+    def __init__(self, config: SafeguardsConfig, population: Population, items: ItemStore,
+                 streams: Any = None) -> None:
+        # Each safeguard draws from its own stream (keyed by name, hook and day), so switching
+        # one on never shifts the random draws of the phase it acts in or of another safeguard.
+        self.streams = streams
+        self.day = 0
         self.enabled: list[Safeguard] = []
         for name, cls in SAFEGUARDS.items():
             section = getattr(config, name)
@@ -390,6 +402,15 @@ class SafeguardSet:
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.enabled]
+
+    def begin_day(self, day: int) -> None:
+        """Set the day the per-safeguard random streams are keyed by."""
+        self.day = day
+
+    def _rng(self, safeguard: Safeguard, hook: str, fallback: np.random.Generator | None) -> np.random.Generator:
+        if self.streams is not None:
+            return self.streams.get(f"safeguard.{safeguard.name}.{hook}", self.day)
+        return np.random.default_rng(0) if fallback is None else fallback
 
     def setup(self, model: Any) -> None:
         """Let safeguards act once on the newly built world."""
@@ -426,11 +447,10 @@ class SafeguardSet:
             :attr:`names`) of the first safeguard that blocked it, ``-1`` if none.
         """
         known = np.zeros(attempts.n, dtype=bool) if known is None else known
-        rng = np.random.default_rng(0) if rng is None else rng
         allowed = np.ones(attempts.n, dtype=bool)
         blocked_by = np.full(attempts.n, -1, dtype=np.int16)
         for safeguard in self._by_hook["allow_contact"]:
-            ok = safeguard.allow_contact(attempts, known, rng)
+            ok = safeguard.allow_contact(attempts, known, self._rng(safeguard, "allow_contact", rng))
             blocked_by[allowed & ~ok] = self.enabled.index(safeguard)
             allowed &= ok
         return allowed, blocked_by
@@ -439,17 +459,17 @@ class SafeguardSet:
                     rng: np.random.Generator) -> None:
         """Let safeguards change how minors respond to delivered attempts."""
         for safeguard in self._by_hook["on_delivery"]:
-            safeguard.on_delivery(attempts, known, day, delivery, rng)
+            safeguard.on_delivery(attempts, known, day, delivery, self._rng(safeguard, "on_delivery", rng))
 
     def on_upload(self, new: np.ndarray, day: int, rng: np.random.Generator) -> np.ndarray:
         """Uploads that safeguards block outright."""
-        blocked = [s.on_upload(new, day, rng) for s in self._by_hook["on_upload"]]
+        blocked = [s.on_upload(new, day, self._rng(s, "on_upload", rng)) for s in self._by_hook["on_upload"]]
         return np.unique(np.concatenate(blocked)) if blocked else new[:0]
 
     def limit_sessions(self, sessions: np.ndarray, rng: np.random.Generator) -> None:
         """Let safeguards cut today's sessions in place."""
         for safeguard in self._by_hook["limit_sessions"]:
-            safeguard.limit_sessions(sessions, rng)
+            safeguard.limit_sessions(sessions, self._rng(safeguard, "limit_sessions", rng))
 
     def daily(self, model: Any) -> None:
         """Once-a-day safeguards (age-assurance sweeps, defaults for newly protected accounts)."""

@@ -69,7 +69,7 @@ def test_removal_shares_exclude_decoys_and_separate_benign_from_violating():
     put(h, 0, DECOY, posts=50, posts_none=50, removed_none=50)
     s = summarize(h, 1, np.array([]))
     assert s["benign_removed_share"] == pytest.approx(0.02)
-    assert s["violating_removed_at_upload_share"] == pytest.approx(0.5)
+    assert s["violating_removed_share"] == pytest.approx(0.5)
 
 
 def test_engagements_per_session():

@@ -43,7 +43,7 @@ def test_perfect_classifier_removes_every_violating_item_before_it_is_seen():
         assert s[f"minor_{cls}_prevalence_per_10k"] == 0.0 and s[f"adult_{cls}_prevalence_per_10k"] == 0.0
     assert s["minor_explicit_exposed_7d_share"] == 0.0
     assert s["benign_removed_share"] == 0.0
-    assert s["violating_removed_at_upload_share"] == 1.0
+    assert s["violating_removed_share"] == 1.0
     # Suggestive items are borderline, not violating: moderation leaves them up.
     assert s["minor_suggestive_prevalence_per_10k"] > 0
 

@@ -1,0 +1,133 @@
+"""The safeguard presets in configs/safeguards/: they compose, validate, name themselves and set real keys."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+
+from sim.app import CONFIG_DIR, to_config
+from sim.config import SAFEGUARD_NAMES, ConfigError, SafeguardsConfig, validate
+from sim.model import ExposureModel
+from tests.conftest import set_key
+
+PRESET_DIR = CONFIG_DIR / "safeguards"
+PRESETS = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+@functools.lru_cache(maxsize=None)
+def _composed(overrides: tuple[str, ...]):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return validate(to_config(compose("config", overrides=list(overrides))))
+
+
+def composed(*overrides: str):
+    """The validated config Hydra composes from the root config and ``overrides`` (a private copy)."""
+    return copy.deepcopy(_composed(overrides))
+
+
+def preset_yaml(name: str) -> dict:
+    return yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text()) or {}
+
+
+def leaf_keys(node: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in node.items():
+        if isinstance(value, dict):
+            keys += leaf_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def enabled_in(cfg) -> list[str]:
+    return [name for name in SAFEGUARD_NAMES if getattr(cfg.safeguards, name).enabled]
+
+
+def test_the_five_documented_presets_exist():
+    assert PRESETS == ["all_on", "dsa_2025", "none", "ofcom_2025", "teen_accounts_2024"]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_loads_validates_and_names_itself(name):
+    cfg = composed(f"safeguards={name}")
+    assert cfg.safeguards.preset == name
+    assert preset_yaml(name)["preset"] == name
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_key_a_preset_sets_is_a_real_parameter(name):
+    for dotted in leaf_keys(preset_yaml(name)):
+        node = SafeguardsConfig()
+        *path, leaf = dotted.split(".")
+        for part in path:
+            assert dataclasses.is_dataclass(node) and hasattr(node, part), f"{name}.yaml: {dotted} is not a parameter"
+            node = getattr(node, part)
+        assert dataclasses.is_dataclass(node), f"{name}.yaml: {dotted} sets a whole section to a value"
+        assert leaf in {f.name for f in dataclasses.fields(node)}, f"{name}.yaml: {dotted} is not a parameter"
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_value_a_preset_sets_arrives_in_the_config(name):
+    cfg = composed(f"safeguards={name}")
+    for dotted in leaf_keys(preset_yaml(name)):
+        node = cfg.safeguards
+        *path, leaf = dotted.split(".")
+        expected = preset_yaml(name)
+        for part in path:
+            node, expected = getattr(node, part), expected[part]
+        assert getattr(node, leaf) == expected[leaf], dotted
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_header_states_what_it_is_and_what_it_leaves_out(name):
+    text = (PRESET_DIR / f"{name}.yaml").read_text()
+    assert text.startswith(f'# Preset "{name}"')
+    assert "Leaves out:" in text
+
+
+@pytest.mark.parametrize("name", [p for p in PRESETS if p != "none"])
+def test_every_preset_but_none_enables_a_safeguard(name):
+    assert enabled_in(composed(f"safeguards={name}"))
+
+
+def test_none_enables_nothing_and_all_on_enables_everything():
+    assert enabled_in(composed("safeguards=none")) == []
+    assert enabled_in(composed("safeguards=all_on")) == list(SAFEGUARD_NAMES)
+
+
+def test_presets_compose_with_overrides():
+    cfg = composed("safeguards=ofcom_2025", "safeguards.age_assurance.recall=0.5")
+    assert cfg.safeguards.preset == "ofcom_2025"
+    assert cfg.safeguards.age_assurance.recall == 0.5
+    # The rest of the preset is kept: its own age assurance cadence and its other safeguards.
+    assert cfg.safeguards.age_assurance.cadence_days == 30 and cfg.safeguards.age_assurance.enabled
+    assert cfg.safeguards.feed_filtering.downrank_factor == 0.3
+    assert enabled_in(cfg) == enabled_in(composed("safeguards=ofcom_2025"))
+    off = composed("safeguards=teen_accounts_2024", "safeguards.age_assurance.enabled=false")
+    assert "age_assurance" not in enabled_in(off) and "comment_filter" in enabled_in(off)
+
+
+def test_bad_overrides_of_a_preset_fail_with_the_key():
+    with pytest.raises(ConfigCompositionException, match="recal"):
+        composed("safeguards=ofcom_2025", "safeguards.age_assurance.recal=0.5")
+    with pytest.raises(ConfigError, match="safeguards.age_assurance.recall=1.5 is out of range"):
+        composed("safeguards=ofcom_2025", "safeguards.age_assurance.recall=1.5")
+    with pytest.raises(ConfigError, match="safeguards.sensitive_content_control.level='pg'"):
+        composed("safeguards=teen_accounts_2024", "safeguards.sensitive_content_control.level=pg")
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_model_built_from_a_preset_runs_exactly_its_enabled_safeguards(name):
+    cfg = composed(f"safeguards={name}")
+    for key, value in {"population.n": 300, "days": 2, "measure_days": 1, "decoys.n": 2}.items():
+        set_key(cfg, key, value)
+    model = ExposureModel(cfg)
+    model.run()
+    assert sorted(model.safeguards.names) == sorted(enabled_in(cfg))
+    assert model.metrics.as_array().shape[0] == 2

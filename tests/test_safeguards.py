@@ -1,0 +1,746 @@
+"""Safeguards: each mechanism on a hand-built batch, then paired-seed model runs and the presets' promises.
+
+Unit tests build a tiny population and item store, construct one safeguard
+directly (``cls(config_section, population, items)``) and call its hook. Model
+tests run tiny worlds twice with one seed, safeguard off and on, and compare
+the harm figure the safeguard targets.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from sim.app import CONFIG_DIR, to_config
+from sim.config import (SAFEGUARD_NAMES, AgeAssuranceConfig, ClassifierConfig, CommentFilterConfig,
+                        DmFromConnectionsOnlyConfig, FeedFilteringConfig, GroupAddConsentConfig, HashMatchingConfig,
+                        HiddenConnectionsConfig, ModerationConfig, NoMinorSuggestionsConfig, NudityProtectionConfig,
+                        PrivateByDefaultConfig, SafeguardsConfig, SafetyNoticesConfig, SensitiveContentControlConfig,
+                        SuspiciousAdultExclusionConfig, UsageLimitsConfig)
+from sim.contact import (COMMENT, FOLLOW_REQUEST, GROUP, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, NETWORK, S_ADULT,
+                         S_OFFENDER, SEARCH, SUGGESTION, Attempts)
+from sim.content import (ADULT_SEXUAL, EXPLOITATIVE, NONE, REMOVAL_THRESHOLD, SUGGESTIVE, ItemStore,
+                         classifier_scores)
+from sim.metrics import ADULT_COHORT, COLUMN, MINOR_COHORTS, Metrics
+from sim.model import ExposureModel, RandomStreams
+from sim.population import ADULT, ADULT_CONTENT_PRODUCER, DECOY, MINOR_13_15, MINOR_16_17, OFFENDER, Population
+from sim.safeguards import (SAFEGUARDS, AgeAssurance, CommentFilter, Delivery, DmFromConnectionsOnly, FeedFiltering,
+                            GroupAddConsent, HashMatching, HiddenConnections, NoMinorSuggestions, NudityProtection,
+                            PrivateByDefault, SafeguardSet, SafetyNotices, SensitiveContentControl,
+                            SuspiciousAdultExclusion, UsageLimits)
+from tests.conftest import set_key, tiny_config
+from tests.test_recommenders import population
+
+# ------------------------------------------------------------------ hand-built worlds
+
+
+def world(ages, declared=None, roles=None, decoy=None) -> Population:
+    """A population of ``len(ages)`` accounts; protected = declared minor (as at registration)."""
+    ages = np.asarray(ages)
+    pop = population(ages.size)
+    pop.true_age[:] = ages
+    pop.declared_age[:] = ages if declared is None else np.asarray(declared)
+    pop.protected[:] = pop.declared_age < 18
+    pop.cohort[:] = np.where(ages < 16, MINOR_13_15, np.where(ages < 18, MINOR_16_17, ADULT))
+    if roles is not None:
+        pop.role[:] = roles
+    if decoy is not None:
+        pop.decoy[:] = decoy
+        pop.cohort[pop.decoy] = DECOY
+    return pop
+
+
+def item_store(harms, filter_draw=None, known=None) -> ItemStore:
+    """Items 0..k-1 (slots equal ids) of the given harm classes, all posted on day 1."""
+    k = len(harms)
+    store = ItemStore(64, 4)
+    topic = np.zeros((k, 4), dtype=np.float32)
+    topic[:, 0] = 1
+    store.add(1, 7, author=np.zeros(k, np.int32), harm=np.asarray(harms, np.int8), topic=topic,
+              appeal=np.ones(k, np.float32), day=np.ones(k, np.int32), time=np.full(k, 1.5, np.float32),
+              group=np.full(k, -1, np.int32),
+              filter_draw=np.zeros(k, np.float32) if filter_draw is None else np.asarray(filter_draw, np.float32),
+              known=np.zeros(k, bool) if known is None else np.asarray(known, bool))
+    return store
+
+
+NO_ITEMS = item_store([])
+
+
+def attempts(sender, target, kind, channel=SEARCH, sender_type=S_ADULT) -> Attempts:
+    sender = np.asarray(sender, dtype=np.int64)
+    n = sender.size
+    return Attempts(sender, np.asarray(target, dtype=np.int64),
+                    np.broadcast_to(np.asarray(kind, dtype=np.int8), (n,)).copy(),
+                    np.broadcast_to(np.asarray(channel, dtype=np.int8), (n,)).copy(),
+                    np.broadcast_to(np.asarray(sender_type, dtype=np.int8), (n,)).copy(),
+                    np.full(n, -1, np.int64))
+
+
+def rng(*key: int) -> np.random.Generator:
+    return np.random.default_rng(list(key) or [0])
+
+
+def day_stub(pop: Population, day: int = 1, seed: int = 0) -> SimpleNamespace:
+    """What ``daily`` hooks read from the model: its streams, today and the metrics."""
+    return SimpleNamespace(streams=RandomStreams(seed), day=day, metrics=Metrics(pop.cohort))
+
+
+def no_contact_known(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=bool)
+
+
+# ============================================================ S1 private by default
+
+
+def test_private_by_default_makes_protected_minors_private_and_nobody_else():
+    # 0: protected 14; 1: minor declared adult; 2: adult; 3: decoy declared 13 (probes keep their
+    # scripted privacy); 4: protected 16 outside a max_age=15 band; 5: offender posing as a 15-year-old.
+    pop = world([14, 15, 30, 13, 16, 40], declared=[14, 19, 30, 13, 16, 15], roles=[0, 0, 0, 0, 0, OFFENDER],
+                decoy=[False, False, False, True, False, False])
+    guard = PrivateByDefault(PrivateByDefaultConfig(enabled=True, max_age=15, switch_public_share=0.0), pop, NO_ITEMS)
+    guard.setup(day_stub(pop))
+    # Protection follows the declared age, not the true one: the poser gets it, the minor who lied does not.
+    assert pop.private.tolist() == [True, False, False, False, False, True]
+
+
+def test_private_by_default_does_not_redraw_a_minor_who_switched_to_public():
+    pop = world([14, 15, 16], declared=[14, 19, 16])
+    guard = PrivateByDefault(PrivateByDefaultConfig(enabled=True, switch_public_share=0.0), pop, NO_ITEMS)
+    guard.setup(day_stub(pop))
+    assert pop.private.tolist() == [True, False, True]
+    pop.private[2] = False               # the minor chose public after the default
+    guard.daily(day_stub(pop, day=2))
+    assert pop.private.tolist() == [True, False, False]
+
+
+BANDED = "sim/safeguards.py:72-73 Safeguard.covered() bands by declared_age, which age assurance never corrects"
+
+
+def test_minor_found_by_age_assurance_gets_the_age_banded_safeguards():
+    # 0: a 14-year-old registered as 19; 1: an adult stranger.
+    pop = world([14, 30], declared=[19, 30])
+    AgeAssurance(AgeAssuranceConfig(enabled=True, recall=1.0, false_positive_rate=0.0, cadence_days=1),
+                 pop, NO_ITEMS).daily(day_stub(pop))
+    assert pop.protected.tolist() == [True, False]
+    PrivateByDefault(PrivateByDefaultConfig(enabled=True, switch_public_share=0.0), pop, NO_ITEMS).setup(day_stub(pop))
+    dm = DmFromConnectionsOnly(DmFromConnectionsOnlyConfig(enabled=True, request_allowance=0), pop, NO_ITEMS)
+    blocked = ~dm.allow_contact(attempts([1], [0], MESSAGE_REQUEST), no_contact_known(1), rng())
+    suggested = np.array([[1]])
+    NoMinorSuggestions(NoMinorSuggestionsConfig(enabled=True), pop, NO_ITEMS).filter_account_suggestions(
+        np.array([0]), suggested)
+    assert (bool(pop.private[0]), bool(blocked[0]), int(suggested[0, 0])) == (True, True, -1)
+
+
+def test_private_by_default_switch_public_share_is_the_share_left_public():
+    pop = world(np.full(4000, 14))
+    guard = PrivateByDefault(PrivateByDefaultConfig(enabled=True, switch_public_share=0.25), pop, NO_ITEMS)
+    guard.setup(day_stub(pop, seed=3))
+    public = 1.0 - pop.private.mean()
+    assert abs(public - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 4000)
+
+
+def test_private_by_default_never_makes_a_private_account_public():
+    pop = world([14, 14])
+    pop.private[0] = True                # set private by the minor before any safeguard
+    guard = PrivateByDefault(PrivateByDefaultConfig(enabled=True, switch_public_share=1.0), pop, NO_ITEMS)
+    guard.setup(day_stub(pop))
+    assert pop.private[0]
+
+
+# ============================================================ S2 messages only from connections
+
+
+def test_dm_restriction_blocks_strangers_and_lets_connections_through():
+    # 0: adult sender; 1, 2: protected minors (2 follows the sender); 3: minor declared adult.
+    pop = world([30, 14, 15, 14], declared=[30, 14, 15, 19])
+    guard = DmFromConnectionsOnly(DmFromConnectionsOnlyConfig(enabled=True, request_allowance=0), pop, NO_ITEMS)
+    att = attempts([0] * 7, [1, 2, 3, 1, 1, 1, 1],
+                   [MESSAGE, MESSAGE, MESSAGE, GROUP_ADD, FOLLOW_REQUEST, COMMENT, MESSAGE_REQUEST])
+    known = np.array([False, True, False, False, False, False, False])
+    allowed = guard.allow_contact(att, known, rng())
+    # Stranger message, group add and (with no allowance) request blocked; a followed adult's message,
+    # an unprotected minor, and kinds other than messages and group adds pass.
+    assert allowed.tolist() == [False, True, True, False, True, True, False]
+
+
+def test_dm_restriction_request_allowance_is_per_pair_across_days():
+    pop = world([30, 14, 15, 40])
+    guard = DmFromConnectionsOnly(DmFromConnectionsOnlyConfig(enabled=True, request_allowance=2), pop, NO_ITEMS)
+    day1 = attempts([0, 0, 0, 0, 3], [1, 1, 1, 2, 1], MESSAGE_REQUEST)
+    assert guard.allow_contact(day1, no_contact_known(5), rng()).tolist() == [True, True, False, True, True]
+    day2 = attempts([0, 0, 0, 3, 3], [1, 2, 2, 1, 1], MESSAGE_REQUEST)
+    # 0->1 used both; 0->2 has one left; 3->1 has one left.
+    assert guard.allow_contact(day2, no_contact_known(5), rng()).tolist() == [False, True, False, True, False]
+    day3 = attempts([0, 3], [2, 1], MESSAGE_REQUEST)
+    assert not guard.allow_contact(day3, no_contact_known(2), rng()).any()
+    # A request from someone the minor follows is not a stranger's request: never counted or blocked.
+    assert guard.allow_contact(attempts([0] * 3, [1] * 3, MESSAGE_REQUEST), np.ones(3, bool), rng()).all()
+
+
+def test_dm_restriction_age_band_leaves_older_protected_minors_uncovered():
+    pop = world([30, 14, 17])
+    guard = DmFromConnectionsOnly(DmFromConnectionsOnlyConfig(enabled=True, max_age=15), pop, NO_ITEMS)
+    assert guard.allow_contact(attempts([0, 0], [1, 2], MESSAGE), no_contact_known(2), rng()).tolist() == [False, True]
+
+
+# ============================================================ S3 suspicious-adult exclusion
+
+
+def test_suspicious_adults_and_protected_minors_are_hidden_from_each_others_suggestions():
+    # 0: protected minor; 1: minor declared adult; 2: suspicious adult; 3: ordinary adult.
+    pop = world([14, 15, 30, 35], declared=[14, 19, 30, 35])
+    pop.suspicious[2] = True
+    guard = SuspiciousAdultExclusion(SuspiciousAdultExclusionConfig(enabled=True), pop, NO_ITEMS)
+    viewers = np.array([0, 1, 2, 3])
+    suggested = np.array([[2, 3, -1], [2, 3, 0], [0, 1, 3], [0, 2, 1]])
+    guard.filter_account_suggestions(viewers, suggested)
+    assert suggested.tolist() == [[-1, 3, -1], [2, 3, 0], [-1, 1, 3], [0, 2, 1]]
+
+
+def test_suspicious_adults_cannot_contact_protected_minors_who_do_not_follow_them():
+    pop = world([14, 15, 30, 35, 14], declared=[14, 19, 30, 35, 14])
+    pop.suspicious[2] = True
+    guard = SuspiciousAdultExclusion(SuspiciousAdultExclusionConfig(enabled=True), pop, NO_ITEMS)
+    att = attempts([2, 2, 2, 3, 2], [0, 0, 1, 0, 4], [MESSAGE_REQUEST, COMMENT, MESSAGE_REQUEST, MESSAGE_REQUEST,
+                                                      FOLLOW_REQUEST])
+    known = np.array([False, False, False, False, True])
+    assert guard.allow_contact(att, known, rng()).tolist() == [False, False, True, True, True]
+
+
+# ============================================================ S4 safety notices
+
+
+def test_safety_notices_lift_block_and_report_only_for_new_or_flagged_adult_strangers():
+    # Senders: 0 flagged adult, 1 adult who joined on day 8, 2 established adult, 3 minor (flagged
+    # wrongly is impossible, but new); targets: 4 protected minor, 5 minor declared adult.
+    pop = world([30, 30, 30, 15, 14, 15], declared=[30, 30, 30, 15, 14, 19])
+    pop.suspicious[0] = True
+    pop.joined_day[1] = 8
+    pop.joined_day[3] = 9
+    guard = SafetyNotices(SafetyNoticesConfig(enabled=True, block_lift=3.0, report_lift=5.0, new_account_days=30),
+                          pop, NO_ITEMS)
+    att = attempts([0, 1, 2, 3, 0, 0], [4, 4, 4, 4, 5, 4], MESSAGE_REQUEST)
+    known = np.array([False, False, False, False, False, True])
+    n = att.n
+    delivery = Delivery(np.ones(n), np.ones(n), np.zeros(n, bool), np.zeros(n, bool))
+    guard.on_delivery(att, known, 10, delivery, rng())
+    assert delivery.block_lift.tolist() == [3.0, 3.0, 1.0, 1.0, 1.0, 1.0]
+    assert delivery.report_lift.tolist() == [5.0, 5.0, 1.0, 1.0, 1.0, 1.0]
+    # Forty days later the new adult is no longer new.
+    delivery = Delivery(np.ones(n), np.ones(n), np.zeros(n, bool), np.zeros(n, bool))
+    guard.on_delivery(att, known, 48, delivery, rng())
+    assert delivery.block_lift.tolist() == [3.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+# ============================================================ S5 no minors in network expansion
+
+
+def test_no_minor_suggestions_keeps_protected_minors_and_adults_apart():
+    # 0, 1: protected minors; 2: minor declared adult (treated as an adult); 3: adult; 4: protected 17
+    # outside a max_age=15 band.
+    pop = world([14, 15, 16, 30, 17], declared=[14, 15, 19, 30, 17])
+    guard = NoMinorSuggestions(NoMinorSuggestionsConfig(enabled=True, max_age=15), pop, NO_ITEMS)
+    viewers = np.array([0, 2, 3, 4])
+    suggested = np.array([[1, 2, 3, 4], [0, 3, 4, -1], [0, 1, 2, 4], [0, 3, 2, 1]])
+    guard.filter_account_suggestions(viewers, suggested)
+    assert suggested.tolist() == [[1, -1, -1, 4], [-1, 3, 4, -1], [-1, -1, 2, 4], [0, 3, 2, 1]]
+
+
+# ============================================================ S6 hidden connection lists
+
+
+def test_hidden_connections_blocks_only_contact_found_through_connection_lists():
+    pop = world([30, 14, 15], declared=[30, 14, 19])
+    guard = HiddenConnections(HiddenConnectionsConfig(enabled=True), pop, NO_ITEMS)
+    att = attempts([0] * 5, [1, 1, 1, 2, 1], MESSAGE_REQUEST, channel=[NETWORK, SEARCH, GROUP, NETWORK, NETWORK])
+    known = np.array([False, False, False, False, True])
+    assert guard.allow_contact(att, known, rng()).tolist() == [False, True, True, True, True]
+
+
+# ============================================================ S7 sensitive-content control
+
+# Items 0-3 reach the viewer in-network, 4-7 out of network; classes N, S, A, E each.
+HARMS8 = [NONE, SUGGESTIVE, ADULT_SEXUAL, EXPLOITATIVE] * 2
+IN_NET8 = np.array([True] * 4 + [False] * 4)
+
+
+def feed_batch(n_viewers: int = 2):
+    cand = np.tile(np.append(np.arange(8), -1), (n_viewers, 1))
+    scores = np.ones(cand.shape)
+    scores[cand < 0] = -np.inf
+    in_net = np.tile(np.append(IN_NET8, False), (n_viewers, 1))
+    return cand, scores, in_net
+
+
+@pytest.mark.parametrize("level,removed", [
+    ("more", [6, 7]),                  # explicit classes, out of network
+    ("13+", [5, 6, 7]),                # suggestive too
+    ("limited", [1, 2, 3, 5, 6, 7]),   # every harmful class, everywhere
+])
+def test_sensitive_content_control_levels(level, removed):
+    pop = world([14, 15], declared=[14, 19])          # viewer 1 is a minor registered as an adult
+    guard = SensitiveContentControl(SensitiveContentControlConfig(enabled=True, level=level, classifier_recall=1.0),
+                                    pop, item_store(HARMS8))
+    cand, scores, in_net = feed_batch()
+    guard.filter_feed(np.array([0, 1]), cand, scores, in_net)
+    gone = [int(c) for c in cand[0] if c >= 0 and scores[0, c] == -np.inf]
+    assert gone == removed
+    assert np.isfinite(scores[1, :8]).all()             # the unprotected minor is not covered
+
+
+def test_sensitive_content_control_relies_on_its_classifier():
+    draws = [0.0] * 8
+    draws[6] = 0.7                                        # one out-of-network adult_sexual item the control misses
+    pop = world([14])
+    guard = SensitiveContentControl(SensitiveContentControlConfig(enabled=True, level="more", classifier_recall=0.5),
+                                    pop, item_store(HARMS8, filter_draw=draws))
+    cand, scores, in_net = feed_batch(1)
+    guard.filter_feed(np.array([0]), cand, scores, in_net)
+    assert [int(c) for c in range(8) if scores[0, c] == -np.inf] == [7]
+
+
+def test_sensitive_content_control_hides_producers_from_protected_minors_suggestions():
+    pop = world([14, 15, 30, 30, 35], declared=[14, 19, 30, 30, 35], roles=[0, 0, ADULT_CONTENT_PRODUCER, 0, 0])
+    on = SensitiveContentControl(SensitiveContentControlConfig(enabled=True), pop, NO_ITEMS)
+    viewers = np.array([0, 1, 4])
+    suggested = np.array([[2, 3], [2, 3], [2, 3]])
+    on.filter_account_suggestions(viewers, suggested)
+    assert suggested.tolist() == [[-1, 3], [2, 3], [2, 3]]
+    off = SensitiveContentControl(SensitiveContentControlConfig(enabled=True, block_producer_follows=False), pop,
+                                  NO_ITEMS)
+    suggested = np.array([[2, 3]])
+    off.filter_account_suggestions(np.array([0]), suggested)
+    assert suggested.tolist() == [[2, 3]]
+
+
+# ============================================================ S8 feed filtering
+
+
+def test_feed_filtering_removes_filtered_classes_and_downranks_the_others():
+    draws = [0.0] * 8
+    draws[7] = 0.9                                        # an exploitative item the filter does not recognise
+    pop = world([14, 30])
+    cfg = FeedFilteringConfig(enabled=True, filter_classes=["adult_sexual", "exploitative"],
+                              downrank_classes=["suggestive"], downrank_factor=0.25, classifier_recall=0.8)
+    guard = FeedFiltering(cfg, pop, item_store(HARMS8, filter_draw=draws))
+    cand, scores, in_net = feed_batch()
+    scores[:, :8] = 2.0
+    guard.filter_feed(np.array([0, 1]), cand, scores, in_net)
+    # In and out of network alike: adult_sexual gone, suggestive x 0.25, the missed exploitative item stays.
+    assert scores[0, :8].tolist() == [2.0, 0.5, -np.inf, -np.inf, 2.0, 0.5, -np.inf, 2.0]
+    assert scores[1, :8].tolist() == [2.0] * 8           # the adult is not covered
+
+
+def test_feed_filtering_downrank_factor_zero_removes():
+    pop = world([14])
+    guard = FeedFiltering(FeedFilteringConfig(enabled=True, filter_classes=[], downrank_classes=["suggestive"],
+                                              downrank_factor=0.0), pop, item_store(HARMS8))
+    cand, scores, in_net = feed_batch(1)
+    guard.filter_feed(np.array([0]), cand, scores, in_net)
+    assert [c for c in range(8) if scores[0, c] == -np.inf] == [1, 5]
+
+
+# ============================================================ S9 age assurance
+
+
+def test_age_assurance_with_recall_one_and_daily_checks_corrects_every_declared_age_in_one_day():
+    model = ExposureModel(tiny_config(**{"population.n": 300, "population.minor_declares_adult_share": 1.0,
+                                         "population.offender_share": 0.05,
+                                         "population.offender_poses_as_minor_share": 1.0}))
+    pop = model.population
+    minors = pop.is_minor                                  # decoys included: they registered as adults too
+    posers = pop.role == OFFENDER
+    assert minors.any() and posers.any()
+    assert not pop.protected[minors].any() and pop.protected[posers].all()
+    cfg = AgeAssuranceConfig(enabled=True, recall=1.0, false_positive_rate=0.0, cadence_days=1)
+    AgeAssurance(cfg, pop, model.items).daily(model)
+    assert pop.protected[minors].all()
+    assert not pop.protected[~minors].any()               # posers lose protection
+    assert (pop.declared_age[minors] == pop.true_age[minors]).all()   # the platform now believes the estimate
+    today = model.metrics.today
+    assert today[:, COLUMN["minors_found_by_age_assurance"]].sum() == minors.sum()
+    assert today[:, COLUMN["posers_found_by_age_assurance"]].sum() == posers.sum()
+    assert today[:, COLUMN["age_checks"]].sum() == pop.n
+
+
+def test_age_assurance_recall_zero_changes_nothing_and_false_positives_protect_adults():
+    pop = world([14, 30, 31, 40], declared=[19, 30, 31, 15])
+    AgeAssurance(AgeAssuranceConfig(enabled=True, recall=0.0, false_positive_rate=0.0, cadence_days=1),
+                 pop, NO_ITEMS).daily(day_stub(pop))
+    assert pop.protected.tolist() == [False, False, False, True]
+    pop.banned[2] = True
+    AgeAssurance(AgeAssuranceConfig(enabled=True, recall=0.0, false_positive_rate=1.0, cadence_days=1),
+                 pop, NO_ITEMS).daily(day_stub(pop))
+    assert pop.protected.tolist() == [False, True, False, True]   # banned accounts are not checked
+
+
+def test_age_assurance_checks_one_account_in_cadence_days_a_day():
+    n = 4000
+    pop = world(np.full(n, 14), declared=np.full(n, 20))
+    guard = AgeAssurance(AgeAssuranceConfig(enabled=True, recall=1.0, cadence_days=4), pop, NO_ITEMS)
+    guard.daily(day_stub(pop, seed=5))
+    assert abs(pop.protected.mean() - 0.25) < 4 * np.sqrt(0.25 * 0.75 / n)
+
+
+# ============================================================ S10 hash matching
+
+
+def test_hash_matching_blocks_only_known_items():
+    store = item_store([EXPLOITATIVE, EXPLOITATIVE, ADULT_SEXUAL, NONE], known=[True, False, False, False])
+    pop = world([30])
+    new = np.arange(4)
+    assert HashMatching(HashMatchingConfig(enabled=True, recall_on_known=1.0), pop, store).on_upload(
+        new, 1, rng()).tolist() == [0]
+    assert HashMatching(HashMatchingConfig(enabled=True, recall_on_known=0.0), pop, store).on_upload(
+        new, 1, rng()).size == 0
+
+
+# ============================================================ S11 nudity protection
+
+
+def test_nudity_protection_blurs_images_to_protected_minors_and_lifts_blocking():
+    pop = world([40, 14, 15], declared=[40, 14, 19])
+    att = attempts([0, 0, 0], [1, 1, 2], MESSAGE_REQUEST, sender_type=S_OFFENDER)
+    image = np.array([True, False, True])
+    delivery = Delivery(np.ones(3), np.ones(3), image, np.zeros(3, bool))
+    NudityProtection(NudityProtectionConfig(enabled=True, recall=1.0, block_lift=1.5), pop, NO_ITEMS).on_delivery(
+        att, no_contact_known(3), 1, delivery, rng())
+    assert delivery.blurred.tolist() == [True, False, False]
+    assert delivery.block_lift.tolist() == [1.5, 1.0, 1.0]
+    delivery = Delivery(np.ones(3), np.ones(3), image, np.zeros(3, bool))
+    NudityProtection(NudityProtectionConfig(enabled=True, recall=0.0), pop, NO_ITEMS).on_delivery(
+        att, no_contact_known(3), 1, delivery, rng())
+    assert not delivery.blurred.any() and (delivery.block_lift == 1).all()
+
+
+# ============================================================ S12 comment filter
+
+
+def test_comment_filter_hides_strangers_comments_on_protected_minors():
+    pop = world([30, 14, 15], declared=[30, 14, 19])
+    att = attempts([0] * 4, [1, 1, 2, 1], [COMMENT, COMMENT, COMMENT, MESSAGE_REQUEST])
+    known = np.array([False, True, False, False])
+    guard = CommentFilter(CommentFilterConfig(enabled=True, recall=1.0), pop, NO_ITEMS)
+    assert guard.allow_contact(att, known, rng()).tolist() == [False, True, True, True]
+    guard = CommentFilter(CommentFilterConfig(enabled=True, recall=0.0), pop, NO_ITEMS)
+    assert guard.allow_contact(att, known, rng()).all()
+
+
+def test_comment_filter_recall_is_the_share_caught():
+    pop = world([30, 14])
+    n = 4000
+    guard = CommentFilter(CommentFilterConfig(enabled=True, recall=0.8), pop, NO_ITEMS)
+    caught = ~guard.allow_contact(attempts(np.zeros(n), np.ones(n), COMMENT), no_contact_known(n), rng(2))
+    assert abs(caught.mean() - 0.8) < 4 * np.sqrt(0.8 * 0.2 / n)
+
+
+# ============================================================ S13 group-add consent
+
+
+def test_group_add_consent_needs_a_connection():
+    pop = world([30, 14, 15], declared=[30, 14, 19])
+    att = attempts([0] * 4, [1, 1, 2, 1], [GROUP_ADD, GROUP_ADD, GROUP_ADD, MESSAGE_REQUEST])
+    known = np.array([False, True, False, False])
+    guard = GroupAddConsent(GroupAddConsentConfig(enabled=True), pop, NO_ITEMS)
+    assert guard.allow_contact(att, known, rng()).tolist() == [False, True, True, True]
+
+
+# ============================================================ S15 usage limits
+
+
+def test_usage_limits_cap_protected_minors_sessions_only():
+    pop = world([14, 15, 16, 30], declared=[14, 15, 19, 30])
+    sessions = np.array([9, 2, 9, 9])
+    UsageLimits(UsageLimitsConfig(enabled=True, max_sessions_per_day=4, quiet_hours_share=0.0), pop,
+                NO_ITEMS).limit_sessions(sessions, rng())
+    assert sessions.tolist() == [4, 2, 9, 9]
+    UsageLimits(UsageLimitsConfig(enabled=True, quiet_hours_share=1.0), pop, NO_ITEMS).limit_sessions(sessions, rng())
+    assert sessions.tolist() == [0, 0, 9, 9]
+
+
+def test_quiet_hours_drop_their_share_of_sessions():
+    n = 2000
+    pop = world(np.full(n, 14))
+    sessions = np.full(n, 4)
+    UsageLimits(UsageLimitsConfig(enabled=True, max_sessions_per_day=4, quiet_hours_share=0.25), pop,
+                NO_ITEMS).limit_sessions(sessions, rng(1))
+    assert abs(sessions.mean() - 3.0) < 4 * np.sqrt(4 * 0.25 * 0.75 / n)
+
+
+# ============================================================ the set and the registry
+
+
+def test_registry_has_one_class_per_config_section():
+    assert sorted(SAFEGUARDS) == sorted(SAFEGUARD_NAMES)
+    assert len(SAFEGUARD_NAMES) == 14
+
+
+def test_safeguard_set_builds_only_enabled_safeguards_and_names_the_first_blocker():
+    cfg = SafeguardsConfig()
+    cfg.group_add_consent.enabled = True
+    cfg.dm_from_connections_only.enabled = True
+    cfg.dm_from_connections_only.request_allowance = 0
+    pop = world([30, 14])
+    guards = SafeguardSet(cfg, pop, NO_ITEMS)
+    assert guards.names == ["dm_from_connections_only", "group_add_consent"]
+    att = attempts([0, 0, 0], [1, 1, 1], [GROUP_ADD, MESSAGE_REQUEST, FOLLOW_REQUEST])
+    allowed, blocked_by = guards.allow_contact(att)
+    assert allowed.tolist() == [False, False, True]
+    assert blocked_by.tolist() == [0, 0, -1]                # both block the group add; the first is named
+    assert guards.on_upload(np.arange(3), 1, rng()).size == 0
+
+
+# ============================================================ model runs on paired seeds
+
+SEEDS = (1, 2, 3)
+#: A busy tiny world in which every minor registered with their true age, so the
+#: minors' cohorts are exactly the protected minors, and no adult poses as a minor.
+PAIRED_WORLD = {"population.n": 400, "days": 8, "measure_days": 6, "decoys.n": 0,
+                "population.minor_declares_adult_share": 0.0, "population.offender_poses_as_minor_share": 0.0,
+                "population.offender_share": 0.03, "population.exploitative_seller_share": 0.01,
+                "contact.adult_stranger_contact_per_day": 0.01, "moderation.classifier.recall": 0.6,
+                "safeguards.hash_matching.known_share": 1.0}
+
+
+@functools.lru_cache(maxsize=None)
+def run_world(seed: int, overrides: tuple = ()) -> ExposureModel:
+    model = ExposureModel(tiny_config(**{**PAIRED_WORLD, "seed": seed, **dict(overrides)}))
+    model.run()
+    return model
+
+
+def minors_total(model: ExposureModel, *counters: str) -> int:
+    h = model.metrics.as_array()
+    return int(sum(h[:, list(MINOR_COHORTS), COLUMN[c]].sum() for c in counters))
+
+
+def unwanted_of_kind(model: ExposureModel, *kinds: int) -> int:
+    """Unwanted (adult stranger) contacts delivered to minors, of the given attempt kinds (contact table)."""
+    cube = np.stack(model.contact_history)          # days x cohort x sender x channel x kind x 5
+    unwanted = cube[:, list(MINOR_COHORTS)][..., 3]
+    return int(unwanted[..., list(kinds)].sum())
+
+
+def unwanted_via(model: ExposureModel, channel: int) -> int:
+    cube = np.stack(model.contact_history)
+    return int(cube[:, list(MINOR_COHORTS), :, channel, :, 3].sum())
+
+
+#: safeguard -> the harm figure it targets among minors, who are all protected in PAIRED_WORLD.
+TARGETED = {
+    # Private accounts cannot be found by search or served out of network. Offenders' search budget
+    # does not shrink with the pool, so the count of contacts barely moves: what falls is how many
+    # minors strangers reach (minor-days with an unwanted contact in the last 7 days).
+    "private_by_default": lambda m: minors_total(m, "unwanted_contacted_7d"),
+    "dm_from_connections_only": lambda m: unwanted_of_kind(m, MESSAGE, MESSAGE_REQUEST, GROUP_ADD),
+    "suspicious_adult_exclusion": lambda m: minors_total(m, "unwanted_contacts"),
+    # Notices work through the minor: what they target is stranger contact the minor did not block.
+    "safety_notices": lambda m: minors_total(m, "unwanted_contacts") - minors_total(m, "stranger_blocks"),
+    "no_minor_suggestions": lambda m: unwanted_via(m, SUGGESTION),
+    "hidden_connections": lambda m: unwanted_via(m, NETWORK),
+    "sensitive_content_control": lambda m: minors_total(m, "harmful_impressions"),
+    "feed_filtering": lambda m: minors_total(m, "harmful_impressions"),
+    "hash_matching": lambda m: minors_total(m, "impressions_exploitative"),
+    "nudity_protection": lambda m: minors_total(m, "explicit_images"),
+    "comment_filter": lambda m: unwanted_of_kind(m, COMMENT),
+    "group_add_consent": lambda m: unwanted_of_kind(m, GROUP_ADD),
+    "usage_limits": lambda m: minors_total(m, "sessions"),
+}
+
+
+def test_every_safeguard_has_a_targeted_figure():
+    assert set(TARGETED) | {"age_assurance"} == set(SAFEGUARD_NAMES)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETED))
+def test_each_safeguard_lowers_the_harm_it_targets_and_never_raises_it(name):
+    figure = TARGETED[name]
+    pairs = [(figure(run_world(seed)), figure(run_world(seed, ((f"safeguards.{name}.enabled", True),))))
+             for seed in SEEDS]
+    assert all(with_it <= without for without, with_it in pairs), pairs
+    assert sum(w for w, _ in pairs) > sum(o for _, o in pairs), pairs
+
+
+def test_age_assurance_raises_the_protected_share_of_minors_and_never_lowers_it():
+    declared_adult = (("population.minor_declares_adult_share", 1.0),)
+    shares = []
+    for seed in SEEDS:
+        off = run_world(seed, declared_adult)
+        on = run_world(seed, declared_adult + (("safeguards.age_assurance.enabled", True),))
+        share = [float(m.population.protected[m.population.is_minor].mean()) for m in (off, on)]
+        shares.append(share)
+    assert all(on >= off for off, on in shares), shares
+    assert all(off == 0.0 for off, _ in shares) and all(on > 0 for _, on in shares), shares
+
+
+def test_every_blocked_attempt_is_attributed_to_exactly_one_safeguard():
+    on = tuple((f"safeguards.{name}.enabled", True) for name in
+               ("dm_from_connections_only", "suspicious_adult_exclusion", "hidden_connections", "comment_filter",
+                "group_add_consent"))
+    model = run_world(1, on)
+    h = model.metrics.as_array()
+    by_name = sum(h[:, :, COLUMN[f"blocked_by_{name}"]] for name in SAFEGUARD_NAMES)
+    assert np.array_equal(by_name, h[:, :, COLUMN["contacts_blocked"]])
+    assert h[:, :, COLUMN["contacts_blocked"]].sum() > 0
+
+
+# ------------------------------------------------------------------ a safeguard that covers nobody
+
+NOBODY_PROTECTED = {"population.minor_declares_adult_share": 1.0, "population.offender_poses_as_minor_share": 0.0,
+                    "decoys.n": 0}
+@pytest.mark.parametrize("name", [n for n in SAFEGUARD_NAMES if n not in ("age_assurance", "hash_matching")])
+def test_a_safeguard_that_covers_nobody_changes_nothing(name):
+    # Every minor registered as an adult and no adult poses as a minor: nobody is protected, so a
+    # protection-keyed safeguard must leave the run identical (hash matching acts on everyone's
+    # uploads and age assurance creates protection, so they are not in this list).
+    base = run_world(4, tuple(NOBODY_PROTECTED.items()))
+    assert not base.population.protected.any()
+    model = run_world(4, tuple(NOBODY_PROTECTED.items()) + ((f"safeguards.{name}.enabled", True),))
+    assert np.array_equal(model.metrics.as_array(), base.metrics.as_array())
+    assert np.array_equal(np.stack(model.contact_history), np.stack(base.contact_history))
+
+
+# ------------------------------------------------------------------ presets composed with Hydra
+
+
+def preset_config(*overrides: str, **keys):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = to_config(compose("config", overrides=list(overrides)))
+    world_keys = {"population.n": 400, "days": 10, "measure_days": 7, "network.mean_following": 15,
+                  "network.community_size": 60, **keys}
+    for key, value in world_keys.items():
+        set_key(cfg, key.replace("__", "."), value)
+    return cfg
+
+
+def run_preset(*overrides: str, seed: int = 1, **keys) -> ExposureModel:
+    model = ExposureModel(preset_config(*overrides, seed=seed, **keys))
+    model.run()
+    return model
+
+
+#: Every minor registered as an adult; no decoys (declared adults too, but not minors' cohorts anyway)
+#: and no offender posing as a minor (posers are protected by design, and their protections change
+#: what minors see and who contacts them, so they would make "nobody is protected" false).
+ALL_MINORS_LIE = {"population__minor_declares_adult_share": 1.0, "population__offender_poses_as_minor_share": 0.0,
+                  "decoys__n": 0, "population__offender_share": 0.03,
+                  "contact__adult_stranger_contact_per_day": 0.01}
+
+
+def minors_rows(model: ExposureModel) -> tuple[np.ndarray, np.ndarray]:
+    return model.metrics.as_array()[:, list(MINOR_COHORTS)], np.stack(model.contact_history)[:, list(MINOR_COHORTS)]
+
+
+def test_teen_accounts_without_age_assurance_leave_minors_who_declared_adult_exactly_as_under_none():
+    none = run_preset("safeguards=none", **ALL_MINORS_LIE)
+    teen = run_preset("safeguards=teen_accounts_2024", "safeguards.age_assurance.enabled=false", **ALL_MINORS_LIE)
+    metrics, contacts = minors_rows(none)
+    assert metrics[..., COLUMN["harmful_impressions"]].sum() > 0 and metrics[..., COLUMN["unwanted_contacts"]].sum() > 0
+    assert np.array_equal(minors_rows(teen)[0], metrics)
+    assert np.array_equal(minors_rows(teen)[1], contacts)
+
+
+def test_teen_accounts_bundle_minus_the_comment_filter_is_keyed_on_declared_age_only():
+    # The same promise with the one leaking safeguard switched off: everything else in the bundle
+    # (privacy, DM limits, notices, sensitive content, usage limits) leaves unprotected minors untouched.
+    none = run_preset("safeguards=none", **ALL_MINORS_LIE)
+    teen = run_preset("safeguards=teen_accounts_2024", "safeguards.age_assurance.enabled=false",
+                      "safeguards.comment_filter.enabled=false", **ALL_MINORS_LIE)
+    assert not teen.population.protected.any()
+    assert len(teen.safeguards.names) == 6
+    metrics, contacts = minors_rows(none)
+    assert metrics[..., COLUMN["harmful_impressions"]].sum() > 0 and metrics[..., COLUMN["unwanted_contacts"]].sum() > 0
+    assert np.array_equal(minors_rows(teen)[0], metrics)
+    assert np.array_equal(minors_rows(teen)[1], contacts)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_with_age_assurance_teen_protection_returns_to_minors_who_declared_adult(seed):
+    off = run_preset("safeguards=teen_accounts_2024", "safeguards.age_assurance.enabled=false", seed=seed,
+                     **ALL_MINORS_LIE)
+    on = run_preset("safeguards=teen_accounts_2024", "safeguards.age_assurance.recall=1.0",
+                    "safeguards.age_assurance.cadence_days=1", seed=seed, **ALL_MINORS_LIE)
+    minors = on.population.is_minor
+    assert not off.population.protected[minors].any()
+    assert on.population.protected[minors].all()
+    assert minors_total(on, "unwanted_contacts") < minors_total(off, "unwanted_contacts")
+    assert minors_total(on, "harmful_impressions") < minors_total(off, "harmful_impressions")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_all_on_with_a_perfect_classifier_gives_minors_zero_harmful_impressions(seed):
+    # Minors registered as adults are unprotected on day 1: age assurance (recall 1, every day) finds
+    # them only in day 1's enforcement phase, after feeds were served. From day 2 every minor is
+    # protected and the feed filters (recall 1, every harmful class) remove all harmful items, so
+    # the summary window, which leaves out day 1, must be exactly zero.
+    model = run_preset("safeguards=all_on", "moderation.classifier.recall=1.0", seed=seed)
+    cfg = model.config
+    assert cfg.measure_days < cfg.days
+    assert model.population.protected[model.population.is_minor & ~model.population.decoy].all()
+    summary = model.summary()
+    assert summary["minor_harm_prevalence_per_10k"] == 0.0
+    # (The 7-day exposed shares are not zero in the window: they still remember day 1.)
+    daily = model.metrics.as_array()[:, list(MINOR_COHORTS), COLUMN["harmful_impressions"]].sum(axis=1)
+    assert (daily[1:] == 0).all()
+    assert minors_total(model, "impressions") > 0
+
+
+# ------------------------------------------------------------------ classifier recall on paired seeds
+
+RECALLS = (0.5, 0.6, 0.8, 1.0)
+#: Seed 2 is left out: its tiny world happens to show nobody any explicit item at any recall.
+RECALL_SEEDS = (1, 3, 4, 5, 6, 7)
+RECALL_WORLD = {"population.n": 400, "days": 8, "measure_days": 6, "population.exploitative_seller_share": 0.01}
+
+
+def test_classifier_removals_at_upload_only_grow_with_recall():
+    # What the mechanism does guarantee: with the same draws, a higher recall removes a superset.
+    u = rng(9).random(5000)
+    harm = np.where(rng(10).random(5000) < 0.5, ADULT_SEXUAL, NONE).astype(np.int8)
+    removed = [classifier_scores(harm, ModerationConfig(classifier=ClassifierConfig(recall=r)), u) >= REMOVAL_THRESHOLD
+               for r in RECALLS]
+    for lower, higher in zip(removed, removed[1:]):
+        assert (higher | ~lower).all() and higher.sum() > lower.sum()
+    assert removed[-1][harm == ADULT_SEXUAL].all()
+
+
+@functools.lru_cache(maxsize=None)
+def explicit_prevalence(seed: int, recall: float) -> tuple[float, float, tuple[int, int], tuple[int, int]]:
+    """(minors', adults' explicit prevalence per 10k, (explicit, all) impressions of minors, and of adults)."""
+    model = ExposureModel(tiny_config(**{**RECALL_WORLD, "seed": seed, "moderation.classifier.recall": recall}))
+    model.run()
+    s = model.summary()
+    window = model.metrics.as_array()[-model.config.measure_days:]
+    counts = []
+    for cohorts in (list(MINOR_COHORTS), [ADULT_COHORT]):
+        counts.append((int(window[:, cohorts, COLUMN["explicit_impressions"]].sum()),
+                       int(window[:, cohorts, COLUMN["impressions"]].sum())))
+    return (s["minor_adult_sexual_prevalence_per_10k"] + s["minor_exploitative_prevalence_per_10k"],
+            s["adult_adult_sexual_prevalence_per_10k"] + s["adult_exploitative_prevalence_per_10k"], *counts)
+
+
+def test_higher_classifier_recall_lowers_pooled_explicit_prevalence_and_perfect_recall_gives_zero():
+    # Pooled over seeds (sum of explicit impressions / sum of impressions) for minors and adults.
+    for j in (2, 3):
+        pooled = []
+        for recall in RECALLS:
+            runs = [explicit_prevalence(seed, recall)[j] for seed in RECALL_SEEDS]
+            pooled.append(sum(e for e, _ in runs) / sum(n for _, n in runs))
+        assert all(b <= a for a, b in zip(pooled, pooled[1:])), pooled
+        assert pooled[0] > 0 and pooled[-1] == 0.0, pooled
+    for seed in RECALL_SEEDS:
+        assert explicit_prevalence(seed, 1.0)[:2] == (0.0, 0.0)
+
+
+def test_higher_classifier_recall_never_raises_explicit_prevalence_on_any_paired_seed():
+    raised = []
+    for seed in RECALL_SEEDS:
+        values = [explicit_prevalence(seed, r)[:2] for r in RECALLS]
+        for (lo_r, hi_r), (lo, hi) in zip(zip(RECALLS, RECALLS[1:]), zip(values, values[1:])):
+            raised += [(seed, lo_r, hi_r, who) for who in (0, 1) if hi[who] > lo[who]]
+    assert raised == []
