@@ -78,7 +78,7 @@ class ExposureModel(mesa.Model):
         self.safeguards = SafeguardSet(config.safeguards, pop, self.items, self.streams)
         self.feed_policy = make_feed_policy(config.recommender)
         self.metrics = Metrics(pop.cohort)
-        self.moderation = Moderation(config.moderation, self.items, pop)
+        self.moderation = Moderation(config.moderation, self.items, pop, config.content.retention_days)
         self.followers = self.graph.reversed()
         self.account_suggester = (None if config.recommender.accounts == "off"
                                   else ACCOUNT_SUGGESTERS[config.recommender.accounts]())

@@ -36,8 +36,9 @@ BEFORE_REMOVAL, REVIEW_DELAY, LEFT_UP, NEVER_DETECTED = range(4)
 class Moderation:
     """The platform's moderation state and actions."""
 
-    def __init__(self, cfg: ModerationConfig, items: ItemStore, pop: Population) -> None:
+    def __init__(self, cfg: ModerationConfig, items: ItemStore, pop: Population, retention_days: int = 10**6) -> None:
         self.cfg = cfg
+        self.retention_days = retention_days
         self.items = items
         self.pop = pop
         self.stranger_senders: deque[np.ndarray] = deque(maxlen=cfg.flag_window_days)
@@ -70,8 +71,9 @@ class Moderation:
         items, cfg = self.items, self.cfg
         if not cfg.enabled:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        # Items that left the store leave the queue with them.
-        expired = (items.queued_day >= 0) & ((items.item_id < 0) | (items.removed_day >= 0))
+        # Items that left the store (or were removed another way) leave the queue.
+        gone = (items.item_id < 0) | (items.removed_day >= 0) | (items.day <= day - self.retention_days)
+        expired = (items.queued_day >= 0) & gone
         items.queued_day[expired] = -1
         due = np.flatnonzero((items.queued_day >= 0) & (items.queued_day <= day - cfg.review_latency_days))
         # Fractional capacity is kept by chance, so small worlds still review now and then.

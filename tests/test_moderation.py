@@ -366,3 +366,15 @@ def test_moderation_off_removes_nothing_strikes_nobody_and_bans_nobody():
             assert all(f > 0 for f in figures), figures
         else:
             assert figures == (0, 0, 0, 0, 0, 0)
+
+
+def test_items_that_leave_the_store_leave_the_queue_unreviewed():
+    items = ItemStore(64, 4)
+    mod = Moderation(ModerationConfig(review_capacity_per_1k=0.0), items, world(np.full(4, 30)), retention_days=7)
+    old = post(items, [ADULT_SEXUAL] * 2, scores=[0.46] * 2, day=1)
+    fresh = post(items, [ADULT_SEXUAL] * 2, scores=[0.46] * 2, day=6)
+    items.queued_day[np.concatenate([old, fresh])] = 6
+    removed, kept = mod.review(8, 4, rng())          # day 8: items of day 1 are 7 days old and gone
+    assert removed.size == 0 and kept.size == 0      # capacity 0: nothing was reviewed
+    assert (items.queued_day[old] == -1).all()
+    assert (items.queued_day[fresh] == 6).all()
