@@ -160,26 +160,26 @@ def discover(found: Discovered, pop: Population, graph: FollowGraph, followers: 
         found.add(who, public[pick], SEARCH)
 
     # Groups: fellow members of a random group of the offender's.
-    n_group = rng.poisson(cfg.group_browse_per_day, off.size)
-    who = np.repeat(off, n_group)
-    grp = pick_from_csr(groups.account_indptr, groups.account_groups, who, rng.random(who.size))
-    ok = grp >= 0
-    member = pick_from_csr(groups.member_indptr, groups.members, grp[ok], rng.random(int(ok.sum())))
-    hit = member >= 0
-    who, member = who[ok][hit], member[hit]
+    who, member = _browse(np.repeat(off, rng.poisson(cfg.group_browse_per_day, off.size)),
+                          (groups.account_indptr, groups.account_groups), (groups.member_indptr, groups.members), rng)
     keep = is_target[member]
     found.add(who[keep], member[keep], GROUP)
 
     # Network: followers of accounts the offender follows.
-    n_net = rng.poisson(cfg.network_browse_per_day, off.size)
-    who = np.repeat(off, n_net)
-    followee = pick_from_csr(graph.indptr, graph.indices, who, rng.random(who.size))
-    ok = followee >= 0
-    fan = pick_from_csr(followers.indptr, followers.indices, followee[ok], rng.random(int(ok.sum())))
-    hit = fan >= 0
-    who, fan = who[ok][hit], fan[hit]
+    who, fan = _browse(np.repeat(off, rng.poisson(cfg.network_browse_per_day, off.size)),
+                       (graph.indptr, graph.indices), (followers.indptr, followers.indices), rng)
     keep = is_target[fan]
     found.add(who[keep], fan[keep], NETWORK)
+
+
+def _browse(who: np.ndarray, first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray],
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two random hops through two CSRs (e.g. account -> group -> member); pairs (who, end) that got there."""
+    middle = pick_from_csr(*first, who, rng.random(who.size))
+    ok = middle >= 0
+    end = pick_from_csr(*second, middle[ok], rng.random(int(ok.sum())))
+    hit = end >= 0
+    return who[ok][hit], end[hit]
 
 
 def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, groups: Groups,
