@@ -325,7 +325,7 @@ class ExposureModel(mesa.Model):
                  & (rng.random(delivered.n) < cfg.explicit_image_share))
         delivery = Delivery(np.ones(delivered.n), np.ones(delivered.n), image, np.zeros(delivered.n, dtype=bool))
         self.safeguards.on_delivery(delivered, known, self.day, delivery, rng)
-        m.count("explicit_images", delivered.target[image & ~delivery.blurred])
+        m.count("explicit_images", delivered.target[delivery.image & ~delivery.blurred])
         m.count("explicit_images_blurred", delivered.target[delivery.blurred])
         resp = respond(delivered, pop, self.graph, cfg, rng, delivery.block_lift, delivery.report_lift)
 

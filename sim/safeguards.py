@@ -113,11 +113,11 @@ class DmFromConnectionsOnly(Safeguard):
 
     Accounts a protected minor does not follow cannot message them or add them
     to groups; each such sender may still send ``request_allowance`` message
-    requests to each minor.
+    requests to each minor, text only (no images).
     """
 
     name = "dm_from_connections_only"
-    hooks = ("allow_contact",)
+    hooks = ("allow_contact", "on_delivery")
 
     def __init__(self, config: Any, population: Population, items: ItemStore) -> None:
         super().__init__(config, population, items)
@@ -153,6 +153,12 @@ class DmFromConnectionsOnly(Safeguard):
             self.used_count = np.bincount(inverse, weights=add, minlength=keys.size).astype(np.int64)
             self.used_key = keys
         return allowed
+
+
+    def on_delivery(self, att: Attempts, known: np.ndarray, day: int, delivery: Delivery,
+                    rng: np.random.Generator) -> None:
+        text_only = (att.kind == MESSAGE_REQUEST) & self.covered(att.target) & ~known
+        delivery.image &= ~text_only
 
 
 @register_safeguard

@@ -182,6 +182,20 @@ def test_dm_restriction_request_allowance_is_per_pair_across_days():
     assert guard.allow_contact(attempts([0] * 3, [1] * 3, MESSAGE_REQUEST), np.ones(3, bool), rng()).all()
 
 
+def test_requests_let_through_by_the_dm_restriction_are_text_only():
+    # 1: protected minor; 2: minor declared adult; 3: protected minor who follows the sender.
+    pop = world([30, 14, 15, 14], declared=[30, 14, 19, 14])
+    guard = DmFromConnectionsOnly(DmFromConnectionsOnlyConfig(enabled=True, request_allowance=5), pop, NO_ITEMS)
+    att = attempts([0, 0, 0, 0], [1, 2, 3, 1], [MESSAGE_REQUEST, MESSAGE_REQUEST, MESSAGE, MESSAGE_REQUEST])
+    known = np.array([False, False, True, False])
+    image = np.array([True, True, True, False])
+    delivery = Delivery(np.ones(4), np.ones(4), image.copy(), np.zeros(4, bool))
+    guard.on_delivery(att, known, 3, delivery, rng())
+    # The stranger's request to a protected minor loses its image; an uncovered minor's and a
+    # connection's message keep theirs.
+    assert delivery.image.tolist() == [False, True, True, False]
+
+
 def test_dm_restriction_age_band_leaves_older_protected_minors_uncovered():
     pop = world([30, 14, 17])
     guard = DmFromConnectionsOnly(DmFromConnectionsOnlyConfig(enabled=True, max_age=15), pop, NO_ITEMS)
