@@ -1,7 +1,7 @@
 """Phase 6: how adults find minors, contact attempts, minors' responses, conversations.
 
 Core objects: :data:`KINDS`, :data:`CHANNELS`, :data:`STAGES`, :class:`Discovered`,
-:class:`Attempts`, :class:`Conversations`, :func:`offender_attempts`,
+:class:`Attempts`, :class:`Conversations`, :class:`ContactLog`, :func:`offender_attempts`,
 :func:`ordinary_attempts`, :func:`respond`.
 
 Offenders keep a bounded set of minors they have discovered, each tagged with
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import ContactConfig
+from sim.config import COHORTS, ContactConfig
 from sim.network import FollowGraph, Groups
 from sim.population import OFFENDER, Population
 
@@ -365,3 +365,48 @@ class Conversations:
         """(cohorts x stages) number of conversations, by the target's cohort."""
         code = cohort[self.target].astype(np.int64) * len(STAGES) + self.stage
         return np.bincount(code, minlength=n_cohorts * len(STAGES)).reshape(n_cohorts, len(STAGES))
+
+
+class ContactLog:
+    """Each day's attempts counted by target cohort x sender type x channel x kind x outcome.
+
+    Outcomes: attempted, delivered, blocked (by a safeguard), unwanted, sexual.
+    """
+
+    OUTCOMES = ("attempted", "delivered", "blocked", "unwanted", "sexual")
+
+    def __init__(self) -> None:
+        self.days: list[np.ndarray] = []
+
+    def _shape(self) -> tuple[int, int, int, int]:
+        return (len(COHORTS), len(SENDERS), len(CHANNELS), len(KINDS))
+
+    def record(self, cohort: np.ndarray, att: Attempts, allowed: np.ndarray, delivered: Attempts,
+               unwanted: np.ndarray, sexual: np.ndarray) -> None:
+        """Add today's counts (``unwanted`` and ``sexual`` are masks over ``delivered``)."""
+        shape = self._shape()
+
+        def cube(a: Attempts, mask: np.ndarray | None = None) -> np.ndarray:
+            if mask is not None:
+                a = a.subset(mask)
+            code = np.ravel_multi_index((cohort[a.target], a.sender_type, a.channel, a.kind), shape)
+            return np.bincount(code, minlength=int(np.prod(shape))).reshape(shape)
+
+        self.days.append(np.stack([cube(att), cube(delivered), cube(att, ~allowed),
+                                   cube(delivered, unwanted), cube(delivered, sexual)], axis=-1))
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Columns: day, cohort, sender, channel, kind and one per outcome; rows with any count only."""
+        shape = self._shape()
+        cube = (np.stack(self.days) if self.days
+                else np.zeros((0, *shape, len(self.OUTCOMES)), dtype=np.int64))
+        flat = cube.reshape(-1, len(self.OUTCOMES))
+        keep = flat.any(axis=1)
+        index = np.unravel_index(np.flatnonzero(keep), cube.shape[:-1])
+        cols: dict[str, np.ndarray] = {"day": (index[0] + 1).astype(np.int32)}
+        for label, axis, values in zip(("cohort", "sender", "channel", "kind"), index[1:],
+                                       (COHORTS, SENDERS, CHANNELS, KINDS)):
+            cols[label] = np.array(values, dtype=object)[axis]
+        for j, name in enumerate(self.OUTCOMES):
+            cols[name] = flat[keep, j].astype(np.int64)
+        return cols

@@ -23,10 +23,10 @@ from sim.metrics import COLUMN, MINOR_COHORTS, Metrics, day_rows, summarize
 from sim.moderation import Moderation
 from sim.network import (DECOY_FOLLOWS, FollowGraph, Groups, build_follow_graph, build_groups, graph_statistics,
                          load_follow_graph)
-from sim.contact import (CHANNELS, COMMENT_CHANNEL, FOLLOW_REQUEST, GROUP_ADD, KINDS, MESSAGE, MESSAGE_REQUEST,
+from sim.contact import (CHANNELS, COMMENT_CHANNEL, FOLLOW_REQUEST, GROUP_ADD, MESSAGE, MESSAGE_REQUEST,
                          S_ADULT, S_MINOR, S_OFFENDER,
-                         ESCALATED, SENDERS, SOLICITATION, STAGES, SUGGESTION, Attempts, Conversations, Discovered, discover,
-                         offender_attempts, ordinary_attempts, respond)
+                         ESCALATED, SOLICITATION, STAGES, SUGGESTION, Attempts, Conversations, Discovered, discover,
+                         ContactLog, offender_attempts, ordinary_attempts, respond)
 from sim.population import HARMFUL_ROLES, OFFENDER, Population, build_population
 from sim.recommenders import FeedContext, FeedIndex, make_feed_policy, serve_feeds
 from sim.recommenders.accounts import (ACCOUNT_SUGGESTERS, SuggestionContext, boost_new_accounts,
@@ -84,7 +84,7 @@ class ExposureModel(mesa.Model):
                                   else ACCOUNT_SUGGESTERS[config.recommender.accounts]())
         self.discovered = Discovered(np.flatnonzero(pop.role == OFFENDER), pop.n, config.contact.discovered_max)
         self.conversations = Conversations(pop.n)
-        self.contact_history: list[np.ndarray] = []
+        self.contact_log = ContactLog()
         self._accounts_per_cohort = np.bincount(pop.cohort, minlength=len(COHORTS)).astype(np.int64)
 
         self._views: dict[int, AccountView] = {}
@@ -378,17 +378,7 @@ class ExposureModel(mesa.Model):
         first = reached[pop.first_unwanted_day[reached] < 0]
         pop.first_unwanted_day[first] = day
         pop.last_sexual_day[delivered.target[sexual]] = day
-        # Contact table: target cohort x sender type x channel x kind, attempted/delivered/blocked/unwanted/sexual.
-        shape = (len(COHORTS), len(SENDERS), len(CHANNELS), len(KINDS))
-
-        def cube(a: Attempts, mask: np.ndarray | None = None) -> np.ndarray:
-            if mask is not None:
-                a = a.subset(mask)
-            code = np.ravel_multi_index((pop.cohort[a.target], a.sender_type, a.channel, a.kind), shape)
-            return np.bincount(code, minlength=int(np.prod(shape))).reshape(shape)
-
-        self.contact_history.append(np.stack([cube(att), cube(delivered), cube(att, ~allowed),
-                                              cube(delivered, unwanted), cube(delivered, sexual)], axis=-1))
+        self.contact_log.record(pop.cohort, att, allowed, delivered, unwanted, sexual)
 
     def _apply_new_connections(self) -> None:
         """Add today's follows and group joins in one batch each (the CSR arrays are rebuilt once)."""
@@ -404,7 +394,7 @@ class ExposureModel(mesa.Model):
 
     def enforce(self) -> None:
         """Phase 7: strikes become bans, banned offenders come back, daily safeguards run."""
-        pop, m, day = self.population, self.metrics, self.day
+        m, day = self.metrics, self.day
         rng = self.streams.get("enforce", day)
         banned = self.moderation.ban(day, rng)
         m.count("bans", banned)
@@ -469,20 +459,12 @@ class ExposureModel(mesa.Model):
 
     def contact_table(self) -> dict[str, np.ndarray]:
         """Columns of contacts.parquet: day x target cohort x sender x channel x kind, non-empty rows only."""
-        if not self.contact_history:
-            cube = np.zeros((0, len(COHORTS), len(SENDERS), len(CHANNELS), len(KINDS), 5), dtype=np.int64)
-        else:
-            cube = np.stack(self.contact_history)
-        flat = cube.reshape(-1, 5)
-        keep = flat.any(axis=1)
-        index = np.unravel_index(np.flatnonzero(keep), cube.shape[:-1])
-        names = (COHORTS, SENDERS, CHANNELS, KINDS)
-        cols: dict[str, np.ndarray] = {"day": (index[0] + 1).astype(np.int32)}
-        for label, axis, values in zip(("cohort", "sender", "channel", "kind"), index[1:], names):
-            cols[label] = np.array(values, dtype=object)[axis]
-        for j, name in enumerate(("attempted", "delivered", "blocked", "unwanted", "sexual")):
-            cols[name] = flat[keep, j].astype(np.int64)
-        return cols
+        return self.contact_log.table()
+
+    @property
+    def contact_history(self) -> list[np.ndarray]:
+        """Each day's contact counts (cohort x sender x channel x kind x outcome)."""
+        return self.contact_log.days
 
     def decoy_table(self) -> dict[str, np.ndarray]:
         """One row per decoy: its settings and what it met."""
