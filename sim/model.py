@@ -396,10 +396,9 @@ class ExposureModel(mesa.Model):
         """Phase 7: strikes become bans, banned offenders come back, daily safeguards run."""
         m, day = self.metrics, self.day
         rng = self.streams.get("enforce", day)
-        banned = self.moderation.ban(day, rng)
+        banned, settled_views = self.moderation.ban(day, rng)
         m.count("bans", banned)
-        m.add_views_by_cause(self.moderation.resolve_views(self.moderation.removed_with_bans,
-                                                          banned[:0], len(COHORTS)))
+        m.add_views_by_cause(settled_views)
         back = self.moderation.returns_today(day)
         if back.size:
             self._drop_connections(back)

@@ -24,7 +24,7 @@ from collections import deque
 import numpy as np
 
 from sim.config import ModerationConfig
-from sim.content import FIRST_VIOLATING, REMOVAL_THRESHOLD, ItemStore
+from sim.content import FIRST_VIOLATING, N_COHORTS, REMOVAL_THRESHOLD, ItemStore
 from sim.population import OFFENDER, Population
 
 #: Why a view of a violating item happened: before the item was removed, while
@@ -128,21 +128,25 @@ class Moderation:
         pop.suspicious[new] = True
         return new
 
-    def ban(self, day: int, rng: np.random.Generator) -> np.ndarray:
-        """Ban accounts at the strike limit, remove their live items and schedule some offenders' return."""
+    def ban(self, day: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Ban accounts at the strike limit, remove their live items and schedule some offenders' return.
+
+        Returns:
+            The banned accounts, and the (cohorts x causes) views of their removed items, now
+            settled as seen before removal.
+        """
         pop, cfg = self.pop, self.cfg
-        self.removed_with_bans = np.zeros(0, np.int64)
         if not cfg.enabled:
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros((N_COHORTS, len(VIEW_CAUSES)), dtype=np.int64)
         banned = np.flatnonzero((pop.strikes >= cfg.strikes_to_ban) & ~pop.banned)
         pop.banned[banned] = True
         items = self.items
         theirs = np.flatnonzero(np.isin(items.author, banned) & (items.removed_day < 0) & (items.item_id >= 0))
         items.removed_day[theirs] = day
-        self.removed_with_bans = theirs   # the caller settles their pending views as seen before removal
+        settled = self.resolve_views(theirs, theirs[:0], N_COHORTS)
         evades = banned[(pop.role[banned] == OFFENDER) & (rng.random(banned.size) < cfg.ban_evasion_share)]
         pop.returns_day[evades] = day + max(1, cfg.ban_evasion_delay_days)
-        return banned
+        return banned, settled
 
     def returns_today(self, day: int) -> np.ndarray:
         """Banned offenders whose new account appears today: reset as a newly joined account (graph dropped by the caller)."""

@@ -76,6 +76,20 @@ class Safeguard:
     def setup(self, model: Any) -> None:
         """Act once when the world is built (optional)."""
 
+    def from_stranger(self, att: Attempts, known: np.ndarray) -> np.ndarray:
+        """Attempts to an account this safeguard covers from a sender that account does not follow."""
+        return self.covered(att.target) & ~known
+
+    def recognised(self, classes: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Candidates of the given classes that this safeguard's classifier recognises (fixed per item)."""
+        slots = np.maximum(candidates, 0)
+        return classes[self.items.harm[slots]] & (self.items.filter_draw[slots] < self.config.classifier_recall)
+
+
+def _hide(suggested: np.ndarray, hide: np.ndarray) -> None:
+    """Blank the suggestions marked ``hide`` (padding stays padding)."""
+    suggested[hide & (suggested >= 0)] = -1
+
 
 def _classes(names: list[str]) -> np.ndarray:
     mask = np.zeros(len(HARM_CLASSES), dtype=bool)
@@ -125,7 +139,7 @@ class DmFromConnectionsOnly(Safeguard):
         self.used_count = np.zeros(0, dtype=np.int64)
 
     def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        restricted = self.covered(att.target) & ~known
+        restricted = self.from_stranger(att, known)
         hard = restricted & np.isin(att.kind, (MESSAGE, GROUP_ADD))
         request = restricted & (att.kind == MESSAGE_REQUEST)
         allowed = ~hard
@@ -157,7 +171,7 @@ class DmFromConnectionsOnly(Safeguard):
 
     def on_delivery(self, att: Attempts, known: np.ndarray, day: int, delivery: Delivery,
                     rng: np.random.Generator) -> None:
-        text_only = (att.kind == MESSAGE_REQUEST) & self.covered(att.target) & ~known
+        text_only = (att.kind == MESSAGE_REQUEST) & self.from_stranger(att, known)
         delivery.image &= ~text_only
 
 
@@ -171,12 +185,11 @@ class SuspiciousAdultExclusion(Safeguard):
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
         pop = self.population
         s = np.maximum(suggested, 0)
-        hide = (self.covered(viewers)[:, None] & pop.suspicious[s]) | (pop.suspicious[viewers][:, None]
-                                                                       & self.covered(s))
-        suggested[hide & (suggested >= 0)] = -1
+        _hide(suggested, (self.covered(viewers)[:, None] & pop.suspicious[s])
+              | (pop.suspicious[viewers][:, None] & self.covered(s)))
 
     def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return ~(self.population.suspicious[att.sender] & self.covered(att.target) & ~known)
+        return ~(self.population.suspicious[att.sender] & self.from_stranger(att, known))
 
 
 @register_safeguard
@@ -191,7 +204,7 @@ class SafetyNotices(Safeguard):
         pop = self.population
         new = day - pop.joined_day[att.sender] < self.config.new_account_days
         # The platform knows declared ages, not true ones: "adult" senders are those not protected.
-        notice = self.covered(att.target) & ~known & ~pop.protected[att.sender] & (pop.suspicious[att.sender] | new)
+        notice = self.from_stranger(att, known) & ~pop.protected[att.sender] & (pop.suspicious[att.sender] | new)
         delivery.block_lift[notice] *= self.config.block_lift
         delivery.report_lift[notice] *= self.config.report_lift
 
@@ -209,8 +222,7 @@ class NoMinorSuggestions(Safeguard):
         shown_covered = self.covered(s)
         adult_viewer = ~self.population.protected[viewers][:, None]
         adult_shown = ~self.population.protected[s]
-        hide = (adult_viewer & shown_covered) | (viewer_covered & adult_shown)
-        suggested[hide & (suggested >= 0)] = -1
+        _hide(suggested, (adult_viewer & shown_covered) | (viewer_covered & adult_shown))
 
 
 @register_safeguard
@@ -221,7 +233,7 @@ class HiddenConnections(Safeguard):
     hooks = ("allow_contact",)
 
     def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return ~((att.channel == NETWORK) & self.covered(att.target) & ~known)
+        return ~((att.channel == NETWORK) & self.from_stranger(att, known))
 
 
 @register_safeguard
@@ -246,8 +258,7 @@ class SensitiveContentControl(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        slots = np.maximum(candidates, 0)
-        caught = self.sensitive[self.items.harm[slots]] & (self.items.filter_draw[slots] < self.config.classifier_recall)
+        caught = self.recognised(self.sensitive, candidates)
         where = np.ones_like(in_network) if self.everywhere else ~in_network
         scores[self.covered(viewers)[:, None] & caught & where & (candidates >= 0)] = -np.inf
 
@@ -255,8 +266,7 @@ class SensitiveContentControl(Safeguard):
         if not self.config.block_producer_follows:
             return
         s = np.maximum(suggested, 0)
-        hide = self.covered(viewers)[:, None] & (self.population.role[s] == ADULT_CONTENT_PRODUCER)
-        suggested[hide & (suggested >= 0)] = -1
+        _hide(suggested, self.covered(viewers)[:, None] & (self.population.role[s] == ADULT_CONTENT_PRODUCER))
 
 
 @register_safeguard
@@ -280,12 +290,10 @@ class FeedFiltering(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        protected = self.population.protected[viewers][:, None] & (candidates >= 0)
-        slots = np.maximum(candidates, 0)
-        harm = self.items.harm[slots]
-        caught = self.filtered[harm] & (self.items.filter_draw[slots] < self.config.classifier_recall)
+        protected = self.covered(viewers)[:, None] & (candidates >= 0)
+        caught = self.recognised(self.filtered, candidates)
         scores[protected & caught] = -np.inf
-        demote = protected & self.downranked[harm] & ~caught
+        demote = protected & self.downranked[self.items.harm[np.maximum(candidates, 0)]] & ~caught
         factor = self.config.downrank_factor
         # A factor of 0 means "never show": removal, not a score of zero that could still fill a slot.
         scores[demote] = scores[demote] * factor if factor > 0 else -np.inf
@@ -362,7 +370,7 @@ class CommentFilter(Safeguard):
 
     def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         caught = rng.random(att.n) < self.config.recall
-        return ~((att.kind == COMMENT) & self.covered(att.target) & ~known & caught)
+        return ~((att.kind == COMMENT) & self.from_stranger(att, known) & caught)
 
 
 @register_safeguard
@@ -373,7 +381,7 @@ class GroupAddConsent(Safeguard):
     hooks = ("allow_contact",)
 
     def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return ~((att.kind == GROUP_ADD) & self.covered(att.target) & ~known)
+        return ~((att.kind == GROUP_ADD) & self.from_stranger(att, known))
 
 
 @register_safeguard

@@ -172,11 +172,11 @@ def test_ban_at_the_strike_threshold_removes_the_accounts_live_items():
     mod.pop.strikes[:] = [9, 10, 11, 0]
     post(items, [NONE, ADULT_SEXUAL, NONE, NONE], authors=[1, 1, 0, 2])
     items.removed_day[1] = 2                              # removed earlier by review: keeps its day
-    banned = mod.ban(5, rng())
+    banned, _ = mod.ban(5, rng())
     assert sorted(banned.tolist()) == [1, 2]
     assert mod.pop.banned.tolist() == [False, True, True, False]
     assert items.removed_day[:4].tolist() == [5, 2, -1, 5]
-    assert mod.ban(6, rng()).size == 0                    # already banned: not banned again
+    assert mod.ban(6, rng())[0].size == 0                    # already banned: not banned again
     assert (mod.pop.returns_day == -1).all()
 
 
