@@ -136,12 +136,12 @@ class ExposureModel(mesa.Model):
         """One simulated day."""
         self.safeguards.begin_day(self.day)
         new_items = self.post_content()                   # 1. accounts post
-        self.moderate_content(new_items)                  # 2. classifier acts on uploads
+        self.moderate_content(new_items)                  # 2. hash matching, classifier, review queue
         impressions = self.serve_feeds()                  # 3. rank candidates, serve top-k
         self.engage(impressions)                          # 4. engage, drift, reinforce, report
         self.suggest_connections()                        # 5. account and group suggestions
         self.make_contact()                               # 6. contact attempts and responses
-        self.enforce()                                    # 7. enforcement and daily safeguards
+        self.enforce()                                    # 7. bans, ban evasion, daily safeguards
         self.measure(impressions)                         # 8. close the day's cohort rows
         self.datacollector.collect(self)
 
