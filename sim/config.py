@@ -1,7 +1,7 @@
 """Structured configuration: the schema, its ranges, and validation.
 
 Core objects: :class:`Config` (and one dataclass per section), :func:`validate`,
-:class:`ConfigError`.
+:class:`ConfigError`, :func:`run_seed`.
 
 The dataclasses are the single description of every setting: Hydra registers
 them in its ConfigStore so that an unknown key or a wrong type fails while the
@@ -14,6 +14,7 @@ and never imports Hydra.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -377,13 +378,17 @@ class OutputConfig:
     days_table: bool = param(True, doc="write days.parquet (per-day cohort rows)")
     decoys_table: bool = param(True, doc="write decoys.parquet (one row per decoy)")
     contacts_table: bool = param(True, doc="write contacts.parquet (day x cohort x sender x channel x kind)")
+    resume: bool = param(True, doc="skip a run whose folder already holds a complete, verified run of the same "
+                         "config and exposim version (false: always recompute)")
 
 
 @dataclass
 class Config:
     """The whole run."""
 
-    seed: int = param(0, 0, 2**63 - 1, doc="root seed; every random stream derives from it")
+    seed: int = param(0, 0, 2**63 - 1, doc="root seed; every random stream derives from it (through the replicate)")
+    replicate: int = param(0, 0, 1_000_000, doc="replicate index; the run's seed is a hash of (seed, replicate), "
+                           "replicate 0 runs on the root seed itself (see run_seed)")
     days: int = param(60, 1, 3650, doc="simulated days")
     measure_days: int = param(28, 1, 3650, doc="the summary is measured over the last this-many days (burn-in excluded)")
     population: PopulationConfig = field(default_factory=PopulationConfig)
@@ -395,6 +400,21 @@ class Config:
     safeguards: SafeguardsConfig = field(default_factory=SafeguardsConfig)
     decoys: DecoysConfig = field(default_factory=DecoysConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def run_seed(cfg: Config) -> int:
+    """The seed a run's random streams derive from: ``seed`` for replicate 0, else a hash of both.
+
+    Replicate ``r`` of root seed ``s`` always gets the same seed, whatever else
+    the sweep holds (it does not depend on Hydra's job number), so a sweep can be
+    extended with more replicates without changing the runs it already has, and
+    runs of different settings with the same (seed, replicate) are paired: they
+    share the world and the draws of every phase the settings do not change.
+    """
+    if cfg.replicate == 0:
+        return int(cfg.seed)
+    digest = hashlib.blake2b(f"exposim-replicate:{cfg.seed}:{cfg.replicate}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1       # 63 bits: a valid root seed
 
 
 def _check_field(key: str, value: Any, meta: dict) -> None:

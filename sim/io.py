@@ -1,12 +1,17 @@
 """Writing a run: Parquet tables with explicit schemas, and the run manifest.
 
-Core objects: :func:`write_run`, :func:`write_parquet`, :func:`config_hash`,
+Core objects: :func:`begin_run`, :func:`write_run`, :func:`fail_run`,
+:func:`verify_run`, :func:`verify_files`, :func:`write_parquet`, :func:`config_hash`,
 :func:`flatten_config`, :data:`MANIFEST`, :func:`read_manifest`.
 
-Every file is written to a temporary name in the run folder and renamed into
-place, so a reader never sees half a file. The manifest is written last; its
-``status`` is ``complete`` only when every table it lists has been written,
-with each file's size and SHA-256 recorded so a later reader can verify them.
+A run folder's life: :func:`begin_run` clears what an earlier attempt left and
+writes a manifest with ``status: running``; the run then ends in
+:func:`write_run` (tables, then the manifest with ``status: complete``) or in
+:func:`fail_run` (``status: failed`` with the error). A job killed outright
+leaves ``running`` behind, which no reader takes for a result. Every file is
+written to a temporary name in the run folder and renamed into place, so a
+reader never sees half a file; the complete manifest records each table's size
+and SHA-256, which :func:`verify_run` checks before a sweep skips the run.
 Tables carry the run's identity (config hash, seed, version) in their schema
 metadata. Nothing time-dependent goes into the tables: the same seed and config
 give byte-identical Parquet files; timestamps live in the manifest only.
@@ -31,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.config import Config
+from sim.config import Config, run_seed
 
 MANIFEST = "manifest.json"
 PACKAGES = ("exposim", "mesa", "numpy", "networkx", "pyarrow", "hydra-core", "omegaconf")
@@ -42,8 +47,13 @@ def config_dict(cfg: Config) -> dict[str, Any]:
 
 
 def config_hash(cfg: Config) -> str:
-    """SHA-256 of the canonical JSON of the resolved config (identifies a setting + seed)."""
-    text = json.dumps(config_dict(cfg), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the canonical JSON of the resolved config (identifies a setting + seed + replicate).
+
+    ``output.resume`` is left out: it says whether to skip a finished run, not what a run is.
+    """
+    identity = config_dict(cfg)
+    identity["output"].pop("resume", None)
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -77,6 +87,8 @@ def run_metadata(cfg: Config) -> dict[str, str]:
     return {
         "exposim.config_hash": config_hash(cfg),
         "exposim.seed": str(cfg.seed),
+        "exposim.replicate": str(cfg.replicate),
+        "exposim.run_seed": str(run_seed(cfg)),
         "exposim.version": _version("exposim") or "unknown",
         "exposim.config": json.dumps(config_dict(cfg), sort_keys=True),
     }
@@ -190,7 +202,8 @@ def write_run(out_dir: Path, cfg: Config, tables: dict[str, pa.Table], extra: di
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST
-    manifest_path.unlink(missing_ok=True)   # a stale "complete" must never describe new files
+    if (read_manifest(out_dir) or {}).get("status") == "complete":
+        manifest_path.unlink()   # a stale "complete" must never describe new files
     files = {}
     for name, table in tables.items():
         path = out_dir / name
@@ -199,8 +212,7 @@ def write_run(out_dir: Path, cfg: Config, tables: dict[str, pa.Table], extra: di
     finished = datetime.now(timezone.utc)
     manifest = {
         "status": "complete",
-        "seed": cfg.seed,
-        "config_hash": config_hash(cfg),
+        **_identity(cfg),
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "wall_seconds": round((finished - started).total_seconds(), 3),
@@ -220,3 +232,64 @@ def read_manifest(out_dir: Path) -> dict[str, Any] | None:
         return json.loads((Path(out_dir) / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
+
+
+#: Files a run writes; :func:`begin_run` removes those an earlier attempt left.
+RUN_FILES = ("summary.parquet", "days.parquet", "contacts.parquet", "decoys.parquet")
+
+
+def _identity(cfg: Config) -> dict[str, Any]:
+    return {"seed": cfg.seed, "replicate": cfg.replicate, "run_seed": run_seed(cfg),
+            "config_hash": config_hash(cfg), "exposim_version": _version("exposim")}
+
+
+def begin_run(out_dir: Path, cfg: Config, started: datetime, extra: dict[str, Any] | None = None) -> None:
+    """Mark ``out_dir`` as a run in progress, clearing the tables and temporary files of any earlier attempt."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*(out_dir / n for n in RUN_FILES), *out_dir.glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)
+    write_json(out_dir / MANIFEST, {"status": "running", **_identity(cfg), "started": started.isoformat(),
+                                    "host": platform.node(), "pid": os.getpid(), **(extra or {})})
+
+
+def fail_run(out_dir: Path, cfg: Config, started: datetime, error: BaseException, trace: str,
+             extra: dict[str, Any] | None = None) -> None:
+    """Record that the run in ``out_dir`` failed, with its error; the folder's tables are not a result."""
+    finished = datetime.now(timezone.utc)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    write_json(Path(out_dir) / MANIFEST, {
+        "status": "failed", **_identity(cfg), "started": started.isoformat(), "finished": finished.isoformat(),
+        "error": f"{type(error).__name__}: {error}", "traceback": trace, "host": platform.node(),
+        **(extra or {}), "config": config_dict(cfg)})
+
+
+def verify_run(out_dir: Path, cfg: Config) -> str | None:
+    """Why ``out_dir`` does not hold a complete, intact run of ``cfg`` (None when it does).
+
+    Complete means: the manifest says ``complete``, was written for the same
+    config (hash) by the same exposim version, and every table it lists is
+    there with the recorded size and SHA-256.
+    """
+    manifest = read_manifest(out_dir)
+    if manifest is None:
+        return "no manifest"
+    status = manifest.get("status")
+    if status != "complete":
+        return f"status is {status!r}" + (" (the job was interrupted)" if status == "running" else "")
+    if manifest.get("config_hash") != config_hash(cfg):
+        return "it was run with a different config"
+    if manifest.get("exposim_version") != _version("exposim"):
+        return f"it was written by exposim {manifest.get('exposim_version')}, this is {_version('exposim')}"
+    return verify_files(out_dir, manifest)
+
+
+def verify_files(out_dir: Path, manifest: dict[str, Any]) -> str | None:
+    """Why the tables a complete manifest lists are not all there and intact (None when they are)."""
+    for name, meta in manifest.get("files", {}).items():
+        path = Path(out_dir) / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != meta.get("bytes") or _sha256(path) != meta.get("sha256"):
+            return f"{name} does not match its checksum"
+    return None

@@ -16,7 +16,7 @@ import mesa
 import numpy as np
 
 from sim.agents import AccountView, view_class
-from sim.config import COHORTS, Config, validate
+from sim.config import COHORTS, Config, run_seed, validate
 from sim.content import FIRST_VIOLATING, NONE, SUGGESTIVE, ItemStore, post_items, posting_rates
 from sim.engagement import engage
 from sim.metrics import COLUMN, MINOR_COHORTS, Metrics, day_rows, summarize
@@ -64,7 +64,7 @@ class ExposureModel(mesa.Model):
 
     def __init__(self, config: Config) -> None:
         validate(config)
-        self.streams = RandomStreams(config.seed)
+        self.streams = RandomStreams(run_seed(config))
         # Mesa's own generators (model.random, model.rng) get a stream of their own.
         super().__init__(rng=int(self.streams.get("mesa").integers(2**62)))
         self.config = config

@@ -1,58 +1,100 @@
 """One run from a validated config to a complete run folder, without Hydra.
 
-Core objects: :func:`run`, :class:`RunResult`.
+Core objects: :func:`run`, :class:`RunResult`, :func:`read_summary`.
 
 This is what the Hydra app calls for each job, and what notebooks, tests and
-benchmarks call directly.
+benchmarks call directly. A run folder is either complete and verifiable or
+visibly not (see :mod:`sim.io`): the manifest says ``running`` while the model
+runs, ``failed`` (with the error) if it raised, ``complete`` once every table
+is written.
 """
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from sim.config import Config, validate
-from sim.io import columns_table, summary_table, write_run
+import pyarrow.parquet as pq
+
+from sim.config import Config, ConfigError, validate
+from sim.io import (MANIFEST, begin_run, columns_table, fail_run, flatten_config, summary_table, verify_run,
+                    write_run)
 from sim.model import ExposureModel
 
 
 @dataclass
 class RunResult:
-    """What a finished run produced."""
+    """What a finished run produced (``skipped``: it was already complete, nothing was recomputed)."""
 
     summary: dict[str, float]
     out_dir: Path
     manifest: Path
-    model: ExposureModel
+    model: ExposureModel | None
+    skipped: bool = False
 
 
-def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | None = None) -> RunResult:
+def read_summary(out_dir: str | Path, config: Config) -> dict[str, float]:
+    """The summary figures of a written run (the config columns of summary.parquet left out)."""
+    row = pq.read_table(Path(out_dir) / "summary.parquet").to_pylist()[0]
+    config_keys = set(flatten_config(config))
+    return {k: v for k, v in row.items() if k not in config_keys}
+
+
+def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | None = None, *,
+        resume: bool = False, extra: dict[str, Any] | None = None) -> RunResult:
     """Validate, build, simulate ``config.days`` days and write the run folder.
 
     Files: ``summary.parquet`` (one row), ``days.parquet`` (day x cohort),
     ``contacts.parquet`` (day x cohort x sender x channel x kind),
     ``decoys.parquet`` (one row per decoy), and ``manifest.json`` last.
+
+    Args:
+        config: the run's settings.
+        out_dir: the run folder.
+        progress: called with the day number after each simulated day.
+        resume: when ``out_dir`` already holds a complete, verified run of this
+            config (:func:`sim.io.verify_run`), return its summary without
+            recomputing (``RunResult.skipped``).
+        extra: more manifest entries (the Hydra app records the job's overrides).
     """
-    started = datetime.now(timezone.utc)
     validate(config)
-    model = ExposureModel(config)
-    model.run(progress=progress)
-    summary = model.summary()
-    tables = {"summary.parquet": summary_table(summary, config)}
-    if config.output.days_table:
-        tables["days.parquet"] = columns_table(model.day_table(), config)
-    if config.output.contacts_table:
-        tables["contacts.parquet"] = columns_table(model.contact_table(), config)
-    if config.output.decoys_table:
-        tables["decoys.parquet"] = columns_table(model.decoy_table(), config)
-    extra = {
-        "graph": model.graph_stats,
-        "population": model.population.summary(),
-        "groups": {"n": int(model.groups.n_groups), "harmful": int(model.groups.harmful.sum())},
-        "safeguards_enabled": model.safeguards.names,
-        "feed_policy": config.recommender.feed,
-    }
-    manifest = write_run(Path(out_dir), config, tables, extra, started)
-    return RunResult(summary=summary, out_dir=Path(out_dir), manifest=manifest, model=model)
+    out_dir = Path(out_dir)
+    if resume and verify_run(out_dir, config) is None:
+        return RunResult(summary=read_summary(out_dir, config), out_dir=out_dir, manifest=out_dir / MANIFEST,
+                         model=None, skipped=True)
+    started = datetime.now(timezone.utc)
+    extra = dict(extra or {})
+    try:
+        model = ExposureModel(config)
+    except ConfigError:
+        raise                      # bad input (an unreadable network file): nothing is written
+    except BaseException as exc:
+        fail_run(out_dir, config, started, exc, traceback.format_exc(), extra)
+        raise
+    begin_run(out_dir, config, started, extra)
+    try:
+        model.run(progress=progress)
+        summary = model.summary()
+        tables = {"summary.parquet": summary_table(summary, config)}
+        if config.output.days_table:
+            tables["days.parquet"] = columns_table(model.day_table(), config)
+        if config.output.contacts_table:
+            tables["contacts.parquet"] = columns_table(model.contact_table(), config)
+        if config.output.decoys_table:
+            tables["decoys.parquet"] = columns_table(model.decoy_table(), config)
+        extra.update({
+            "graph": model.graph_stats,
+            "population": model.population.summary(),
+            "groups": {"n": int(model.groups.n_groups), "harmful": int(model.groups.harmful.sum())},
+            "safeguards_enabled": model.safeguards.names,
+            "feed_policy": config.recommender.feed,
+        })
+        manifest = write_run(out_dir, config, tables, extra, started)
+    except BaseException as exc:
+        # KeyboardInterrupt too: the folder must never look like a result.
+        fail_run(out_dir, config, started, exc, traceback.format_exc(), extra)
+        raise
+    return RunResult(summary=summary, out_dir=out_dir, manifest=manifest, model=model)
