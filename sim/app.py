@@ -12,21 +12,27 @@ or written (see ``sim.__main__``).
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
+from tqdm import tqdm
 
 from sim.config import Config, ConfigError, validate
 from sim.runner import run
+from sim.sweep import SweepCallback  # noqa: F401  (registers the exposim_job_dir resolver)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 CONFIG_ERROR_EXIT = 2
+log = logging.getLogger(__name__)
 
 ConfigStore.instance().store(name="exposim_schema", node=Config)
 
@@ -58,7 +64,11 @@ KEY_FIGURES = (
 
 def to_config(cfg: DictConfig) -> Config:
     """Turn Hydra's composed config into the plain :class:`Config` object the core takes."""
-    plain = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"]) if "hydra" in cfg else cfg
+    plain = cfg
+    if "hydra" in cfg:          # a job's config as a sweeper composes it: drop the hydra node as run_job does
+        plain = copy.deepcopy(cfg)
+        with read_write(plain), open_dict(plain):
+            del plain["hydra"]
     try:
         obj = OmegaConf.to_object(plain)
     except OmegaConfBaseException as exc:
@@ -78,19 +88,40 @@ def format_summary(summary: dict[str, float], out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _job_extra(hc: Any) -> dict[str, Any]:
+    """What the manifest records about the Hydra job: its overrides (the setting's name) and number."""
+    extra: dict[str, Any] = {"overrides": list(hc.overrides.task)}
+    if hc.mode == RunMode.MULTIRUN:
+        extra["sweep"] = {"dir": str(Path(hc.sweep.dir).resolve()), "job_num": hc.job.num}
+    return extra
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def hydra_main(cfg: DictConfig) -> float:
-    """Run one job of Hydra's (single or multi-)run."""
+def hydra_main(cfg: DictConfig) -> dict[str, float]:
+    """Run one job of Hydra's (single or multi-)run; returns the run's summary figures."""
     global task_started
     task_started = True
     # Hydra configures the root logger at INFO; Mesa would then log every step.
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    single = hc.mode != RunMode.MULTIRUN
+    out_dir = Path(hc.runtime.output_dir)
     try:
-        # An unreadable network.path surfaces while the world is built, before any file is written.
-        result = run(validate(to_config(cfg)), out_dir)
+        config = validate(to_config(cfg))
+        # A long single run shows a bar over days (on a terminal only; jobs of a sweep log instead).
+        with tqdm(total=config.days, desc="exposim", unit="day", disable=None if single else True,
+                  leave=False, dynamic_ncols=True) as bar:
+            # An unreadable network.path surfaces while the world is built, before any file is written.
+            result = run(config, out_dir, progress=lambda day: bar.update(1), resume=config.output.resume,
+                         extra=_job_extra(hc))
     except ConfigError as exc:
+        if not single:
+            raise           # the launcher records this job as failed and goes on with the others
         print(f"exposim: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(CONFIG_ERROR_EXIT) from None
-    print(format_summary(result.summary, out_dir))
-    return result.summary["minor_harm_prevalence_per_10k"]
+    if result.skipped:
+        log.info("%s already holds a complete run of this config; kept (output.resume=false recomputes)",
+                 out_dir)
+    if single:
+        print(format_summary(result.summary, out_dir))
+    return result.summary

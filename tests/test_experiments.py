@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
-from sim.app import CONFIG_DIR, to_config
-from sim.config import validate
+from sim.app import CONFIG_DIR
+from sim.sweep import plan_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 STUDIES = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
@@ -31,10 +32,13 @@ def test_study_has_a_readme(study):
 
 
 @pytest.mark.parametrize("study", STUDIES)
-def test_every_swept_value_gives_a_valid_config(study):
-    params = _compose([f"experiment={study}"], hydra_config=True).hydra.sweeper.params
-    assert params, f"{study} sweeps nothing"
-    for key, values in params.items():
-        for value in str(values).split(","):
-            cfg = _compose([f"experiment={study}", f"{key}={value.strip()}"])
-            validate(to_config(cfg))
+def test_every_job_of_the_study_is_valid_and_has_its_own_folder(study):
+    """The sweep is expanded exactly as Hydra's sweeper will, and every job's config validates."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={study}"], return_hydra_config=True)
+        assert cfg.hydra.sweeper.params, f"{study} sweeps nothing"
+        assert "${now" not in OmegaConf.to_yaml(cfg.hydra.sweep), "a study's folder must be fixed to resume"
+        planned = plan_sweep(cfg)           # raises ConfigError naming any invalid job
+    assert planned is not None and len(planned) >= 4
+    assert len({job.out_dir for job in planned}) == len(planned)
+    assert all(f"/experiments/{study}/" in str(job.out_dir) for job in planned)

@@ -1,0 +1,299 @@
+"""Sweeps: Hydra multirun jobs that are checked up front, resume, fail alone and report progress.
+
+Core objects: :class:`SweepCallback`, :func:`plan_sweep`, :func:`job_dir_name`,
+:func:`sweep_status`, :data:`PLAN`, :data:`PROGRESS`.
+
+Hydra runs the sweep (its sweeper expands the overrides, its launcher — basic,
+joblib, Ray or SLURM — runs the jobs); this module adds what a long sweep needs
+around it, as a Hydra callback configured in ``configs/config.yaml``:
+
+* **Before any job runs** (:meth:`SweepCallback.on_multirun_start`, in the
+  launching process) every job's config is composed and validated, so a bad
+  value anywhere in the sweep stops it with exit status 2 before anything is
+  simulated; each job's run folder is checked, and the plan — jobs, folders,
+  which are already complete — is written to ``sweep.json``.
+* **Each job** runs through :func:`sim.runner.run` with ``resume``: a folder
+  that already holds a complete, verified run of the same config is kept, not
+  recomputed. Job folders are named after the job's overrides
+  (``hydra.sweep.subdir: ${exposim_job_dir:${hydra.job.override_dirname}}``),
+  not Hydra's job number, so the same command finds the same folders again.
+* **After each job** (:meth:`SweepCallback.on_job_end`, in the worker) a line
+  goes to ``sweep_progress.jsonl`` and the log shows runs done out of the total
+  with an estimate of the time left.
+* **At the end** (:meth:`SweepCallback.on_multirun_end`) the sweep's status is
+  printed and, unless ``compare: false``, the comparison table and report
+  (:mod:`sim.analysis`).
+
+A job that raises is recorded in its folder (manifest ``status: failed``, with
+the error) and Hydra's launcher goes on with the others; the sweep then exits
+non-zero, and the same command later recomputes only the runs that are not
+complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from sim.config import ConfigError, validate
+from sim.io import read_manifest, verify_run, write_json
+
+log = logging.getLogger(__name__)
+
+PLAN = "sweep.json"
+PROGRESS = "sweep_progress.jsonl"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+_MAX_DIR_NAME = 180
+
+#: The sweep folder of the multirun this process launched (set in the launching process only).
+active_sweep: Path | None = None
+
+
+def job_dir_name(override_dirname: str) -> str:
+    """A job's folder name from its overrides (``a=1,b=x``): stable, one path component, not too long."""
+    name = (override_dirname or "default").replace(os.sep, "%")
+    if name in (".", ".."):
+        name = f"default{name}"
+    if len(name.encode()) > _MAX_DIR_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = name.encode()[:_MAX_DIR_NAME - 17].decode(errors="ignore") + "~" + digest
+    return name
+
+
+OmegaConf.register_new_resolver("exposim_job_dir", job_dir_name, replace=True)
+
+
+@dataclass
+class PlannedJob:
+    """One job of a sweep as planned before launch."""
+
+    overrides: list[str]
+    out_dir: Path
+    complete: bool        # the folder already holds a complete, verified run of this config
+
+
+def _job_overrides(config: DictConfig) -> list[list[str]] | None:
+    """The jobs Hydra's basic sweeper will launch, expanded the way it does (None for other sweepers)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
+        return None
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    loader = GlobalHydra.instance().config_loader()
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+    batches = BasicSweeper.split_arguments(parsed, None)
+    return [list(job) for batch in batches for job in batch]
+
+
+def plan_sweep(config: DictConfig) -> list[PlannedJob] | None:
+    """Compose and validate every job of the sweep and find its run folder.
+
+    Raises:
+        ConfigError: naming every job whose config is invalid, and why.
+    Returns None when the sweep is not run by Hydra's basic sweeper (its jobs
+    are then only known as they are launched).
+    """
+    from sim.app import to_config   # sim.app imports this module
+
+    jobs = _job_overrides(config)
+    if jobs is None:
+        return None
+    loader = GlobalHydra.instance().config_loader()
+    planned, errors = [], []
+    for overrides in jobs:
+        job_cfg = loader.load_sweep_config(config, overrides)
+        try:
+            cfg = validate(to_config(job_cfg))
+        except ConfigError as exc:
+            errors.append(f"  job {' '.join(overrides) or '(no overrides)'}: {exc}")
+            continue
+        out_dir = Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir)
+        complete = cfg.output.resume and verify_run(out_dir, cfg) is None
+        planned.append(PlannedJob(overrides, out_dir.resolve(), complete))
+    if errors:
+        raise ConfigError(f"{len(errors)} of {len(jobs)} jobs of the sweep have an invalid config; "
+                          "nothing was run:\n" + "\n".join(errors))
+    return planned
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _read_progress(sweep_dir: Path, invocation: str) -> list[dict[str, Any]]:
+    try:
+        lines = (sweep_dir / PROGRESS).read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue            # a line cut short by a killed worker
+        if entry.get("invocation") == invocation:
+            out.append(entry)
+    return out
+
+
+def progress_line(plan: dict[str, Any], entries: list[dict[str, Any]], now: float) -> str:
+    """``runs done/total`` for this invocation, with kept / run / failed counts and the time left."""
+    total = plan.get("total")
+    kept = sum(e["status"] == "kept" for e in entries)
+    ran = sum(e["status"] == "complete" for e in entries)
+    failed = sum(e["status"] == "failed" for e in entries)
+    done = kept + ran + failed
+    text = f"{done}/{total if total is not None else '?'} runs done ({kept} kept, {ran} run, {failed} failed)"
+    elapsed = now - plan["started_unix"]
+    text += f", {format_duration(elapsed)} elapsed"
+    if total is not None:
+        to_run = total - plan.get("already_complete", 0)
+        computed = ran + failed
+        if 0 < computed < to_run:
+            text += f", about {format_duration(elapsed / computed * (to_run - computed))} left"
+    return text
+
+
+class SweepCallback(Callback):
+    """Checks a sweep before launch, logs progress after each job, reports and compares at the end.
+
+    Args:
+        compare: at the end of a sweep with no failed job, print the comparison
+            table and write ``comparison.parquet`` and ``report.html`` into the
+            sweep folder (:func:`sim.analysis.compare_sweep`).
+        baseline: the setting the comparison measures differences against
+            (a label such as ``safeguards=none``); None: the sweep's first setting.
+    """
+
+    def __init__(self, compare: bool = True, baseline: str | None = None) -> None:
+        self.compare = compare
+        self.baseline = baseline
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global active_sweep
+        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        try:
+            planned = plan_sweep(config)
+        except ConfigError as exc:
+            print(f"exposim: configuration error: {exc}", flush=True)
+            from sim.app import CONFIG_ERROR_EXIT
+            raise SystemExit(CONFIG_ERROR_EXIT) from None
+        active_sweep = sweep_dir
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        plan: dict[str, Any] = {
+            "invocation": uuid.uuid4().hex,
+            "started": datetime.now(timezone.utc).isoformat(),
+            "started_unix": time.time(),
+            "sweep_dir": str(sweep_dir),
+            "total": None if planned is None else len(planned),
+            "already_complete": 0 if planned is None else sum(j.complete for j in planned),
+            "jobs": None if planned is None else [
+                {"overrides": j.overrides, "dir": os.path.relpath(j.out_dir, sweep_dir), "complete_at_start": j.complete}
+                for j in planned],
+        }
+        write_json(sweep_dir / PLAN, plan)
+        if planned is None:
+            log.info("exposim sweep in %s (jobs are counted as they finish)", sweep_dir)
+        else:
+            log.info("exposim sweep: %d runs in %s; %d already complete (kept), %d to run",
+                     len(planned), sweep_dir, plan["already_complete"], len(planned) - plan["already_complete"])
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        from hydra.core.utils import JobStatus
+
+        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        try:
+            plan = json.loads((sweep_dir / PLAN).read_text())
+        except (OSError, ValueError):
+            return               # not launched through this callback's on_multirun_start
+        out_dir = Path(str(config.hydra.runtime.output_dir))
+        manifest = read_manifest(out_dir) or {}
+        if job_return.status == JobStatus.FAILED:
+            status = "failed"
+        elif manifest.get("finished", "") < plan["started"]:
+            status = "kept"      # complete before this invocation began: the job skipped it
+        else:
+            status = "complete"
+        entry = {"invocation": plan["invocation"], "dir": os.path.relpath(out_dir, sweep_dir), "status": status,
+                 "time": time.time(), "wall_seconds": manifest.get("wall_seconds")}
+        # One short line per write with O_APPEND: concurrent workers' lines do not interleave.
+        with open(sweep_dir / PROGRESS, "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        entries = _read_progress(sweep_dir, plan["invocation"])
+        message = f"[sweep] {entry['dir']}: {status}; " + progress_line(plan, entries, time.time())
+        if status == "failed":
+            log.error("%s; error: %s", message, manifest.get("error", "see the job's log"))
+        else:
+            log.info(message)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        status = sweep_status(sweep_dir)
+        print(status.describe(), flush=True)
+        if self.compare and status.complete:
+            from sim.analysis import compare_sweep
+
+            compare_sweep(sweep_dir, baseline=self.baseline)
+
+
+@dataclass
+class SweepStatus:
+    """The planned runs of a sweep folder by state, read back from their manifests."""
+
+    sweep_dir: Path
+    complete: list[str]
+    failed: list[tuple[str, str]]      # (folder, error)
+    incomplete: list[str]
+    kept: int
+    elapsed: float | None
+
+    def describe(self) -> str:
+        total = len(self.complete) + len(self.failed) + len(self.incomplete)
+        lines = [f"exposim sweep {self.sweep_dir}: {len(self.complete)}/{total} runs complete "
+                 f"({self.kept} kept from before, {len(self.complete) - self.kept} run now)"
+                 + (f" in {format_duration(self.elapsed)}" if self.elapsed is not None else "")]
+        for folder, error in self.failed:
+            lines.append(f"  failed: {folder}: {error}")
+        for folder in self.incomplete:
+            lines.append(f"  not complete: {folder}")
+        if self.failed or self.incomplete:
+            lines.append("  Run the same command again to compute only the runs that are not complete; "
+                         "each failed run's manifest.json holds its traceback.")
+        return "\n".join(lines)
+
+
+def sweep_status(sweep_dir: Path) -> SweepStatus:
+    """The state of every run the last invocation planned in ``sweep_dir``."""
+    sweep_dir = Path(sweep_dir)
+    plan = json.loads((sweep_dir / PLAN).read_text())
+    complete, failed, incomplete = [], [], []
+    for job in plan.get("jobs") or []:
+        manifest = read_manifest(sweep_dir / job["dir"]) or {}
+        state = manifest.get("status")
+        if state == "complete":
+            complete.append(job["dir"])
+        elif state == "failed":
+            failed.append((job["dir"], manifest.get("error", "")))
+        else:
+            incomplete.append(job["dir"])
+    return SweepStatus(sweep_dir, complete, failed, incomplete, kept=int(plan.get("already_complete", 0)),
+                       elapsed=time.time() - plan["started_unix"])
