@@ -1,0 +1,501 @@
+"""A standalone HTML report of a sweep comparison: run status, tables and figures in one file.
+
+Core objects: :func:`write_report`, :func:`render_report`.
+
+The page needs nothing but a browser: the CSS is inline, every figure is an
+inline SVG drawn by matplotlib (text kept as text, so it stays searchable and
+sharp on a projector) and there is no JavaScript. Figures are built with
+:class:`matplotlib.figure.Figure` directly rather than pyplot, so no backend is
+selected and no global state is touched. Nothing time-dependent goes into the
+page and SVG ids come from a fixed salt, so the same inputs give a
+byte-identical file. Which metrics come first and what they are called comes
+from :mod:`sim.analysis.labels`; every other numeric metric still appears in
+the full table at the end.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import os
+import re
+import tempfile
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pyarrow as pa
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sim.analysis.labels import (CONTACT_METRICS, HARM_METRICS, HEADLINE, LABELS, TIMELINE_SERIES, label)
+
+DASH = "–"
+MINUS = "−"
+MARK = "◆"
+STATUSES = ("complete", "failed", "incomplete", "invalid")
+DAY_METRICS = ("decoy_days_to_first_harm", "decoy_days_to_first_unwanted_contact")
+
+# Okabe–Ito: distinguishable under the common colour-vision deficiencies.
+BASELINE_COLOUR = "#000000"
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
+LINESTYLES = ("-", "--", ":", "-.")
+
+_RC = {
+    "svg.fonttype": "none",          # text stays <text>, not glyph outlines
+    "svg.hashsalt": "exposim-report",  # deterministic ids
+    "font.family": "sans-serif",
+    "font.size": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.8,
+}
+
+CSS = """
+body{margin:0;background:#fafafa;color:#1a1a1a;font:18px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif}
+main{max-width:1280px;margin:0 auto;padding:1.5rem 2rem 3rem;background:#fff}
+h1{font-size:1.9rem;margin:.5rem 0 .25rem}h2{font-size:1.4rem;margin-top:2.2rem;border-bottom:2px solid #0072B2}
+.sub{color:#555;margin-top:0}.note{color:#555;font-style:italic}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;margin:.75rem 0;font-size:.9rem}
+th,td{border:1px solid #ccc;padding:.35rem .55rem;vertical-align:top;text-align:left}
+thead th{background:#eef3f8}th[scope=row]{background:#f6f6f6;font-weight:600;min-width:9em}
+td.num{font-variant-numeric:tabular-nums}.nw{white-space:nowrap}
+tr.baseline th,tr.baseline td{background:#fff7d6}
+.ci{color:#555}.rel{display:block;color:#333;font-size:.85em;white-space:nowrap}.sig .rel{font-weight:700}
+.mark{color:#D55E00}.tag{font-size:.75em;background:#000;color:#fff;border-radius:3px;padding:0 .3em;
+margin-left:.4em}
+td.err{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em}
+.code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em;color:#555;font-weight:400}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}figcaption{color:#444;font-size:.9rem}
+ul.counts{list-style:none;padding:0;display:flex;gap:1.5rem;flex-wrap:wrap}
+details summary{cursor:pointer;font-weight:600}
+footer{margin-top:3rem;padding-top:.75rem;border-top:1px solid #ccc;color:#555;font-size:.85rem}
+"""
+
+
+def write_report(path: Path, comparison: pa.Table, timelines: pa.Table, runs: pa.Table, meta: dict) -> Path:
+    """Write a standalone ``report.html`` (no network access needed: CSS inline, figures inline SVG, no JS).
+
+    The file is written to a temporary name in the same folder and renamed into
+    place, so a reader never sees half a page.
+
+    Args:
+        path: the HTML file to write; its folder must exist.
+        comparison: one row per (setting, metric) with means, intervals and paired differences.
+        timelines: one row per (setting, series, day) of cumulative decoy counts; may be empty.
+        runs: one row per run folder with its status and error.
+        meta: ``title``, ``sweep_dir``, ``baseline``, ``level``, ``resamples``, ``exposim_version``, ``metrics``.
+
+    Returns:
+        ``path``.
+    """
+    path = Path(path)
+    text = render_report(comparison, timelines, runs, meta)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, meta: dict) -> str:
+    """The report's HTML text (see :func:`write_report` for the arguments)."""
+    res = _Results(comparison, meta.get("baseline"))
+    title = str(meta.get("title") or "exposim comparison")
+    metrics = list(meta.get("metrics") or HEADLINE)
+    level = float(meta.get("level", 0.95))
+    resamples = int(meta.get("resamples", 0))
+    run_rows = runs.to_pylist()
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body><main>",
+        f"<h1>{e(title)}</h1>",
+        f'<p class="sub">Sweep <span class="code">{e(str(meta.get("sweep_dir", "")))}</span> · '
+        f"{len(res.settings)} settings · baseline <strong>{e(res.baseline)}</strong></p>",
+        _how_to_read(res.baseline, level, resamples),
+        _run_status(run_rows),
+        "<section id=\"results\"><h2>Main results</h2>", _main_table(res, metrics), "</section>",
+        _figure_section("harm", "Harm by setting", _interval_figure(res, HARM_METRICS),
+                        "Mean and interval per setting; the dashed line is the baseline mean. A filled dot marks a "
+                        "paired difference from the baseline whose interval excludes 0."),
+        _figure_section("contact", "Contact by setting", _interval_figure(res, CONTACT_METRICS),
+                        "Mean and interval per setting, drawn as for harm."),
+        _timeline_section(timelines, res),
+        _figure_section("cost-benefit", "Cost–benefit", _cost_benefit_figure(res),
+                        "Each point is a setting compared with the baseline on paired replicates, with intervals "
+                        "in both directions. Up is more protection; right is more cost."),
+        _full_table(res),
+        f"<footer>exposim {e(str(meta.get('exposim_version', 'unknown')))} · {len(run_rows)} runs · "
+        f"{resamples} bootstrap resamples · {_level(level)}% intervals · sweep folder "
+        f'<span class="code">{e(str(meta.get("sweep_dir", "")))}</span></footer>',
+        "</main></body></html>", "",
+    ]
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class _Results:
+    """The comparison table indexed by (setting, metric), with settings in display order."""
+
+    def __init__(self, comparison: pa.Table, baseline: str | None) -> None:
+        rows = comparison.to_pylist()
+        self.cells: dict[tuple[str, str], dict[str, Any]] = {(r["setting"], r["metric"]): r for r in rows}
+        order: dict[str, int] = {}
+        for r in rows:
+            order.setdefault(r["setting"], int(r["order"]))
+        self.settings: list[str] = sorted(order, key=lambda s: (order[s], s))
+        self.metrics: set[str] = {r["metric"] for r in rows}
+        flagged = [r["setting"] for r in rows if r.get("is_baseline")]
+        if baseline in order:
+            self.baseline = str(baseline)
+        elif flagged:
+            self.baseline = flagged[0]
+        else:
+            self.baseline = self.settings[0] if self.settings else str(baseline or "")
+
+    def get(self, setting: str, metric: str, field: str) -> float:
+        """One number of a cell, NaN when the cell or the value is missing."""
+        row = self.cells.get((setting, metric))
+        value = None if row is None else row.get(field)
+        return math.nan if value is None else float(value)
+
+    def significant(self, setting: str, metric: str) -> bool:
+        """Whether the paired difference from the baseline has an interval excluding 0."""
+        lo, hi = self.get(setting, metric, "diff_low"), self.get(setting, metric, "diff_high")
+        return setting != self.baseline and ((lo > 0 and hi >= lo) or (hi < 0 and lo <= hi))
+
+    def ordered_metrics(self) -> list[str]:
+        """Every metric present: the labelled ones in catalogue order, then the rest by name."""
+        known = [m for m in LABELS if m in self.metrics]
+        return known + sorted(self.metrics - set(known))
+
+
+def _is_share(metric: str) -> bool:
+    return metric.endswith("_share")
+
+
+def _scale(metric: str) -> float:
+    return 100.0 if _is_share(metric) else 1.0
+
+
+def _title(metric: str) -> str:
+    return label(metric) + (" (%)" if _is_share(metric) else "")
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def _num(x: float) -> str:
+    """Three significant figures, thousands separated, a true minus sign; '–' for NaN."""
+    if x is None or not math.isfinite(x):
+        return DASH
+    if x == 0:
+        return "0"
+    rounded = float(f"{x:.3g}")
+    text = f"{rounded:,.0f}" if abs(rounded) >= 1000 else f"{x:#.3g}".rstrip(".")
+    return text.replace("-", MINUS)
+
+
+def _interval(lo: float, hi: float) -> str:
+    if not (math.isfinite(lo) or math.isfinite(hi)):
+        return ""
+    return f"[{_num(lo)}, {_num(hi)}]"
+
+
+def _level(level: float) -> str:
+    return f"{level * 100:g}"
+
+
+def _signed(x: float) -> str:
+    return ("+" if math.isfinite(x) and x > 0 else "") + _num(x)
+
+
+def _cell(res: _Results, setting: str, metric: str) -> str:
+    """A ``<td>``: mean [interval], then the relative change vs the baseline [interval]."""
+    e = html.escape
+    if (setting, metric) not in res.cells:
+        return f'<td class="num">{DASH}</td>'
+    k = _scale(metric)
+    mean = res.get(setting, metric, "mean")
+    if not math.isfinite(mean) and metric in DAY_METRICS:
+        text = "never"
+    else:
+        ci = _interval(k * res.get(setting, metric, "ci_low"), k * res.get(setting, metric, "ci_high"))
+        text = '<span class="nw">' + _num(k * mean) + (f' <span class="ci">{ci}</span>' if ci else "") + "</span>"
+    if setting == res.baseline:
+        return f'<td class="num">{text}<span class="rel">baseline</span></td>'
+    rel = 100 * res.get(setting, metric, "rel_change")
+    rel_ci = _interval(100 * res.get(setting, metric, "rel_low"), 100 * res.get(setting, metric, "rel_high"))
+    rel_text = DASH if not math.isfinite(rel) else f"{_signed(rel)}% {rel_ci}".rstrip()
+    sig = res.significant(setting, metric)
+    mark = f' <span class="mark" title="paired difference interval excludes 0">{MARK}</span>' if sig else ""
+    return (f'<td class="num{" sig" if sig else ""}">{text}'
+            f'<span class="rel">{e(rel_text)}{mark}</span></td>')
+
+
+def _how_to_read(baseline: str, level: float, resamples: int) -> str:
+    e = html.escape
+    return (
+        '<section id="how-to-read"><h2>How to read this</h2><p>'
+        "Each value is the mean over a setting's replicates; the brackets give its percentile bootstrap "
+        f"interval at {_level(level)}% over replicates ({resamples} resamples). Under each value is its "
+        f"relative change from the baseline, <strong>{e(baseline)}</strong>, with its interval (−30% means 30% "
+        "below the baseline). Differences are "
+        "paired: replicates share seeds across settings, so each setting is compared with the baseline run on the "
+        f"same simulated world, replicate by replicate. <span class=\"mark\">{MARK}</span> marks a setting whose "
+        "paired difference from the baseline has an interval that excludes 0. Shares are shown as percentages. "
+        f"{DASH} means no value (no finite replicate, fewer than two replicates for an interval, or a baseline of "
+        "0 for a relative change); “never” means the decoys never met that event during the run.</p></section>"
+    )
+
+
+def _run_status(rows: list[dict[str, Any]]) -> str:
+    e = html.escape
+    counts = {s: 0 for s in STATUSES}
+    for r in rows:
+        counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
+    out = ['<section id="runs"><h2>Runs</h2>']
+    bad = [r for r in rows if r.get("status") != "complete"]
+    if not bad:
+        out.append(f"<p>All {len(rows)} runs are complete.</p></section>")
+        return "".join(out)
+    out.append('<ul class="counts">' + "".join(f"<li><strong>{n}</strong> {e(s)}</li>" for s, n in counts.items())
+               + "</ul>")
+    out.append('<p>Runs that are not complete are left out of every figure and table below.</p>'
+               '<div class="scroll"><table><thead><tr><th>run folder</th><th>setting</th><th>replicate</th>'
+               "<th>status</th><th>error</th></tr></thead><tbody>")
+    for r in sorted(bad, key=lambda r: str(r.get("run_dir"))):
+        cols = [str(r.get(k) or "") for k in ("run_dir", "setting", "replicate", "status")]
+        out.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cols)
+                   + f'<td class="err">{e(str(r.get("error") or DASH))}</td></tr>')
+    out.append("</tbody></table></div></section>")
+    return "".join(out)
+
+
+def _main_table(res: _Results, metrics: Sequence[str]) -> str:
+    e = html.escape
+    head = "".join(f'<th scope="col">{e(_title(m))}</th>' for m in metrics)
+    out = ['<div class="scroll"><table class="main"><thead><tr><th scope="col">setting</th>'
+           f'<th scope="col">replicates</th>{head}</tr></thead><tbody>']
+    for s in res.settings:
+        n = max((int(res.cells[(s, m)]["n"] or 0) for m in res.metrics if (s, m) in res.cells), default=0)
+        tag = '<span class="tag">baseline</span>' if s == res.baseline else ""
+        out.append(f'<tr{" class=baseline" if s == res.baseline else ""}><th scope="row">{e(s)}{tag}</th>'
+                   f'<td class="num">{n}</td>' + "".join(_cell(res, s, m) for m in metrics) + "</tr>")
+    out.append("</tbody></table></div>")
+    missing = [m for m in metrics if m not in res.metrics]
+    if missing:
+        out.append(f'<p class="note">Not in this sweep: {e(", ".join(missing))}.</p>')
+    return "".join(out)
+
+
+def _full_table(res: _Results) -> str:
+    e = html.escape
+    metrics = res.ordered_metrics()
+    head = "".join(f'<th scope="col">{e(s)}</th>' for s in res.settings)
+    out = ['<section id="all-metrics"><h2>All metrics</h2><details>',
+           f"<summary>Every summary metric ({len(metrics)}) for every setting</summary>",
+           f'<div class="scroll"><table class="full"><thead><tr><th scope="col">metric</th>{head}</tr></thead><tbody>']
+    for m in metrics:
+        code = f'<br><span class="code">{e(m)}</span>' if m in LABELS else ""
+        out.append(f'<tr><th scope="row">{e(_title(m))}{code}</th>'
+                   + "".join(_cell(res, s, m) for s in res.settings) + "</tr>")
+    out.append("</tbody></table></div></details></section>")
+    return "".join(out)
+
+
+def _figure_section(anchor: str, heading: str, svg: str, caption: str) -> str:
+    return (f'<section id="{anchor}"><h2>{html.escape(heading)}</h2><figure>{svg}'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure></section>")
+
+
+def _timeline_section(timelines: pa.Table, res: _Results) -> str:
+    if timelines.num_rows == 0:
+        return ('<section id="timelines"><h2>Decoy timelines</h2><p class="note">Decoy timelines are not available '
+                "for this sweep: its runs were written without daily tables.</p></section>")
+    return _figure_section("timelines", "Decoy timelines", _timeline_figure(timelines, res),
+                           "Cumulative count per decoy by the end of each simulated day: mean over replicates "
+                           "(line) and its interval (band).")
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _svg(fig: Figure, prefix: str) -> str:
+    """The figure as inline SVG: no XML prologue, comments or metadata, ids prefixed to be unique in the page."""
+    buf = io.StringIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    fig.clear()
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    # Several SVGs share one HTML id space: matplotlib's ids (figure_1, clip paths, markers) would collide.
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", text)
+    return text.strip()
+
+
+def _wrap(text: str, width: int = 28) -> str:
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)) or text
+
+
+def _note(ax: Axes, text: str) -> None:
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, _wrap(text, 40), transform=ax.transAxes, ha="center", va="center", color="#555555")
+
+
+def _styles(settings: Sequence[str], baseline: str) -> dict[str, dict[str, Any]]:
+    """Line colour and style per setting, the same in every figure: baseline black, the rest Okabe–Ito."""
+    out = {baseline: {"color": BASELINE_COLOUR, "linestyle": "-"}}
+    for i, s in enumerate(s for s in settings if s != baseline):
+        out[s] = {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i // len(PALETTE) % len(LINESTYLES)]}
+    return out
+
+
+def _interval_figure(res: _Results, metrics: Sequence[str]) -> str:
+    """One panel per metric: point and horizontal interval per setting, settings down the y axis."""
+    n = len(res.settings)
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(3.6 * len(metrics) + 2.2, 1.3 + 0.42 * max(n, 1)), layout="constrained")
+        axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+        for ax, metric in zip(axes, metrics):
+            ax.set_title(_wrap(_title(metric), 34), fontsize=11)
+            ax.grid(axis="y", visible=False)
+            if metric not in res.metrics:
+                ax.text(0.5, 0.5, "not in this sweep", transform=ax.transAxes, ha="center", color="#555555")
+                continue
+            k = _scale(metric)
+            for i, s in enumerate(res.settings):
+                base = s == res.baseline
+                colour = BASELINE_COLOUR if base else PALETTE[0]
+                mean, lo, hi = (k * res.get(s, metric, f) for f in ("mean", "ci_low", "ci_high"))
+                if base:
+                    ax.axhspan(i - 0.45, i + 0.45, color="#F0E442", alpha=0.25, linewidth=0)
+                    if math.isfinite(mean):
+                        ax.axvline(mean, color="#777777", linestyle="--", linewidth=1)
+                if math.isfinite(lo) and math.isfinite(hi):
+                    ax.hlines(i, lo, hi, color=colour, linewidth=2.5)
+                if math.isfinite(mean):
+                    filled = base or res.significant(s, metric)
+                    ax.plot([mean], [i], "o", markersize=7, color=colour,
+                            markerfacecolor=colour if filled else "white", markeredgewidth=1.8)
+        axes[0].set_yticks(np.arange(n), [_wrap(s) for s in res.settings])
+        axes[0].set_ylim(max(n, 1) - 0.5, -0.5)
+        return _svg(fig, f"fig-{metrics[0]}")
+
+
+def _timeline_figure(timelines: pa.Table, res: _Results) -> str:
+    """One panel per series: a line per setting over days with a shaded interval band."""
+    rows = timelines.to_pylist()
+    order = {s: i for i, s in enumerate(res.settings)}
+    for r in rows:
+        order.setdefault(r["setting"], len(order) + int(r["order"]))
+    settings = sorted({r["setting"] for r in rows}, key=lambda s: (order[s], s))
+    styles = _styles(res.settings + [s for s in settings if s not in res.settings], res.baseline)
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(12, 5.2 + 0.3 * len(settings) / 3), layout="constrained")
+        axes = fig.subplots(1, len(TIMELINE_SERIES), squeeze=False)[0]
+        for ax, (series, (_, name)) in zip(axes, TIMELINE_SERIES.items()):
+            ax.set_title(_wrap(name, 50), fontsize=11)
+            ax.set_xlabel("simulated day")
+            series_rows = [r for r in rows if r["series"] == series]
+            if not series_rows:
+                _note(ax, "no data for this series")
+                continue
+            for s in settings:
+                pts = sorted((r for r in series_rows if r["setting"] == s), key=lambda r: r["day"])
+                if not pts:
+                    continue
+                day = np.array([r["day"] for r in pts], dtype=float)
+                mean, lo, hi = (np.array([np.nan if r[f] is None else r[f] for r in pts], dtype=float)
+                                for f in ("mean", "ci_low", "ci_high"))
+                style = styles[s]
+                ok = np.isfinite(lo) & np.isfinite(hi)
+                if ok.any():
+                    ax.fill_between(day, np.where(ok, lo, 0.0), np.where(ok, hi, 0.0), where=ok,
+                                    color=style["color"], alpha=0.15, linewidth=0)
+                ax.plot(day, mean, linewidth=2, label=s, **style)
+        handles, labels = axes[0].get_legend_handles_labels()
+        if not handles:
+            handles, labels = axes[-1].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, [_wrap(t, 40) for t in labels], loc="outside lower center",
+                       ncols=min(3, len(handles)), frameon=False)
+        return _svg(fig, "fig-timelines")
+
+
+def _removed(res: _Results, setting: str, metric: str) -> tuple[float, float, float]:
+    """How much of the baseline's level a setting removes, in %: −relative change and its interval."""
+    rel, lo, hi = (res.get(setting, metric, f) for f in ("rel_change", "rel_low", "rel_high"))
+    return -100 * rel, -100 * hi, -100 * lo
+
+
+def _share(res: _Results, setting: str, metric: str) -> tuple[float, float, float]:
+    """A share's mean and interval, in %."""
+    mean, lo, hi = (100 * res.get(setting, metric, f) for f in ("mean", "ci_low", "ci_high"))
+    return mean, lo, hi
+
+
+def _whisker(value: float, lo: float, hi: float) -> list[list[float]]:
+    """Error-bar lengths below and above; 0 where the bound is missing (or on the wrong side)."""
+    below = value - lo if math.isfinite(lo) else 0.0
+    above = hi - value if math.isfinite(hi) else 0.0
+    return [[max(below, 0.0)], [max(above, 0.0)]]
+
+
+def _tradeoff_panel(ax: Axes, res: _Results, benefit: str, cost: str, cost_is_share: bool,
+                    ylabel: str, xlabel: str) -> None:
+    """Benefit (removed, %) against cost, one point per non-baseline setting with whiskers both ways."""
+    missing = [m for m in (benefit, cost) if m not in res.metrics]
+    others = [s for s in res.settings if s != res.baseline]
+    if missing or not others:
+        _note(ax, f"Not available: {', '.join(missing)} not in this sweep" if missing
+              else "Not available: no setting besides the baseline")
+        return
+    styles = _styles(res.settings, res.baseline)
+    for s in others:
+        y, ylo, yhi = _removed(res, s, benefit)
+        # A share's cost is its level; engagement's cost is how much of the baseline's is lost.
+        x, xlo, xhi = _share(res, s, cost) if cost_is_share else _removed(res, s, cost)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        ax.errorbar([x], [y], xerr=_whisker(x, xlo, xhi), yerr=_whisker(y, ylo, yhi), fmt="o", color=styles[s]["color"],
+                    markersize=7, capsize=3, linewidth=1.5)
+        ax.annotate(_wrap(s, 30), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8.5)
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    ax.axvline(0, color="#999999", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.margins(0.15)
+
+
+def _cost_benefit_figure(res: _Results) -> str:
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(12, 5.5), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        left.set_title("harm vs engagement", fontsize=11)
+        _tradeoff_panel(left, res, "minor_harm_prevalence_per_10k", "minor_engagements_per_session", False,
+                        "harm removed (%)", "engagement lost (%)")
+        right.set_title("unwanted contact vs legitimate contact", fontsize=11)
+        _tradeoff_panel(right, res, "unwanted_contact_per_1k_minor_days", "legit_contact_blocked_share", True,
+                        "unwanted contact removed (%)", "legitimate contact blocked (%)")
+        return _svg(fig, "fig-cost-benefit")

@@ -1,0 +1,179 @@
+"""Finding the runs of a sweep and reading them as one dataset.
+
+Core objects: :class:`Run`, :func:`scan_runs`, :func:`assign_settings`,
+:func:`summary_dataset`, :func:`decoy_days`, :data:`REPLICATE_KEYS`.
+
+A run folder is any folder under the sweep folder that holds a
+``manifest.json`` or Hydra's ``.hydra/`` (a job killed before its first write
+leaves only the latter). Its state comes from the manifest: ``complete`` (and
+every table matches its recorded checksum), ``failed`` (with the error),
+``incomplete`` (running when it stopped, or never started) or ``invalid`` (says
+complete, but a table is missing or altered).
+
+A *setting* is what the sweep varied apart from the replicate: the run's
+Hydra overrides minus ``seed`` and ``replicate``, keeping only the keys whose
+value differs between runs (``safeguards=all_on``). Runs made without Hydra
+carry no overrides; their setting is then named by the config values that
+differ between runs. The *replicate* of a run is its (seed, replicate) pair:
+runs of different settings with the same replicate share their world and
+random draws, so their differences are paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from sim.io import MANIFEST, read_manifest, verify_files
+
+#: Config keys that index replicates rather than settings.
+REPLICATE_KEYS = ("seed", "replicate")
+#: Config keys that never name a setting (they change what is written, not what is simulated).
+_NOT_SETTINGS = ("output.",)
+STATES = ("complete", "failed", "incomplete", "invalid")
+
+
+@dataclass
+class Run:
+    """One run folder of a sweep."""
+
+    path: Path
+    rel: str                    # relative to the sweep folder
+    status: str                 # one of STATES
+    error: str | None
+    manifest: dict[str, Any] | None
+    setting: str = ""
+    order: int = 0
+    replicate: str = ""
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+def _is_run_folder(path: Path) -> bool:
+    return (path / MANIFEST).is_file() or (path / ".hydra").is_dir()
+
+
+def scan_runs(sweep_dir: Path) -> list[Run]:
+    """Every run folder under ``sweep_dir`` (the folder itself included), with its state."""
+    sweep_dir = Path(sweep_dir)
+    candidates = {p.parent for p in sweep_dir.rglob(MANIFEST)} | {p.parent for p in sweep_dir.rglob(".hydra")}
+    runs = []
+    for path in sorted(p for p in candidates if _is_run_folder(p) and ".hydra" not in p.parts):
+        manifest = read_manifest(path)
+        rel = path.relative_to(sweep_dir).as_posix() or "."
+        status = (manifest or {}).get("status")
+        if status == "complete":
+            problem = verify_files(path, manifest)
+            state, error = ("complete", None) if problem is None else ("invalid", problem)
+        elif status == "failed":
+            state, error = "failed", manifest.get("error")
+        else:
+            state = "incomplete"
+            error = "the job was interrupted" if status == "running" else "the job never started"
+        runs.append(Run(path, rel, state, error, manifest))
+    return runs
+
+
+def _parse_overrides(overrides: list[str]) -> dict[str, str]:
+    out = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        out[key.lstrip("+~")] = value
+    return out
+
+
+def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def assign_settings(runs: list[Run]) -> None:
+    """Name each run's setting and replicate, and order the settings as the sweep launched them."""
+    with_manifest = [r for r in runs if r.manifest]
+    use_overrides = bool(with_manifest) and all("overrides" in r.manifest for r in with_manifest)
+    for r in runs:
+        if r.manifest is None:
+            continue
+        if use_overrides:
+            r.overrides = _parse_overrides(r.manifest["overrides"])
+        else:
+            flat = _flat(r.manifest.get("config", {}))
+            r.overrides = {k: str(v) for k, v in flat.items() if not k.startswith(_NOT_SETTINGS)}
+    keys = sorted({k for r in runs for k in r.overrides} - set(REPLICATE_KEYS))
+    varying = [k for k in keys if len({r.overrides.get(k) for r in with_manifest}) > 1]
+    first_job: dict[str, float] = {}
+    for r in runs:
+        m = r.manifest or {}
+        if m:
+            r.setting = ", ".join(f"{k}={r.overrides[k]}" for k in varying if k in r.overrides) or "all runs"
+            r.replicate = f"seed={m.get('seed')},replicate={m.get('replicate', 0)}"
+        else:
+            r.setting, r.replicate = "(unknown: the job never started)", ""
+        job_num = (m.get("sweep") or {}).get("job_num")
+        rank = float(job_num) if job_num is not None else float("inf")
+        first_job[r.setting] = min(first_job.get(r.setting, float("inf")), rank)
+    ordered = sorted(first_job, key=lambda s: (first_job[s], s))
+    for r in runs:
+        r.order = ordered.index(r.setting)
+
+
+def summary_dataset(runs: list[Run]) -> pa.Table:
+    """The complete runs' ``summary.parquet`` files read as one pyarrow dataset (config and summary
+    columns), with the run's ``setting``, ``order``, ``replicate`` and ``run_dir`` added."""
+    complete = [r for r in runs if r.status == "complete"]
+    if not complete:
+        return pa.table({})
+    paths = [str(r.path / "summary.parquet") for r in complete]
+    schema = pa.unify_schemas([pq.read_schema(p).remove_metadata() for p in paths],
+                              promote_options="permissive")
+    dataset = ds.dataset(paths, schema=schema, format="parquet")
+    by_path = {str(r.path / "summary.parquet"): r for r in complete}
+    tables = []
+    for fragment in dataset.get_fragments():     # one fragment per run: its identity travels with its rows
+        r = by_path[fragment.path]
+        t = fragment.to_table(schema=dataset.schema)
+        n = t.num_rows
+        tables.append(t.append_column("setting", pa.array([r.setting] * n, pa.string()))
+                       .append_column("order", pa.array([r.order] * n, pa.int32()))
+                       .append_column("replicate_key", pa.array([r.replicate] * n, pa.string()))
+                       .append_column("run_dir", pa.array([r.rel] * n, pa.string())))
+    return pa.concat_tables(tables)
+
+
+def decoy_days(runs: list[Run], columns: list[str]) -> dict[str, np.ndarray]:
+    """Per complete run with a ``days.parquet``: the decoy cohort's ``columns`` by day.
+
+    Returns run folder -> array (days x (1 + len(columns))), the first column
+    being the number of decoys that day.
+    """
+    out = {}
+    for r in runs:
+        path = r.path / "days.parquet"
+        if r.status != "complete" or not path.is_file():
+            continue
+        table = pq.read_table(path, columns=["day", "cohort", "accounts", *columns])
+        table = table.filter(pc.equal(table["cohort"], "decoy")).sort_by("day")
+        out[r.rel] = np.column_stack([table[c].to_numpy().astype(float) for c in ["accounts", *columns]])
+    return out
+
+
+def runs_table(runs: list[Run]) -> pa.Table:
+    """One row per run folder: where, which setting and replicate, its state and error."""
+    return pa.table({
+        "run_dir": pa.array([r.rel for r in runs], pa.string()),
+        "setting": pa.array([r.setting for r in runs], pa.string()),
+        "replicate": pa.array([r.replicate for r in runs], pa.string()),
+        "status": pa.array([r.status for r in runs], pa.string()),
+        "error": pa.array([r.error for r in runs], pa.string()),
+    })

@@ -1,0 +1,251 @@
+"""The standalone HTML report: content, self-containment, determinism, and rendering in a real browser."""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, DECOY_METRICS, HARM_METRICS, HEADLINE,
+                                 TIMELINE_SERIES, label)
+from sim.analysis.report import render_report, write_report
+
+BASELINE = "safeguards=none"
+SETTINGS = (BASELINE, "safeguards=teen_accounts_2024", "safeguards=all_on")
+METRICS = tuple(dict.fromkeys(HEADLINE + HARM_METRICS + CONTACT_METRICS + COST_METRICS + DECOY_METRICS
+                              + ("offenders_banned_share", "unlabelled_extra_metric")))
+ERRORS = ("ValueError: population.n must be positive, got -3 <see config>",
+          "RuntimeError: worker killed & never finished")
+FACTOR = {BASELINE: 1.0, SETTINGS[1]: 0.7, SETTINGS[2]: 0.4}
+
+
+def comparison_table() -> pa.Table:
+    """Three settings × every catalogued metric, with hand-picked numbers."""
+    cols: dict[str, list] = {k: [] for k in ("setting", "order", "metric", "n", "mean", "ci_low", "ci_high",
+                                             "is_baseline", "n_pairs", "diff_mean", "diff_low", "diff_high",
+                                             "rel_change", "rel_low", "rel_high")}
+    for order, setting in enumerate(SETTINGS):
+        base = setting == BASELINE
+        for j, metric in enumerate(METRICS):
+            b = 0.05 + 0.01 * j if metric.endswith("_share") else 10.0 + j
+            if metric == "minor_harm_prevalence_per_10k":
+                b = 12.3
+            f = FACTOR[setting]
+            mean, n = b * f, 4
+            if metric.startswith("decoy_days_to_first") and setting == SETTINGS[2]:
+                mean, n = math.nan, 0                         # the decoys were never reached
+            lo, hi = (mean - 0.18 * b, mean + 0.14 * b) if n >= 2 else (math.nan, math.nan)
+            if metric == "minor_harm_prevalence_per_10k" and base:
+                lo, hi = 10.1, 14.0
+            diff = mean - b
+            rel = (mean / b - 1, mean / b - 1 - 0.07, mean / b - 1 + 0.07)
+            if metric == "minor_harm_prevalence_per_10k" and setting == SETTINGS[2]:
+                rel = (-0.45, -0.52, -0.38)
+            row = {"setting": setting, "order": order, "metric": metric, "n": n, "mean": mean, "ci_low": lo,
+                   "ci_high": hi, "is_baseline": base, "n_pairs": n,
+                   "diff_mean": math.nan if base else diff,
+                   "diff_low": math.nan if base else diff - 0.1 * b,
+                   "diff_high": math.nan if base else diff + 0.1 * b,
+                   "rel_change": math.nan if base else rel[0], "rel_low": math.nan if base else rel[1],
+                   "rel_high": math.nan if base else rel[2]}
+            for k, v in row.items():
+                cols[k].append(v)
+    types = {"setting": pa.string(), "order": pa.int32(), "metric": pa.string(), "n": pa.int32(),
+             "is_baseline": pa.bool_(), "n_pairs": pa.int32()}
+    return pa.table({k: pa.array(v, type=types.get(k, pa.float64())) for k, v in cols.items()})
+
+
+def timelines_table(days: int = 10) -> pa.Table:
+    cols: dict[str, list] = {k: [] for k in ("setting", "order", "series", "day", "n", "mean", "ci_low", "ci_high")}
+    for order, setting in enumerate(SETTINGS):
+        for series in TIMELINE_SERIES:
+            for day in range(days):
+                mean = FACTOR[setting] * 0.8 * (day + 1)
+                for k, v in zip(cols, (setting, order, series, day, 4, mean, 0.8 * mean, 1.2 * mean)):
+                    cols[k].append(v)
+    types = {"setting": pa.string(), "order": pa.int32(), "series": pa.string(), "day": pa.int32(),
+             "n": pa.int32()}
+    return pa.table({k: pa.array(v, type=types.get(k, pa.float64())) for k, v in cols.items()})
+
+
+def empty_timelines() -> pa.Table:
+    return timelines_table().slice(0, 0)
+
+
+def runs_table(failures: bool = True) -> pa.Table:
+    rows = []
+    for setting in SETTINGS:
+        for rep in range(4):
+            rows.append({"run_dir": f"{setting.replace('=', '_')}/{rep}", "setting": setting, "replicate": str(rep),
+                         "status": "complete", "error": None})
+    if failures:
+        rows.append({"run_dir": "bad/0", "setting": SETTINGS[1], "replicate": "4", "status": "failed",
+                     "error": ERRORS[0]})
+        rows.append({"run_dir": "bad/1", "setting": SETTINGS[2], "replicate": "4", "status": "invalid",
+                     "error": ERRORS[1]})
+    schema = pa.schema([("run_dir", pa.string()), ("setting", pa.string()), ("replicate", pa.string()),
+                        ("status", pa.string()), ("error", pa.string())])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def meta() -> dict:
+    return {"title": "Safeguards on a small world", "sweep_dir": "multirun/2024-01-01/safeguards",
+            "baseline": BASELINE, "level": 0.95, "resamples": 2000, "exposim_version": "0.1.0",
+            "metrics": list(HEADLINE)}
+
+
+def render(timelines: pa.Table | None = None, runs: pa.Table | None = None) -> str:
+    return render_report(comparison_table(), timelines_table() if timelines is None else timelines,
+                         runs_table() if runs is None else runs, meta())
+
+
+def visible_text(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_report_shows_every_setting_headline_error_and_figure():
+    page = render()
+    for setting in SETTINGS:
+        assert html.escape(setting) in page
+    for metric in HEADLINE:
+        assert html.escape(label(metric)) in page
+    for error in ERRORS:
+        assert html.escape(error) in page
+    assert page.count("<svg") == 4          # harm, contact, timelines, cost-benefit
+    assert "unlabelled_extra_metric" in page  # the full table hides nothing
+
+
+def test_cells_show_mean_interval_relative_change_and_mark():
+    text = visible_text(render())
+    assert "12.3 [10.1, 14.0]" in text
+    assert "−45.0% [−52.0, −38.0] ◆" in text
+    assert "never" in text                  # decoys never reached under all_on
+    assert "1 failed" in text and "1 invalid" in text and "12 complete" in text
+    assert "at 95% over replicates" in text and "95% intervals" in text
+
+
+def test_report_has_no_external_resources():
+    page = render()
+    assert "<script" not in page and "<link" not in page and "<?xml" not in page and "<!-- " not in page
+    assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', page)
+    # Only namespace declarations (never fetched) may name a URL.
+    for url in re.findall(r"https?://[^\s\"'<>]+", page):
+        assert re.search(rf'xmlns(:\w+)?="{re.escape(url)}"', page), url
+
+
+def test_svg_ids_are_unique_across_figures():
+    ids = re.findall(r'\bid="([^"]+)"', render())
+    assert ids and len(ids) == len(set(ids))
+
+
+def test_same_inputs_give_identical_file_written_atomically(tmp_path):
+    first = write_report(tmp_path / "report.html", comparison_table(), timelines_table(), runs_table(), meta())
+    before = first.read_bytes()
+    second = write_report(tmp_path / "report.html", comparison_table(), timelines_table(), runs_table(), meta())
+    assert second == tmp_path / "report.html"
+    assert second.read_bytes() == before
+    assert before.decode() == render()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_empty_timelines_are_reported_as_not_available():
+    page = render(timelines=empty_timelines())
+    assert "Decoy timelines are not available" in page
+    assert page.count("<svg") == 3
+    for setting in SETTINGS:
+        assert html.escape(setting) in page
+
+
+def test_all_complete_runs_are_one_line():
+    page = render(runs=runs_table(failures=False))
+    assert "All 12 runs are complete." in page
+    assert "failed" not in visible_text(page).split("Main results")[0].split("Runs")[-1]
+
+
+def test_missing_cost_metrics_skip_the_panel_with_a_note():
+    table = comparison_table()
+    keep = np.array([m != "minor_engagements_per_session" for m in table["metric"].to_pylist()])
+    page = render_report(table.filter(pa.array(keep)), timelines_table(), runs_table(), meta())
+    text = " ".join(visible_text(page).split())   # the note is wrapped over several SVG <text> lines
+    assert "Not available: minor_engagements_per_session not in this sweep" in text
+    assert page.count("<svg") == 4
+
+
+# ----------------------------------------------------------------------------- a real browser
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def _find_chromium() -> str | None:
+    return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """A headless-capable Chromium; installed with apt-get when missing and allowed (root, apt-get on PATH)."""
+    found = _find_chromium()
+    tried: list[str] = [f"looked for {' or '.join(CHROMIUM_NAMES)} on PATH"]
+    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                tried.append(f"`{' '.join(cmd)}` failed: {exc}")
+                break
+            tried.append(f"`{' '.join(cmd)}` exited {proc.returncode}"
+                         + (f": {proc.stderr.strip()[-300:]}" if proc.returncode else ""))
+            if proc.returncode != 0:
+                break
+        found = _find_chromium()
+    elif found is None:
+        tried.append("did not install it (needs root and apt-get)")
+    if found is None:
+        pytest.skip("Chromium not available; " + "; ".join(tried)
+                    + ". Install it by hand, e.g. `apt-get install chromium` (Debian) or "
+                      "`apt-get install chromium-browser` (Ubuntu), and make sure it is on PATH.")
+    return found
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    return write_report(folder / "report.html", comparison_table(), timelines_table(), runs_table(), meta())
+
+
+def _run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"{cmd} exited {proc.returncode}: {proc.stderr[-2000:]}"
+    return proc
+
+
+def test_browser_dom_shows_compared_settings(chromium, report_file, tmp_path):
+    dom = _run_chromium(chromium, tmp_path / "profile", "--dump-dom", report_file.as_uri()).stdout
+    text = visible_text(dom)
+    for setting in SETTINGS:
+        assert setting in text
+    for metric in HEADLINE:
+        assert label(metric) in text
+    assert dom.count("<svg") == 4
+
+
+def test_browser_screenshot_is_not_blank(chromium, report_file, tmp_path):
+    import matplotlib.image
+
+    png = tmp_path / "report.png"
+    _run_chromium(chromium, tmp_path / "profile", f"--screenshot={png}", "--window-size=1280,2000",
+                  report_file.as_uri())
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
+    assert float(pixels.max()) != float(pixels.min())
