@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import logging
 import sys
+import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from sim.config import Config, ConfigError, validate
+from sim.io import fail_run
 from sim.runner import run
 from sim.sweep import SweepCallback  # noqa: F401  (registers the exposim_job_dir resolver)
 
@@ -106,6 +109,7 @@ def hydra_main(cfg: DictConfig) -> dict[str, float]:
     hc = HydraConfig.get()
     single = hc.mode != RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
+    config = None
     try:
         config = validate(to_config(cfg))
         # A long single run shows a bar over days (on a terminal only; jobs of a sweep log instead).
@@ -116,7 +120,12 @@ def hydra_main(cfg: DictConfig) -> dict[str, float]:
                          extra=_job_extra(hc))
     except ConfigError as exc:
         if not single:
-            raise           # the launcher records this job as failed and goes on with the others
+            # In a sweep this is one job's failure: record it in the job's folder, and the
+            # launcher goes on with the others.
+            if config is not None:
+                fail_run(out_dir, config, datetime.now(timezone.utc), exc, traceback.format_exc(),
+                         _job_extra(hc))
+            raise
         print(f"exposim: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(CONFIG_ERROR_EXIT) from None
     if result.skipped:

@@ -216,6 +216,8 @@ def write_run(out_dir: Path, cfg: Config, tables: dict[str, pa.Table], extra: di
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "wall_seconds": round((finished - started).total_seconds(), 3),
+        "host": platform.node(),
+        "pid": os.getpid(),
         "files": files,
         "versions": {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
         "git_commit": git_commit(),
