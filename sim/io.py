@@ -252,7 +252,8 @@ def begin_run(out_dir: Path, cfg: Config, started: datetime, extra: dict[str, An
     for stale in [*(out_dir / n for n in RUN_FILES), *out_dir.glob(".*.tmp")]:
         stale.unlink(missing_ok=True)
     write_json(out_dir / MANIFEST, {"status": "running", **_identity(cfg), "started": started.isoformat(),
-                                    "host": platform.node(), "pid": os.getpid(), **(extra or {})})
+                                    "host": platform.node(), "pid": os.getpid(), **(extra or {}),
+                                    "config": config_dict(cfg)})
 
 
 def fail_run(out_dir: Path, cfg: Config, started: datetime, error: BaseException, trace: str,

@@ -219,7 +219,10 @@ class SweepCallback(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         from hydra.core.utils import JobStatus
+        from hydra.types import RunMode
 
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return               # a single run is not part of the sweep whose folder it may share
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         try:
             plan = json.loads((sweep_dir / PLAN).read_text())

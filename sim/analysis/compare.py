@@ -51,6 +51,17 @@ def summary_metrics(summary: pa.Table) -> list[str]:
             if f.name not in config_keys and f.name not in _ADDED and pa.types.is_floating(f.type)]
 
 
+def _check_one_run_per_replicate(summary: pa.Table) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for setting, rep, run_dir in zip(summary["setting"].to_pylist(), summary["replicate_key"].to_pylist(),
+                                     summary["run_dir"].to_pylist()):
+        if (setting, rep) in seen:
+            raise AnalysisError(f"two runs of setting {setting!r} have the same replicate ({rep}): "
+                                f"{seen[(setting, rep)]} and {run_dir}; they would be counted twice. "
+                                "Compare one sweep at a time, or give them different replicates.")
+        seen[(setting, rep)] = run_dir
+
+
 def _resolve_baseline(requested: str | None, settings: list[str]) -> str:
     if requested is None:
         return settings[0]
@@ -91,6 +102,7 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
     if summary.num_rows == 0:
         states = ", ".join(f"{sum(r.status == s for r in runs)} {s}" for s in ("failed", "incomplete", "invalid"))
         raise AnalysisError(f"no complete run under {sweep_dir} ({len(runs)} run folders: {states})")
+    _check_one_run_per_replicate(summary)
     order = dict(zip(summary["setting"].to_pylist(), summary["order"].to_pylist()))
     settings = sorted(order, key=lambda s: (order[s], s))
     baseline = _resolve_baseline(baseline, settings)

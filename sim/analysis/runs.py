@@ -100,11 +100,10 @@ def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def assign_settings(runs: list[Run]) -> None:
     """Name each run's setting and replicate, and order the settings as the sweep launched them."""
-    with_manifest = [r for r in runs if r.manifest]
+    # Only manifests that say what was run (an interrupted one may not) take part in naming.
+    with_manifest = [r for r in runs if r.manifest and ("overrides" in r.manifest or "config" in r.manifest)]
     use_overrides = bool(with_manifest) and all("overrides" in r.manifest for r in with_manifest)
-    for r in runs:
-        if r.manifest is None:
-            continue
+    for r in with_manifest:
         if use_overrides:
             r.overrides = _parse_overrides(r.manifest["overrides"])
         else:

@@ -82,16 +82,19 @@ def bootstrap_paired(setting: np.ndarray, baseline: np.ndarray, *, resamples: in
     if n == 0:
         return out
     out["diff_mean"] = float((s - b).mean())
-    if b.mean() != 0:
+    # "Zero" relative to the values' own scale: a mean that is only rounding error has no ratio.
+    tiny = 1e-9 * float(np.abs(b).max())
+    if abs(b.mean()) > tiny:
         out["rel_change"] = float(s.mean() / b.mean() - 1)
     if n < 2:
         return out
     rng = rng or np.random.default_rng(0)
     idx = rng.integers(0, n, size=(resamples, n))
     out["diff_low"], out["diff_high"] = _quantiles((s - b)[idx].mean(axis=1), level)
-    if b.mean() != 0:
+    if abs(b.mean()) > tiny:
         s_means, b_means = s[idx].mean(axis=1), b[idx].mean(axis=1)
-        ratio = np.divide(s_means, b_means, out=np.full(resamples, np.nan), where=b_means != 0) - 1
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            ratio = np.divide(s_means, b_means, out=np.full(resamples, np.nan), where=np.abs(b_means) > tiny) - 1
         out["rel_low"], out["rel_high"] = _quantiles(ratio, level)
     return out
 
@@ -124,7 +127,7 @@ def compare_settings(summary: pa.Table, metrics: list[str], baseline: str, *, re
             diff = bootstrap_paired(col[[mine[r] for r in paired]], col[[base_rows[r] for r in paired]],
                                     resamples=resamples, level=level, rng=_rng(setting, metric, "paired"))
             if is_base:
-                diff = {k: (len(paired) if k == "n_pairs" else NAN) for k in diff}
+                diff = {k: (n if k == "n_pairs" else NAN) for k in diff}
             for key, value in (("setting", setting), ("order", rank), ("metric", metric), ("n", n),
                                ("mean", mean), ("ci_low", lo), ("ci_high", hi), ("is_baseline", is_base),
                                *diff.items()):
