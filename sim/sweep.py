@@ -60,6 +60,8 @@ _MAX_DIR_NAME = 180
 
 #: The sweep folder of the multirun this process launched (set in the launching process only).
 active_sweep: Path | None = None
+#: Whether the sweep's end has printed its status (so the failure path does not print it twice).
+status_reported = False
 
 
 def job_dir_name(override_dirname: str) -> str:
@@ -249,13 +251,23 @@ class SweepCallback(Callback):
             log.info(message)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global status_reported
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         status = sweep_status(sweep_dir)
         print(status.describe(), flush=True)
+        status_reported = True
+        if status.failed or status.incomplete:
+            # Every job returned, yet some folders hold no result (e.g. a cluster's jobs wrote
+            # to a relative sweep folder on another machine): the sweep did not succeed.
+            raise SystemExit(1)
         if self.compare and status.complete:
-            from sim.analysis import compare_sweep
+            from sim.analysis import AnalysisError, compare_sweep
 
-            compare_sweep(sweep_dir, baseline=self.baseline)
+            try:
+                compare_sweep(sweep_dir, baseline=self.baseline)
+            except AnalysisError as exc:
+                print(f"exposim: cannot compare: {exc}", flush=True)
+                raise SystemExit(2) from None
 
 
 @dataclass
