@@ -86,3 +86,37 @@ def test_network_file_sets_the_population_and_uses_its_ages(tmp_path):
     assert manifest["graph"]["n"] == 122                     # the file's 120 nodes plus 2 decoys
     assert manifest["population"]["cohort_minor_13_15"] == 40
     assert manifest["population"]["cohort_adult"] == 80
+
+
+def test_a_single_run_on_a_terminal_shows_a_progress_bar_over_days(tmp_path):
+    """tqdm draws only on a terminal: give the run a pseudo-terminal and read what it drew."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))   # a 120-column terminal
+    proc = subprocess.Popen([sys.executable, "-m", "sim", f"hydra.run.dir={tmp_path / 'run'}", *TINY, "days=5"],
+                            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:          # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    drawn = b"".join(chunks).decode(errors="replace")
+    assert "exposim:" in drawn and "/5 [" in drawn, drawn[-2000:]
+
+
+def test_output_that_is_not_a_terminal_gets_no_progress_bar(tmp_path):
+    proc = sim(tmp_path, *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert "/4 [" not in proc.stderr
