@@ -15,8 +15,6 @@ from __future__ import annotations
 import copy
 import logging
 import sys
-import traceback
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from sim.config import Config, ConfigError, validate
-from sim.io import fail_run
 from sim.runner import run
 from sim.sweep import SweepCallback  # noqa: F401  (registers the exposim_job_dir resolver)
 
@@ -109,23 +106,18 @@ def hydra_main(cfg: DictConfig) -> dict[str, float]:
     hc = HydraConfig.get()
     single = hc.mode != RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
-    config = None
     try:
         config = validate(to_config(cfg))
         # A long single run shows a bar over days (on a terminal only; jobs of a sweep log instead).
         with tqdm(total=config.days, desc="exposim", unit="day", disable=None if single else True,
                   leave=False, dynamic_ncols=True) as bar:
-            # An unreadable network.path surfaces while the world is built, before any file is written.
+            # An unreadable network.path surfaces while the world is built: a single run then
+            # writes nothing; in a sweep it is that job's failure, recorded in its folder.
             result = run(config, out_dir, progress=lambda day: bar.update(1), resume=config.output.resume,
-                         extra=_job_extra(hc))
+                         extra=_job_extra(hc), record_input_errors=not single)
     except ConfigError as exc:
         if not single:
-            # In a sweep this is one job's failure: record it in the job's folder, and the
-            # launcher goes on with the others.
-            if config is not None:
-                fail_run(out_dir, config, datetime.now(timezone.utc), exc, traceback.format_exc(),
-                         _job_extra(hc))
-            raise
+            raise           # the launcher records the job as failed and goes on with the others
         print(f"exposim: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(CONFIG_ERROR_EXIT) from None
     if result.skipped:

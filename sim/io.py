@@ -89,7 +89,7 @@ def run_metadata(cfg: Config) -> dict[str, str]:
         "exposim.seed": str(cfg.seed),
         "exposim.replicate": str(cfg.replicate),
         "exposim.run_seed": str(run_seed(cfg)),
-        "exposim.version": _version("exposim") or "unknown",
+        "exposim.version": package_version("exposim") or "unknown",
         "exposim.config": json.dumps(config_dict(cfg), sort_keys=True),
     }
 
@@ -162,7 +162,8 @@ def columns_table(columns: dict[str, np.ndarray], cfg: Config) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=run_metadata(cfg)))
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
+    """The installed version of ``package``, or None."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -219,7 +220,7 @@ def write_run(out_dir: Path, cfg: Config, tables: dict[str, pa.Table], extra: di
         "host": platform.node(),
         "pid": os.getpid(),
         "files": files,
-        "versions": {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
+        "versions": {"python": platform.python_version(), **{p: package_version(p) for p in PACKAGES}},
         "git_commit": git_commit(),
         **extra,
         "config": config_dict(cfg),
@@ -242,7 +243,7 @@ RUN_FILES = ("summary.parquet", "days.parquet", "contacts.parquet", "decoys.parq
 
 def _identity(cfg: Config) -> dict[str, Any]:
     return {"seed": cfg.seed, "replicate": cfg.replicate, "run_seed": run_seed(cfg),
-            "config_hash": config_hash(cfg), "exposim_version": _version("exposim")}
+            "config_hash": config_hash(cfg), "exposim_version": package_version("exposim")}
 
 
 def begin_run(out_dir: Path, cfg: Config, started: datetime, extra: dict[str, Any] | None = None) -> None:
@@ -282,8 +283,8 @@ def verify_run(out_dir: Path, cfg: Config) -> str | None:
         return f"status is {status!r}" + (" (the job was interrupted)" if status == "running" else "")
     if manifest.get("config_hash") != config_hash(cfg):
         return "it was run with a different config"
-    if manifest.get("exposim_version") != _version("exposim"):
-        return f"it was written by exposim {manifest.get('exposim_version')}, this is {_version('exposim')}"
+    if manifest.get("exposim_version") != package_version("exposim"):
+        return f"it was written by exposim {manifest.get('exposim_version')}, this is {package_version('exposim')}"
     return verify_files(out_dir, manifest)
 
 

@@ -44,7 +44,8 @@ def read_summary(out_dir: str | Path, config: Config) -> dict[str, float]:
 
 
 def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | None = None, *,
-        resume: bool = False, extra: dict[str, Any] | None = None) -> RunResult:
+        resume: bool = False, extra: dict[str, Any] | None = None,
+        record_input_errors: bool = False) -> RunResult:
     """Validate, build, simulate ``config.days`` days and write the run folder.
 
     Files: ``summary.parquet`` (one row), ``days.parquet`` (day x cohort),
@@ -59,6 +60,11 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
             config (:func:`sim.io.verify_run`), return its summary without
             recomputing (``RunResult.skipped``).
         extra: more manifest entries (the Hydra app records the job's overrides).
+        record_input_errors: what an input error found while the world is built
+            (:class:`sim.config.ConfigError`, e.g. an unreadable network file)
+            leaves behind: nothing (the default: a single run stops on bad input
+            and writes nothing), or a ``failed`` manifest like any other failure
+            (a job of a sweep, so the sweep's status names it).
     """
     validate(config)
     out_dir = Path(out_dir)
@@ -69,10 +75,9 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
     extra = dict(extra or {})
     try:
         model = ExposureModel(config)
-    except ConfigError:
-        raise                      # bad input (an unreadable network file): nothing is written
     except BaseException as exc:
-        fail_run(out_dir, config, started, exc, traceback.format_exc(), extra)
+        if record_input_errors or not isinstance(exc, ConfigError):
+            fail_run(out_dir, config, started, exc, traceback.format_exc(), extra)
         raise
     begin_run(out_dir, config, started, extra)
     try:

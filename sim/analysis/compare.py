@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
@@ -18,8 +17,9 @@ import pyarrow as pa
 from sim.analysis.labels import HEADLINE, TIMELINE_SERIES, label
 from sim.analysis.runs import Run, assign_settings, decoy_days, runs_table, scan_runs, summary_dataset
 from sim.analysis.stats import compare_settings, decoy_timelines
+from sim.analysis.text import excludes_zero, interval, number
 from sim.config import Config
-from sim.io import flatten_config, write_parquet
+from sim.io import flatten_config, package_version, write_parquet
 
 COMPARISON = "comparison.parquet"
 REPORT = "report.html"
@@ -135,32 +135,13 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
             "baseline": baseline,
             "level": level,
             "resamples": resamples,
-            "exposim_version": _version(),
+            "exposim_version": package_version("exposim") or "unknown",
             "metrics": [m for m in HEADLINE if m in metrics],
         })
     result = Comparison(table, timelines, runs, baseline, settings, list(metrics), comparison_path, report_path)
     if out is not None:
         print(format_table(result, level), file=out)
     return result
-
-
-def _version() -> str:
-    try:
-        return metadata.version("exposim")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _num(x: float) -> str:
-    if not math.isfinite(x):
-        return "–"
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        return f"{x:.2e}"
-    return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
-
-
-def _interval(lo: float, hi: float) -> str:
-    return "" if not (math.isfinite(lo) and math.isfinite(hi)) else f"[{_num(lo)}, {_num(hi)}]"
 
 
 def _change(row: dict) -> str:
@@ -173,10 +154,7 @@ def _change(row: dict) -> str:
         text = f"{rel * 100:+.0f}%"
         if math.isfinite(lo) and math.isfinite(hi):
             text += f" [{lo * 100:+.0f}, {hi * 100:+.0f}]"
-    d_lo, d_hi = row["diff_low"], row["diff_high"]
-    if math.isfinite(d_lo) and math.isfinite(d_hi) and (d_lo > 0 or d_hi < 0):
-        text += " *"
-    return text
+    return text + (" *" if excludes_zero(row["diff_low"], row["diff_high"]) else "")
 
 
 def format_table(result: Comparison, level: float = 0.95) -> str:
@@ -195,8 +173,8 @@ def format_table(result: Comparison, level: float = 0.95) -> str:
         lines.append(label(metric))
         for setting in result.settings:
             r = by_key[(setting, metric)]
-            lines.append(f"  {setting:<{width}}  n={r['n']:<3} {_num(r['mean']):>8} "
-                         f"{_interval(r['ci_low'], r['ci_high']):<22} {_change(r)}")
+            lines.append(f"  {setting:<{width}}  n={r['n']:<3} {number(r['mean']):>8} "
+                         f"{interval(r['ci_low'], r['ci_high']):<22} {_change(r)}")
     bad = [r for r in result.runs if r.status != "complete"]
     if bad:
         lines.append("")

@@ -33,6 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.analysis.labels import (CONTACT_METRICS, HARM_METRICS, HEADLINE, LABELS, TIMELINE_SERIES, label)
+from sim.analysis.text import excludes_zero, interval, number
 
 DASH = "–"
 MINUS = "−"
@@ -178,7 +179,7 @@ class _Results:
     def significant(self, setting: str, metric: str) -> bool:
         """Whether the paired difference from the baseline has an interval excluding 0."""
         lo, hi = self.get(setting, metric, "diff_low"), self.get(setting, metric, "diff_high")
-        return setting != self.baseline and ((lo > 0 and hi >= lo) or (hi < 0 and lo <= hi))
+        return setting != self.baseline and excludes_zero(lo, hi)
 
     def ordered_metrics(self) -> list[str]:
         """Every metric present: the labelled ones in catalogue order, then the rest by name."""
@@ -202,20 +203,11 @@ def _title(metric: str) -> str:
 
 
 def _num(x: float) -> str:
-    """Three significant figures, thousands separated, a true minus sign; '–' for NaN."""
-    if x is None or not math.isfinite(x):
-        return DASH
-    if x == 0:
-        return "0"
-    rounded = float(f"{x:.3g}")
-    text = f"{rounded:,.0f}" if abs(rounded) >= 1000 else f"{x:#.3g}".rstrip(".")
-    return text.replace("-", MINUS)
+    return number(x, MINUS, DASH)
 
 
 def _interval(lo: float, hi: float) -> str:
-    if not (math.isfinite(lo) or math.isfinite(hi)):
-        return ""
-    return f"[{_num(lo)}, {_num(hi)}]"
+    return interval(lo, hi, MINUS)
 
 
 def _level(level: float) -> str:

@@ -109,18 +109,18 @@ def compare_settings(summary: pa.Table, metrics: list[str], baseline: str, *, re
         metrics: the columns to compare.
         baseline: the setting every other one is compared with.
     """
-    settings = sorted(set(summary["setting"].to_pylist()), key=lambda s: (s != baseline, s))
-    order = dict(zip(summary["setting"].to_pylist(), summary["order"].to_pylist()))
-    settings.sort(key=lambda s: (s != baseline, order[s], s))
-    rows: dict[str, list] = {name: [] for name in COMPARISON_SCHEMA.names}
     setting_col = summary["setting"].to_pylist()
     replicate_col = summary["replicate_key"].to_pylist()
+    order = dict(zip(setting_col, summary["order"].to_pylist()))
+    settings = sorted(order, key=lambda s: (s != baseline, order[s], s))
+    columns = {m: summary[m].to_numpy(zero_copy_only=False).astype(float) for m in metrics}
+    rows: dict[str, list] = {name: [] for name in COMPARISON_SCHEMA.names}
     base_rows = {rep: i for i, (s, rep) in enumerate(zip(setting_col, replicate_col)) if s == baseline}
     for rank, setting in enumerate(settings):
         mine = {rep: i for i, (s, rep) in enumerate(zip(setting_col, replicate_col)) if s == setting}
         paired = sorted(set(mine) & set(base_rows))
         for metric in metrics:
-            col = summary[metric].to_numpy(zero_copy_only=False).astype(float)
+            col = columns[metric]
             n, mean, lo, hi = bootstrap_mean(col[list(mine.values())], resamples=resamples, level=level,
                                              rng=_rng(setting, metric))
             is_base = setting == baseline
