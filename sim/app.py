@@ -2,7 +2,8 @@
 
 Core objects: :func:`hydra_main`, :func:`to_config`, :func:`format_summary`.
 
-The config tree lives in ``configs/`` at the top of the repository; its schema
+The config tree lives in ``sim/configs/`` (``configs/`` at the top of the repository links
+to it), so it ships inside the package and a wheel runs from any folder; its schema
 is :class:`sim.config.Config`, registered in Hydra's ConfigStore as
 ``exposim_schema`` so that an unknown key or a wrong type fails while Hydra
 composes. Range and registry checks follow in :func:`sim.config.validate`.
@@ -30,7 +31,7 @@ from sim.config import Config, ConfigError, validate
 from sim.runner import run
 from sim.sweep import SweepCallback  # noqa: F401  (registers the exposim_job_dir resolver)
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 CONFIG_ERROR_EXIT = 2
 log = logging.getLogger(__name__)
 
