@@ -21,10 +21,16 @@ from typing import Any
 
 HARM_CLASSES = ("none", "suggestive", "adult_sexual", "exploitative")
 COHORTS = ("minor_13_15", "minor_16_17", "adult", "decoy")
+#: Decoys are an audit sample: at most this share of the accounts, so they do not change the world they probe.
+MAX_DECOY_SHARE = 0.1
 
 
 class ConfigError(ValueError):
     """A configuration value is outside what the model accepts."""
+
+
+#: Exit status of a command refused for its configuration (nothing was run or written).
+CONFIG_ERROR_EXIT = 2
 
 
 def param(default: Any, lo: float | None = None, hi: float | None = None, *,
@@ -379,7 +385,7 @@ class OutputConfig:
     decoys_table: bool = param(True, doc="write decoys.parquet (one row per decoy)")
     contacts_table: bool = param(True, doc="write contacts.parquet (day x cohort x sender x channel x kind)")
     resume: bool = param(True, doc="skip a run whose folder already holds a complete, verified run of the same "
-                         "config and exposim version (false: always recompute)")
+                         "config, input files and code (false: always recompute)")
 
 
 @dataclass
@@ -457,7 +463,17 @@ def validate(cfg: Config) -> Config:
     if cfg.recommender.feed not in FEED_POLICIES:
         raise ConfigError(f"recommender.feed={cfg.recommender.feed!r} is not a feed policy; "
                           f"choose from {', '.join(sorted(FEED_POLICIES))}")
+    if cfg.measure_days > cfg.days:
+        raise ConfigError(f"measure_days={cfg.measure_days} exceeds days={cfg.days}: the summary is measured over "
+                          f"the last measure_days of the run; set measure_days<={cfg.days} or raise days")
     pop = cfg.population
+    if cfg.network.kind == "synthetic":
+        # A graph file settles the population size; sim.inputs checks its decoys once it is read.
+        max_decoys = max(1, int(pop.n * MAX_DECOY_SHARE))
+        if cfg.decoys.n > max_decoys:
+            raise ConfigError(f"decoys.n={cfg.decoys.n} is too many for population.n={pop.n}: decoys are an audit "
+                              f"sample added to the world and may be at most {MAX_DECOY_SHARE:.0%} of its accounts; set "
+                              f"decoys.n<={max_decoys} or raise population.n")
     # Creators are drawn afterwards among the remaining regular accounts, so they are not in this sum.
     role_sum = pop.offender_share + pop.adult_content_producer_share + pop.exploitative_seller_share
     if role_sum > 1:

@@ -11,6 +11,7 @@ is written.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,9 +21,12 @@ from typing import Any, Callable
 import pyarrow.parquet as pq
 
 from sim.config import Config, ConfigError, validate
+from sim.inputs import resolve_inputs
 from sim.io import (MANIFEST, begin_run, columns_table, fail_run, flatten_config, summary_table, verify_run,
                     write_run)
 from sim.model import ExposureModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +52,10 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
         record_input_errors: bool = False) -> RunResult:
     """Validate, build, simulate ``config.days`` days and write the run folder.
 
+    The config is resolved against its input files first (:func:`sim.inputs.resolve_inputs`:
+    a graph file sets ``population.n``), and that resolved config is what the
+    tables and the manifest record.
+
     Files: ``summary.parquet`` (one row), ``days.parquet`` (day x cohort),
     ``contacts.parquet`` (day x cohort x sender x channel x kind),
     ``decoys.parquet`` (one row per decoy), and ``manifest.json`` last.
@@ -66,11 +74,16 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
             and writes nothing), or a ``failed`` manifest like any other failure
             (a job of a sweep, so the sweep's status names it).
     """
-    validate(config)
+    # A graph file settles the population size: the config the run records is the one it runs.
+    config = resolve_inputs(validate(config))
     out_dir = Path(out_dir)
-    if resume and verify_run(out_dir, config) is None:
-        return RunResult(summary=read_summary(out_dir, config), out_dir=out_dir, manifest=out_dir / MANIFEST,
-                         model=None, skipped=True)
+    if resume:
+        why = verify_run(out_dir, config)
+        if why is None:
+            return RunResult(summary=read_summary(out_dir, config), out_dir=out_dir, manifest=out_dir / MANIFEST,
+                             model=None, skipped=True)
+        if why != "no manifest":
+            log.info("%s: recomputing the run: %s", out_dir, why)
     started = datetime.now(timezone.utc)
     extra = dict(extra or {})
     try:
