@@ -1,7 +1,9 @@
 """``python -m sim.analysis compare DIR``: compare the settings of a sweep folder.
 
 Writes ``DIR/comparison.parquet`` and ``DIR/report.html`` and prints the table.
-Exit status 2, with a message, when the folder or an option cannot be used.
+Exit status 2, with a message and nothing written, when the folder or an option
+cannot be used (options are checked before any run is read), or when the runs
+were made by different code and ``--mixed-code`` was not given.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.analysis.compare import AnalysisError, compare_sweep
+from sim.analysis.compare import RESAMPLES_RANGE, AnalysisError, check_options, compare_sweep
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,9 +26,15 @@ def _parser() -> argparse.ArgumentParser:
                           "that names one setting; default: the setting the sweep launched first")
     cmp.add_argument("--metrics", default=None,
                      help="comma-separated summary columns to compare (default: every summary figure)")
-    cmp.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    cmp.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    cmp.add_argument("--resamples", type=int, default=2000,
+                     help=f"bootstrap resamples, {RESAMPLES_RANGE[0]:,} to {RESAMPLES_RANGE[1]:,} (default 2000)")
+    cmp.add_argument("--level", type=float, default=0.95,
+                     help="interval level, strictly between 0 and 1 (default 0.95)")
     cmp.add_argument("--no-report", action="store_true", help="write comparison.parquet only, not report.html")
+    cmp.add_argument("--mixed-code", action="store_true",
+                     help="compare even when the runs were made by different versions of the code (different "
+                          "source fingerprints in their manifests); the table and the report then say so. "
+                          "Without it such a sweep is refused: re-run its command to recompute the stale runs")
     return parser
 
 
@@ -34,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     try:
+        check_options(args.resamples, args.level)       # before any run is read
         compare_sweep(args.dir, baseline=args.baseline, metrics=metrics, resamples=args.resamples,
-                      level=args.level, report=not args.no_report)
+                      level=args.level, report=not args.no_report, mixed_code=args.mixed_code)
     except AnalysisError as exc:
         print(f"exposim: cannot compare: {exc}", file=sys.stderr)
         return 2

@@ -1,12 +1,20 @@
 """A sweep folder in, a comparison out: ``comparison.parquet``, a terminal table, ``report.html``.
 
 Core objects: :func:`compare_sweep`, :class:`Comparison`, :func:`format_table`,
-:class:`AnalysisError`.
+:func:`check_options`, :class:`AnalysisError`.
+
+Runs are pooled only when one code made them: the complete runs of a sweep
+must all carry the same source fingerprint (``code.fingerprint`` in their
+manifests; a manifest without one counts as code ``unknown``), unless
+``mixed_code`` says to compare anyway, and then the table and the report say so.
+Nothing is written when the comparison is refused.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +23,8 @@ from typing import TextIO
 import pyarrow as pa
 
 from sim.analysis.labels import HEADLINE, TIMELINE_SERIES, label
-from sim.analysis.runs import Run, assign_settings, decoy_days, runs_table, scan_runs, summary_dataset
+from sim.analysis.runs import (UNKNOWN_CODE, Run, assign_settings, decoy_days, runs_table, scan_runs,
+                               summary_dataset)
 from sim.analysis.stats import compare_settings, decoy_timelines
 from sim.analysis.text import excludes_zero, interval, number
 from sim.config import Config
@@ -24,6 +33,10 @@ from sim.io import flatten_config, package_version, write_parquet
 COMPARISON = "comparison.parquet"
 REPORT = "report.html"
 _ADDED = ("setting", "order", "replicate_key", "run_dir")
+#: Bootstrap resamples allowed (inclusive): fewer give unstable interval ends, more only cost memory and time.
+RESAMPLES_RANGE = (100, 100_000)
+#: How many hex digits of a source fingerprint messages show.
+SHORT = 12
 
 
 class AnalysisError(ValueError):
@@ -42,6 +55,8 @@ class Comparison:
     metrics: list[str]
     comparison_path: Path
     report_path: Path | None
+    #: source fingerprint (or "unknown") -> number of complete runs it made; more than one only with mixed_code
+    code_versions: dict[str, int] | None = None
 
 
 def summary_metrics(summary: pa.Table) -> list[str]:
@@ -62,6 +77,86 @@ def _check_one_run_per_replicate(summary: pa.Table) -> None:
         seen[(setting, rep)] = run_dir
 
 
+def check_options(resamples: int, level: float) -> None:
+    """Raise :class:`AnalysisError` unless ``resamples`` and ``level`` are in range.
+
+    ``resamples``: a whole number from 100 to 100,000 (inclusive); ``level``: strictly between 0 and 1.
+    """
+    lo, hi = RESAMPLES_RANGE
+    if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) or not lo <= resamples <= hi:
+        raise AnalysisError(f"--resamples={resamples}: must be a whole number between {lo:,} and {hi:,} "
+                            "(inclusive; default 2,000)")
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise AnalysisError(f"--level={level}: must be strictly between 0 and 1 (e.g. 0.95)")
+
+
+def _short(fingerprint: str) -> str:
+    return fingerprint if fingerprint == UNKNOWN_CODE else fingerprint[:SHORT]
+
+
+def _installed_fingerprint() -> str | None:
+    """The source fingerprint of the code installed now, where sim.io can tell it."""
+    try:
+        from sim.io import code_identity
+        return code_identity().get("fingerprint")
+    except Exception:       # an older sim.io without code identity, or no readable source: unknown
+        return None
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" + ("" if n == 1 else "s")
+
+
+def _code_versions(complete: list[Run]) -> dict[str, int]:
+    """Source fingerprint -> number of complete runs, most runs first (ties by fingerprint)."""
+    counts: dict[str, int] = {}
+    for r in complete:
+        counts[r.code] = counts.get(r.code, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _versions_text(versions: dict[str, int]) -> str:
+    return ", ".join(f"{_short(fp)}: {_runs(n)}" for fp, n in versions.items())
+
+
+def _mixed_code_message(complete: list[Run], versions: dict[str, int]) -> str:
+    """Why the complete runs are not compared: which code versions, how many runs each, which settings mix them."""
+    installed = _installed_fingerprint()
+    lines = [f"the {len(complete)} complete runs were made by {len(versions)} different versions of the code "
+             "(source fingerprints); comparing them would pool results of different code:"]
+    for fp, n in versions.items():
+        note = ""
+        if fp == installed:
+            note = " (the installed code)"
+        elif fp == UNKNOWN_CODE:
+            note = " (manifests with no code fingerprint: written before runs recorded one)"
+        lines.append(f"  {_short(fp)}: {_runs(n)}{note}")
+    by_setting: dict[str, dict[str, int]] = {}
+    order: dict[str, int] = {}
+    for r in complete:
+        counts = by_setting.setdefault(r.setting, {})
+        counts[r.code] = counts.get(r.code, 0) + 1
+        order[r.setting] = r.order
+    settings = sorted(by_setting, key=lambda s: (order[s], s))
+    mixed = [s for s in settings if len(by_setting[s]) > 1]
+
+    def versions_of(setting: str) -> str:
+        counts = by_setting[setting]
+        return ", ".join(f"{_short(fp)}: {_runs(counts[fp])}" for fp in versions if fp in counts)
+
+    if mixed:
+        lines.append(f"settings with runs from more than one version ({len(mixed)} of {len(settings)}):")
+        lines += [f"  {s} ({versions_of(s)})" for s in mixed]
+    else:
+        lines.append("no setting has runs from more than one version, but the settings were made by different code:")
+        lines += [f"  {s} ({versions_of(s)})" for s in settings]
+    stale = "the runs not made by the installed code" if installed in versions else "the stale runs"
+    lines.append(f"To proceed, either re-run the sweep's command to recompute {stale} (a finished run is reused "
+                 "only when the same code made it), then compare again; or pass --mixed-code (mixed_code=True "
+                 "in Python) to compare anyway.")
+    return "\n".join(lines)
+
+
 def _resolve_baseline(requested: str | None, settings: list[str]) -> str:
     if requested is None:
         return settings[0]
@@ -75,7 +170,7 @@ def _resolve_baseline(requested: str | None, settings: list[str]) -> str:
 
 
 def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics: list[str] | None = None,
-                  resamples: int = 2000, level: float = 0.95, report: bool = True,
+                  resamples: int = 2000, level: float = 0.95, report: bool = True, mixed_code: bool = False,
                   out: TextIO | None = sys.stdout) -> Comparison:
     """Compare every setting of the sweep in ``sweep_dir`` with a baseline setting.
 
@@ -85,23 +180,34 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
     launched first), and writes ``comparison.parquet`` and (``report``)
     ``report.html`` into ``sweep_dir``; prints the table to ``out``.
 
+    The complete runs must all have been made by the same code (one source
+    fingerprint; a manifest without one counts as ``unknown``); with
+    ``mixed_code`` they are compared anyway and the table and report say from
+    how many code versions they come. The fingerprints are recorded in
+    comparison.parquet's schema metadata (``exposim.code_fingerprints``, a
+    sorted JSON list). Nothing is written when the comparison is refused.
+
     Raises:
-        AnalysisError: no such folder, no complete run in it, an unknown
-            baseline or metric, or an invalid level or resample count.
+        AnalysisError: a resample count outside 100..100,000 or a level not
+            strictly between 0 and 1 (checked before anything is read), no such
+            folder, no complete run in it, runs made by different code (without
+            ``mixed_code``), two runs of one setting and replicate, or an unknown
+            baseline or metric.
     """
+    check_options(resamples, level)
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise AnalysisError(f"{sweep_dir} is not a folder")
-    if not 0 < level < 1:
-        raise AnalysisError(f"--level={level}: must be between 0 and 1 (e.g. 0.95)")
-    if resamples < 100:
-        raise AnalysisError(f"--resamples={resamples}: must be at least 100")
     runs = scan_runs(sweep_dir)
     assign_settings(runs)
     summary = summary_dataset(runs)
     if summary.num_rows == 0:
         states = ", ".join(f"{sum(r.status == s for r in runs)} {s}" for s in ("failed", "incomplete", "invalid"))
         raise AnalysisError(f"no complete run under {sweep_dir} ({len(runs)} run folders: {states})")
+    complete = [r for r in runs if r.status == "complete"]
+    code_versions = _code_versions(complete)
+    if len(code_versions) > 1 and not mixed_code:
+        raise AnalysisError(_mixed_code_message(complete, code_versions))
     _check_one_run_per_replicate(summary)
     order = dict(zip(summary["setting"].to_pylist(), summary["order"].to_pylist()))
     settings = sorted(order, key=lambda s: (order[s], s))
@@ -122,14 +228,17 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
     timelines = decoy_timelines(series, setting_of, display, names, resamples=resamples, level=level)
 
     meta = {b"exposim.baseline": baseline.encode(), b"exposim.level": str(level).encode(),
-            b"exposim.resamples": str(resamples).encode()}
-    comparison_path = sweep_dir / COMPARISON
-    write_parquet(comparison_path, table.replace_schema_metadata(meta))
-    report_path = None
-    if report:
-        from sim.analysis.report import write_report
+            b"exposim.resamples": str(resamples).encode(),
+            b"exposim.code_fingerprints": json.dumps(sorted(code_versions)).encode()}
+    page = None
+    if report:      # rendered before anything is written: a failure here leaves the folder as it was
+        from sim.analysis.report import render_report
 
-        report_path = write_report(sweep_dir / REPORT, table, timelines, runs_table(runs), {
+        by_setting: dict[str, dict[str, int]] = {}
+        for r in complete:
+            counts = by_setting.setdefault(r.setting, {})
+            counts[r.code] = counts.get(r.code, 0) + 1
+        page = render_report(table, timelines, runs_table(runs), {
             "title": f"exposim comparison: {sweep_dir.resolve().name}",
             "sweep_dir": str(sweep_dir.resolve()),
             "baseline": baseline,
@@ -137,8 +246,18 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
             "resamples": resamples,
             "exposim_version": package_version("exposim") or "unknown",
             "metrics": [m for m in HEADLINE if m in metrics],
+            "code_versions": code_versions,
+            "code_by_setting": {s: by_setting[s] for s in settings if s in by_setting},
         })
-    result = Comparison(table, timelines, runs, baseline, settings, list(metrics), comparison_path, report_path)
+    comparison_path = sweep_dir / COMPARISON
+    write_parquet(comparison_path, table.replace_schema_metadata(meta))
+    report_path = None
+    if page is not None:
+        from sim.analysis.report import write_text
+
+        report_path = write_text(sweep_dir / REPORT, page)
+    result = Comparison(table, timelines, runs, baseline, settings, list(metrics), comparison_path, report_path,
+                        code_versions)
     if out is not None:
         print(format_table(result, level), file=out)
     return result
@@ -164,10 +283,16 @@ def format_table(result: Comparison, level: float = 0.95) -> str:
     metrics = [m for m in HEADLINE if m in result.metrics] or result.metrics[:8]
     width = max(len(s) for s in result.settings)
     pct = f"{level * 100:g}%"
+    complete = sum(r.status == 'complete' for r in result.runs)
     lines = [f"{len(result.settings)} settings, "
-             f"{sum(r.status == 'complete' for r in result.runs)} complete runs; means over replicates, "
+             f"{complete} complete runs; means over replicates, "
              f"{pct} bootstrap intervals; change vs baseline ({result.baseline}) paired by replicate, "
              f"* = interval of the difference excludes 0"]
+    versions = result.code_versions or {}
+    if len(versions) > 1:
+        lines.append(f"MIXED CODE: the {complete} complete runs come from {len(versions)} code versions "
+                     f"({_versions_text(versions)}); compared anyway (--mixed-code), so a difference may come "
+                     "from the code, not the setting")
     for metric in metrics:
         lines.append("")
         lines.append(label(metric))

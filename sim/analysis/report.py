@@ -1,6 +1,6 @@
 """A standalone HTML report of a sweep comparison: run status, tables and figures in one file.
 
-Core objects: :func:`write_report`, :func:`render_report`.
+Core objects: :func:`write_report`, :func:`render_report`, :func:`write_text`.
 
 The page needs nothing but a browser: the CSS is inline, every figure is an
 inline SVG drawn by matplotlib (text kept as text, so it stays searchable and
@@ -20,8 +20,8 @@ import io
 import math
 import os
 import re
-import tempfile
 import textwrap
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,7 @@ td.err{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;fo
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}figcaption{color:#444;font-size:.9rem}
 ul.counts{list-style:none;padding:0;display:flex;gap:1.5rem;flex-wrap:wrap}
 details summary{cursor:pointer;font-weight:600}
+.warn{border-left:6px solid #D55E00;background:#fff1e6;padding:.6rem .9rem}.warn ul{margin:.3rem 0}
 footer{margin-top:3rem;padding-top:.75rem;border-top:1px solid #ccc;color:#555;font-size:.85rem}
 """
 
@@ -93,14 +94,24 @@ def write_report(path: Path, comparison: pa.Table, timelines: pa.Table, runs: pa
         comparison: one row per (setting, metric) with means, intervals and paired differences.
         timelines: one row per (setting, series, day) of cumulative decoy counts; may be empty.
         runs: one row per run folder with its status and error.
-        meta: ``title``, ``sweep_dir``, ``baseline``, ``level``, ``resamples``, ``exposim_version``, ``metrics``.
+        meta: ``title``, ``sweep_dir``, ``baseline``, ``level``, ``resamples``, ``exposim_version``, ``metrics``;
+            optionally ``code_versions`` (source fingerprint -> number of complete runs; more than one is
+            reported as mixed code) and ``code_by_setting`` (setting -> the same, for that setting's runs).
 
     Returns:
         ``path``.
     """
+    return write_text(path, render_report(comparison, timelines, runs, meta))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a temporary name in the same folder, then a rename.
+
+    The file gets the mode the user's umask gives any new file (as the run tables do), not 0600.
+    """
     path = Path(path)
-    text = render_report(comparison, timelines, runs, meta)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -127,6 +138,7 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
         f"<h1>{e(title)}</h1>",
         f'<p class="sub">Sweep <span class="code">{e(str(meta.get("sweep_dir", "")))}</span> · '
         f"{len(res.settings)} settings · baseline <strong>{e(res.baseline)}</strong></p>",
+        _mixed_code(meta.get("code_versions") or {}, meta.get("code_by_setting") or {}),
         _how_to_read(res.baseline, level, resamples),
         _run_status(run_rows),
         "<section id=\"results\"><h2>Main results</h2>", _main_table(res, metrics), "</section>",
@@ -140,7 +152,8 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
                         "Each point is a setting compared with the baseline on paired replicates, with intervals "
                         "in both directions. Up is more protection; right is more cost."),
         _full_table(res),
-        f"<footer>exposim {e(str(meta.get('exposim_version', 'unknown')))} · {len(run_rows)} runs · "
+        f"<footer>exposim {e(str(meta.get('exposim_version', 'unknown')))}{_code_footer(meta)} · "
+        f"{len(run_rows)} runs · "
         f"{resamples} bootstrap resamples · {_level(level)}% intervals · sweep folder "
         f'<span class="code">{e(str(meta.get("sweep_dir", "")))}</span></footer>',
         "</main></body></html>", "",
@@ -255,6 +268,40 @@ def _how_to_read(baseline: str, level: float, resamples: int) -> str:
         f"{DASH} means no value (no finite replicate, fewer than two replicates for an interval, or a baseline of "
         "0 for a relative change); “never” means the decoys never met that event during the run.</p></section>"
     )
+
+
+def _short(fingerprint: str) -> str:
+    return fingerprint if fingerprint == "unknown" else fingerprint[:12]
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" + ("" if n == 1 else "s")
+
+
+def _mixed_code(versions: dict[str, int], by_setting: dict[str, dict[str, int]]) -> str:
+    """A warning when the complete runs come from more than one code version (empty otherwise)."""
+    if len(versions) < 2:
+        return ""
+    e = html.escape
+    total = sum(versions.values())
+    items = "".join(f'<li><span class="code">{e(_short(fp))}</span>: {_runs(n)}</li>' for fp, n in versions.items())
+    mixed = [s for s, counts in by_setting.items() if len(counts) > 1]
+    settings = ("<p>Settings with runs from more than one version: "
+                + "; ".join(f"<strong>{e(s)}</strong>" for s in mixed) + ".</p>") if mixed else ""
+    return (f'<section id="mixed-code" class="warn"><p><strong>Mixed code: the {total} complete runs come from '
+            f"{len(versions)} code versions</strong> (source fingerprints; “unknown” is a run recorded before "
+            f"runs kept one). They were compared anyway: a difference below may come from a change in the code, "
+            f"not only from what the sweep varied.</p><ul>{items}</ul>{settings}"
+            "<p>Re-running the sweep's command recomputes the runs made by other code.</p></section>")
+
+
+def _code_footer(meta: dict) -> str:
+    versions = meta.get("code_versions") or {}
+    if len(versions) == 1:
+        return f' · code <span class="code">{html.escape(_short(next(iter(versions))))}</span>'
+    if len(versions) > 1:
+        return f" · {len(versions)} code versions"
+    return ""
 
 
 def _run_status(rows: list[dict[str, Any]]) -> str:

@@ -1,14 +1,21 @@
 """Finding the runs of a sweep and reading them as one dataset.
 
 Core objects: :class:`Run`, :func:`scan_runs`, :func:`assign_settings`,
-:func:`summary_dataset`, :func:`decoy_days`, :data:`REPLICATE_KEYS`.
+:func:`summary_dataset`, :func:`decoy_days`, :func:`code_fingerprint`,
+:data:`REPLICATE_KEYS`.
 
 A run folder is any folder under the sweep folder that holds a
 ``manifest.json`` or Hydra's ``.hydra/`` (a job killed before its first write
-leaves only the latter). Its state comes from the manifest: ``complete`` (and
-every table matches its recorded checksum), ``failed`` (with the error),
+leaves only the latter). Its state comes from the manifest: ``complete`` (it
+lists ``summary.parquet`` and every table its config writes, each matches its
+recorded checksum, and the summary can be read), ``failed`` (with the error),
 ``incomplete`` (running when it stopped, or never started) or ``invalid`` (says
-complete, but a table is missing or altered).
+complete, but lists no tables, or a table is missing, altered or unreadable).
+Only the tables a complete manifest lists, and so checksummed, are ever read.
+
+The *code* of a run is the source fingerprint its manifest records
+(``code.fingerprint``); manifests written before runs recorded one count as
+code ``unknown``.
 
 A *setting* is what the sweep varied apart from the replicate: the run's
 Hydra overrides minus ``seed`` and ``replicate``, keeping only the keys whose
@@ -38,6 +45,12 @@ REPLICATE_KEYS = ("seed", "replicate")
 #: Config keys that never name a setting (they change what is written, not what is simulated).
 _NOT_SETTINGS = ("output.",)
 STATES = ("complete", "failed", "incomplete", "invalid")
+SUMMARY = "summary.parquet"
+DAYS = "days.parquet"
+#: The code of a run whose manifest records no source fingerprint (written before runs recorded one).
+UNKNOWN_CODE = "unknown"
+#: Optional tables a run writes when its config's ``output.<flag>`` is true.
+_OPTIONAL_TABLES = {"days_table": DAYS, "contacts_table": "contacts.parquet", "decoys_table": "decoys.parquet"}
 
 
 @dataclass
@@ -53,6 +66,54 @@ class Run:
     order: int = 0
     replicate: str = ""
     overrides: dict[str, str] = field(default_factory=dict)
+    code: str = UNKNOWN_CODE   # source fingerprint of the code that made it (see code_fingerprint)
+
+
+def code_fingerprint(manifest: dict[str, Any] | None) -> str:
+    """The source fingerprint a manifest records (``code.fingerprint``), or :data:`UNKNOWN_CODE`."""
+    code = (manifest or {}).get("code")
+    fingerprint = code.get("fingerprint") if isinstance(code, dict) else None
+    return fingerprint if isinstance(fingerprint, str) and fingerprint else UNKNOWN_CODE
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _expected_tables(manifest: dict[str, Any]) -> list[str]:
+    """The tables a complete run of the manifest's config holds: the summary, and those its output switches on."""
+    config = manifest.get("config")
+    output = config.get("output") if isinstance(config, dict) else None
+    output = output if isinstance(output, dict) else {}
+    return [SUMMARY] + [name for flag, name in _OPTIONAL_TABLES.items() if output.get(flag) is True]
+
+
+def _complete_problem(path: Path, manifest: dict[str, Any]) -> str | None:
+    """Why a run whose manifest says ``complete`` cannot be used (None when it can).
+
+    Never raises on a malformed manifest or an unreadable table: that is the answer.
+    """
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return "its manifest lists no tables"
+    missing = [name for name in _expected_tables(manifest) if name not in files]
+    if missing:
+        return f"its manifest does not list {', '.join(missing)}"
+    try:
+        problem = verify_files(path, manifest)
+    except (AttributeError, TypeError, ValueError, OSError) as exc:
+        return f"its manifest's list of tables cannot be checked ({_first_line(exc)})"
+    if problem is not None:
+        return problem
+    summary = path / SUMMARY
+    try:
+        rows = pq.read_table(summary).num_rows      # one row: cheap, and proves every page is readable
+    except (OSError, pa.ArrowException) as exc:
+        return f"{SUMMARY} cannot be read ({_first_line(exc)})"
+    if rows == 0:
+        return f"{SUMMARY} holds no rows"
+    return None
 
 
 def _is_run_folder(path: Path) -> bool:
@@ -66,17 +127,20 @@ def scan_runs(sweep_dir: Path) -> list[Run]:
     runs = []
     for path in sorted(p for p in candidates if _is_run_folder(p) and ".hydra" not in p.parts):
         manifest = read_manifest(path)
+        if not isinstance(manifest, dict):     # valid JSON but not an object: no manifest to speak of
+            manifest = None
         rel = path.relative_to(sweep_dir).as_posix() or "."
         status = (manifest or {}).get("status")
         if status == "complete":
-            problem = verify_files(path, manifest)
+            problem = _complete_problem(path, manifest)
             state, error = ("complete", None) if problem is None else ("invalid", problem)
         elif status == "failed":
-            state, error = "failed", manifest.get("error")
+            error = manifest.get("error")
+            state, error = "failed", None if error is None else str(error)
         else:
             state = "incomplete"
             error = "the job was interrupted" if status == "running" else "the job never started"
-        runs.append(Run(path, rel, state, error, manifest))
+        runs.append(Run(path, rel, state, error, manifest, code=code_fingerprint(manifest)))
     return runs
 
 
@@ -133,11 +197,11 @@ def summary_dataset(runs: list[Run]) -> pa.Table:
     complete = [r for r in runs if r.status == "complete"]
     if not complete:
         return pa.table({})
-    paths = [str(r.path / "summary.parquet") for r in complete]
+    paths = [str(r.path / SUMMARY) for r in complete]
     schema = pa.unify_schemas([pq.read_schema(p).remove_metadata() for p in paths],
                               promote_options="permissive")
     dataset = ds.dataset(paths, schema=schema, format="parquet")
-    by_path = {str(r.path / "summary.parquet"): r for r in complete}
+    by_path = {str(r.path / SUMMARY): r for r in complete}
     tables = []
     for fragment in dataset.get_fragments():     # one fragment per run: its identity travels with its rows
         r = by_path[fragment.path]
@@ -151,15 +215,16 @@ def summary_dataset(runs: list[Run]) -> pa.Table:
 
 
 def decoy_days(runs: list[Run], columns: list[str]) -> dict[str, np.ndarray]:
-    """Per complete run with a ``days.parquet``: the decoy cohort's ``columns`` by day.
+    """Per complete run whose manifest lists a ``days.parquet``: the decoy cohort's ``columns`` by day.
 
     Returns run folder -> array (days x (1 + len(columns))), the first column
     being the number of decoys that day.
     """
     out = {}
     for r in runs:
-        path = r.path / "days.parquet"
-        if r.status != "complete" or not path.is_file():
+        path = r.path / DAYS
+        # Only a listed table has been checked against its checksum (scan_runs); an unlisted one is not read.
+        if r.status != "complete" or DAYS not in ((r.manifest or {}).get("files") or {}) or not path.is_file():
             continue
         table = pq.read_table(path, columns=["day", "cohort", "accounts", *columns])
         table = table.filter(pc.equal(table["cohort"], "decoy")).sort_by("day")

@@ -32,6 +32,8 @@ COMPARISON_SCHEMA = pa.schema([
 ])
 
 NAN = float("nan")
+#: Most numbers a timeline bootstrap holds at once (resamples x replicates x days): 128 MB of float64.
+_CHUNK = 1 << 24
 
 
 def _rng(*names: str) -> np.random.Generator:
@@ -160,8 +162,14 @@ def decoy_timelines(series: dict[str, np.ndarray], setting_of: dict[str, str], o
             mean = per_decoy.mean(axis=0)
             if n >= 2:
                 idx = _rng(setting, name).integers(0, n, size=(resamples, n))
-                boot = per_decoy[idx].mean(axis=1)                     # resamples x days
-                lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
+                lo, hi = np.empty(days), np.empty(days)
+                # A few days at a time: resamples x replicates x days at once would be gigabytes for a long
+                # sweep at the highest resample count. Each day's figures are the same either way.
+                step = max(1, _CHUNK // (resamples * n))
+                for start in range(0, days, step):
+                    part = slice(start, start + step)
+                    boot = per_decoy[:, part][idx].mean(axis=1)          # resamples x days in the part
+                    lo[part], hi[part] = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
             else:
                 lo = hi = np.full(days, np.nan)
             cols["setting"] += [setting] * days
