@@ -1,45 +1,31 @@
-"""The Hydra entry point: compose -> validate -> run -> write -> print.
+"""The Hydra task: one job's config -> validate -> run -> write -> print.
 
-Core objects: :func:`hydra_main`, :func:`to_config`, :func:`format_summary`.
+Core objects: :func:`hydra_main`, :func:`format_summary`.
 
-The config tree lives in ``sim/configs/`` (``configs/`` at the top of the repository links
-to it), so it ships inside the package and a wheel runs from any folder; its schema
-is :class:`sim.config.Config`, registered in Hydra's ConfigStore as
-``exposim_schema`` so that an unknown key or a wrong type fails while Hydra
-composes. Range and registry checks follow in :func:`sim.config.validate`.
-Every configuration error exits with status 2 before anything is simulated
-or written (see ``sim.__main__``).
+``python -m sim`` (:mod:`sim.__main__`) checks the whole command first
+(:mod:`sim.preflight`), so a configuration error exits with status 2 before
+Hydra creates any folder; this module is what Hydra then runs for each job.
+The config tree and its schema are in :mod:`sim.compose`.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 from tqdm import tqdm
 
-from sim.config import Config, ConfigError, validate
+from sim.compose import CONFIG_DIR, to_config
+from sim.config import CONFIG_ERROR_EXIT, ConfigError, validate
 from sim.runner import run
-from sim.sweep import SweepCallback  # noqa: F401  (registers the exposim_job_dir resolver)
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-CONFIG_ERROR_EXIT = 2
 log = logging.getLogger(__name__)
-
-ConfigStore.instance().store(name="exposim_schema", node=Config)
-
-#: Set once Hydra has composed a config and handed it to the task; lets
-#: ``sim.__main__`` tell a composition error (exit 2) from a run failure.
-task_started = False
 
 KEY_FIGURES = (
     ("minor_harm_prevalence_per_10k", "harmful impressions per 10k, minors"),
@@ -63,23 +49,6 @@ KEY_FIGURES = (
 )
 
 
-def to_config(cfg: DictConfig) -> Config:
-    """Turn Hydra's composed config into the plain :class:`Config` object the core takes."""
-    plain = cfg
-    if "hydra" in cfg:          # a job's config as a sweeper composes it: drop the hydra node as run_job does
-        plain = copy.deepcopy(cfg)
-        with read_write(plain), open_dict(plain):
-            del plain["hydra"]
-    try:
-        obj = OmegaConf.to_object(plain)
-    except OmegaConfBaseException as exc:
-        raise ConfigError(str(exc).strip()) from None
-    if not isinstance(obj, Config):
-        raise ConfigError("the composed config does not follow the exposim schema (is 'exposim_schema' "
-                          "first in the defaults list of configs/config.yaml?)")
-    return obj
-
-
 def format_summary(summary: dict[str, float], out_dir: Path) -> str:
     """The short table printed at the end of a run."""
     width = max(len(label) for _, label in KEY_FIGURES)
@@ -100,8 +69,6 @@ def _job_extra(hc: Any) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> dict[str, float]:
     """Run one job of Hydra's (single or multi-)run; returns the run's summary figures."""
-    global task_started
-    task_started = True
     # Hydra configures the root logger at INFO; Mesa would then log every step.
     logging.getLogger("MESA").setLevel(logging.WARNING)
     hc = HydraConfig.get()
@@ -121,6 +88,12 @@ def hydra_main(cfg: DictConfig) -> dict[str, float]:
             raise           # the launcher records the job as failed and goes on with the others
         print(f"exposim: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(CONFIG_ERROR_EXIT) from None
+    except OSError as exc:
+        if not single:
+            raise
+        # A full disk or a folder that went away mid-run: the manifest says "failed" where it could be written.
+        print(f"exposim: cannot write the results to {out_dir}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     if result.skipped:
         log.info("%s already holds a complete run of this config; kept (output.resume=false recomputes)",
                  out_dir)

@@ -496,6 +496,9 @@ def validate(cfg: Config) -> Config:
                           f"they leave the store; lower recency_days or raise retention_days")
     if cfg.network.kind == "file" and not cfg.network.path:
         raise ConfigError("network.path is empty: network=file needs network.path=<edge list or GraphML file>")
+    if cfg.network.kind != "file" and cfg.network.path:
+        raise ConfigError(f"network.path={cfg.network.path!r} is set but network.kind={cfg.network.kind!r} "
+                          f"generates the graph and would ignore the file; add network=file to read it")
     return cfg
 
 

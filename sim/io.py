@@ -124,8 +124,11 @@ def write_parquet(path: Path, table: pa.Table) -> None:
     path = Path(path)
     tmp = _temporary_name(path)
     try:
-        os.close(_create(tmp))        # the mode is set here; pyarrow then writes the file in place
-        pq.write_table(table, str(tmp), compression="zstd", write_statistics=True)
+        # Written through a file this function owns and closes, even when the write fails:
+        # on a full disk pyarrow's own stream would stay open (its writer lives on in the
+        # traceback), and an unlinked but open file frees no room for the failed manifest.
+        with open(_create(tmp), "wb", buffering=0) as fh:
+            pq.write_table(table, fh, compression="zstd", write_statistics=True)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -296,9 +299,10 @@ def write_run(out_dir: Path, cfg: Config, tables: dict[str, pa.Table], extra: di
 def read_manifest(out_dir: Path) -> dict[str, Any] | None:
     """The manifest of a run folder, or None if there is none (or it is unreadable)."""
     try:
-        return json.loads((Path(out_dir) / MANIFEST).read_text())
+        manifest = json.loads((Path(out_dir) / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 #: Files a run writes; :func:`begin_run` removes those an earlier attempt left.
@@ -346,6 +350,14 @@ def fail_run(out_dir: Path, cfg: Config, started: datetime, error: BaseException
         for stale in [*(out_dir / n for n in RUN_FILES), *out_dir.glob(".*.tmp")]:
             stale.unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_failed(out_dir, cfg, started, finished, error, trace, extra)
+    except OSError:
+        pass        # the manifest left says "running" (or there is none): still never a result
+
+
+def _write_failed(out_dir: Path, cfg: Config, started: datetime, finished: datetime, error: BaseException,
+                  trace: str, extra: dict[str, Any] | None) -> None:
     write_json(Path(out_dir) / MANIFEST, {
         "status": "failed", **_identity(cfg), "started": started.isoformat(), "finished": finished.isoformat(),
         "error": f"{type(error).__name__}: {error}", "traceback": trace, "host": platform.node(),
@@ -362,6 +374,8 @@ def verify_run(out_dir: Path, cfg: Config) -> str | None:
     """
     manifest = read_manifest(out_dir)
     if manifest is None:
+        if (Path(out_dir) / MANIFEST).exists():
+            return "its manifest.json cannot be read (not a JSON object)"
         return "no manifest"
     status = manifest.get("status")
     if status != "complete":

@@ -1,17 +1,18 @@
 """Sweeps: Hydra multirun jobs that are checked up front, resume, fail alone and report progress.
 
-Core objects: :class:`SweepCallback`, :func:`plan_sweep`, :func:`job_dir_name`,
-:func:`sweep_status`, :data:`PLAN`, :data:`PROGRESS`.
+Core objects: :class:`SweepCallback`, :func:`plan_sweep`, :func:`sweep_status`,
+:data:`PLAN`, :data:`PROGRESS` (job folder names: :func:`sim.compose.job_dir_name`).
 
 Hydra runs the sweep (its sweeper expands the overrides, its launcher — basic,
 joblib, Ray or SLURM — runs the jobs); this module adds what a long sweep needs
 around it, as a Hydra callback configured in ``configs/config.yaml``:
 
-* **Before any job runs** (:meth:`SweepCallback.on_multirun_start`, in the
-  launching process) every job's config is composed and validated, so a bad
-  value anywhere in the sweep stops it with exit status 2 before anything is
-  simulated; each job's run folder is checked, and the plan — jobs, folders,
-  which are already complete — is written to ``sweep.json``.
+* **Before any job runs** ``python -m sim`` has composed and checked every
+  job (:mod:`sim.preflight`: a bad value anywhere stops the sweep with exit
+  status 2 before any folder is made); :meth:`SweepCallback.on_multirun_start`,
+  in the launching process, finds each job's run folder, says which runs are
+  kept and why the others are recomputed (changed code, config or input file),
+  and writes the plan — jobs, folders, which are already complete — to ``sweep.json``.
 * **Each job** runs through :func:`sim.runner.run` with ``resume``: a folder
   that already holds a complete, verified run of the same config is kept, not
   recomputed. Job folders are named after the job's overrides
@@ -32,7 +33,6 @@ complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -48,7 +48,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, validate
+from sim.compose import to_config
+from sim.config import CONFIG_ERROR_EXIT, ConfigError, validate
+from sim.inputs import resolve_inputs
 from sim.io import read_manifest, verify_run, write_json
 
 log = logging.getLogger(__name__)
@@ -56,26 +58,6 @@ log = logging.getLogger(__name__)
 PLAN = "sweep.json"
 PROGRESS = "sweep_progress.jsonl"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-_MAX_DIR_NAME = 180
-
-#: The sweep folder of the multirun this process launched (set in the launching process only).
-active_sweep: Path | None = None
-#: Whether the sweep's end has printed its status (so the failure path does not print it twice).
-status_reported = False
-
-
-def job_dir_name(override_dirname: str) -> str:
-    """A job's folder name from its overrides (``a=1,b=x``): stable, one path component, not too long."""
-    name = (override_dirname or "default").replace(os.sep, "%")
-    if name in (".", ".."):
-        name = f"default{name}"
-    if len(name.encode()) > _MAX_DIR_NAME:
-        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        name = name.encode()[:_MAX_DIR_NAME - 17].decode(errors="ignore") + "~" + digest
-    return name
-
-
-OmegaConf.register_new_resolver("exposim_job_dir", job_dir_name, replace=True)
 
 
 @dataclass
@@ -85,6 +67,7 @@ class PlannedJob:
     overrides: list[str]
     out_dir: Path
     complete: bool        # the folder already holds a complete, verified run of this config
+    why_not: str | None = None   # why a folder holding a run cannot reuse it (None: complete, or no run yet)
 
 
 def _job_overrides(config: DictConfig) -> list[list[str]] | None:
@@ -109,8 +92,6 @@ def plan_sweep(config: DictConfig) -> list[PlannedJob] | None:
     Returns None when the sweep is not run by Hydra's basic sweeper (its jobs
     are then only known as they are launched).
     """
-    from sim.app import to_config   # sim.app imports this module
-
     jobs = _job_overrides(config)
     if jobs is None:
         return None
@@ -119,17 +100,30 @@ def plan_sweep(config: DictConfig) -> list[PlannedJob] | None:
     for overrides in jobs:
         job_cfg = loader.load_sweep_config(config, overrides)
         try:
-            cfg = validate(to_config(job_cfg))
+            cfg = resolve_inputs(validate(to_config(job_cfg)))
         except ConfigError as exc:
             errors.append(f"  job {' '.join(overrides) or '(no overrides)'}: {exc}")
             continue
         out_dir = Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir)
-        complete = cfg.output.resume and verify_run(out_dir, cfg) is None
-        planned.append(PlannedJob(overrides, out_dir.resolve(), complete))
+        why = verify_run(out_dir, cfg) if cfg.output.resume else "output.resume=false"
+        complete = why is None
+        planned.append(PlannedJob(overrides, out_dir.resolve(), complete,
+                                  None if why in (None, "no manifest") else why))
     if errors:
         raise ConfigError(f"{len(errors)} of {len(jobs)} jobs of the sweep have an invalid config; "
                           "nothing was run:\n" + "\n".join(errors))
     return planned
+
+
+def _log_recomputed(planned: list[PlannedJob]) -> None:
+    """Say why runs whose folders hold a run are computed again (changed code, config or input file)."""
+    reasons: dict[str, int] = {}
+    for job in planned:
+        if job.why_not is not None:
+            reason = job.why_not.split(" (")[0]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        log.info("exposim sweep: %d run(s) recomputed because %s", count, reason)
 
 
 def format_duration(seconds: float) -> str:
@@ -191,21 +185,20 @@ class SweepCallback(Callback):
         self.baseline = baseline
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        global active_sweep
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         try:
             planned = plan_sweep(config)
         except ConfigError as exc:
+            # `python -m sim` has checked the sweep already; this guards sweeps launched another way.
             print(f"exposim: configuration error: {exc}", flush=True)
-            from sim.app import CONFIG_ERROR_EXIT
             raise SystemExit(CONFIG_ERROR_EXIT) from None
-        active_sweep = sweep_dir
         sweep_dir.mkdir(parents=True, exist_ok=True)
         plan: dict[str, Any] = {
             "invocation": uuid.uuid4().hex,
             "started": datetime.now(timezone.utc).isoformat(),
             "started_unix": time.time(),
             "sweep_dir": str(sweep_dir),
+            "launcher_pid": os.getpid(),   # on_job_start: a worker whose parent this is watches it
             "total": None if planned is None else len(planned),
             "already_complete": 0 if planned is None else sum(j.complete for j in planned),
             "jobs": None if planned is None else [
@@ -218,6 +211,26 @@ class SweepCallback(Callback):
         else:
             log.info("exposim sweep: %d runs in %s; %d already complete (kept), %d to run",
                      len(planned), sweep_dir, plan["already_complete"], len(planned) - plan["already_complete"])
+            _log_recomputed(planned)
+
+    def on_job_start(self, config: DictConfig, *, task_function: Any, **kwargs: Any) -> None:
+        from hydra.types import RunMode
+
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return               # a single run has no launcher to outlive
+        try:
+            plan = json.loads((Path(str(config.hydra.sweep.dir)).resolve() / PLAN).read_text())
+            launcher_pid = int(plan["launcher_pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return               # not launched through this callback's on_multirun_start
+        # A joblib (loky) worker is a direct child of the launcher (or was, if the launcher died
+        # before this job began): when the launcher is killed, end the worker (sim.watchdog) rather
+        # than let it finish jobs nobody waits for. Not in the launcher itself (basic launcher: a
+        # nohup'ed sweep must outlive its shell), nor in a Ray or SLURM job, whose parent is not it.
+        from sim.watchdog import spawned_by, watch_parent
+
+        if os.getpid() != launcher_pid and spawned_by(launcher_pid):
+            watch_parent(launcher_pid)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         from hydra.core.utils import JobStatus
@@ -251,15 +264,14 @@ class SweepCallback(Callback):
             log.info(message)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global status_reported
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         status = sweep_status(sweep_dir)
-        print(status.describe(), flush=True)
-        status_reported = True
         if status.failed or status.incomplete:
             # Every job returned, yet some folders hold no result (e.g. a cluster's jobs wrote
             # to a relative sweep folder on another machine): the sweep did not succeed.
+            # `python -m sim` prints the status for every exit 1 of a sweep.
             raise SystemExit(1)
+        print(status.describe(), flush=True)
         if self.compare and status.complete:
             from sim.analysis import AnalysisError, compare_sweep
 

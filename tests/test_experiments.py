@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from sim.app import CONFIG_DIR
+from sim.compose import CONFIG_DIR
 from sim.sweep import plan_sweep
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
-from sim.app import CONFIG_DIR, to_config
+from sim.compose import CONFIG_DIR, to_config
 from sim.config import SAFEGUARD_NAMES, ConfigError, SafeguardsConfig, validate
 from sim.model import ExposureModel
 from tests.conftest import set_key

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from sim.app import CONFIG_DIR, to_config
+from sim.compose import CONFIG_DIR, to_config
 from sim.config import (SAFEGUARD_NAMES, AgeAssuranceConfig, ClassifierConfig, CommentFilterConfig,
                         DmFromConnectionsOnlyConfig, FeedFilteringConfig, GroupAddConsentConfig, HashMatchingConfig,
                         HiddenConnectionsConfig, ModerationConfig, NoMinorSuggestionsConfig, NudityProtectionConfig,

@@ -16,7 +16,8 @@ import pytest
 from sim.config import Config, run_seed
 from sim.io import read_manifest, verify_run
 from sim.runner import run
-from sim.sweep import job_dir_name, progress_line
+from sim.compose import job_dir_name
+from sim.sweep import progress_line
 from tests.conftest import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,12 +26,13 @@ TINY = ["population.n=600", "days=6", "measure_days=3", "decoys.n=2", "network.m
 
 
 def sweep(sweep_dir: Path, *args: str, launcher: str = "basic", compare: bool = False,
-          timeout: float = 300) -> subprocess.CompletedProcess:
+          timeout: float = 300, env: dict[str, str] | None = None,
+          cwd: Path = REPO) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "sim", "-m", *TINY, *args, f"hydra.sweep.dir={sweep_dir}",
            f"hydra/launcher={launcher}", f"hydra.callbacks.exposim_sweep.compare={str(compare).lower()}"]
     if launcher == "joblib":
         cmd.append("hydra.launcher.n_jobs=2")
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def run_dirs(sweep_dir: Path) -> dict[str, Path]:
@@ -152,7 +154,7 @@ def test_sigkilled_run_leaves_nothing_that_looks_complete_and_reruns_to_completi
 
 
 def test_killed_during_table_writing_leaves_no_complete_manifest(tmp_path, monkeypatch):
-    """A crash between two tables: the tables written so far are whole files, but the run is not complete."""
+    """A crash between two tables: the run is recorded as failed and no table is left to look like a result."""
     import sim.io
 
     calls = []
@@ -171,8 +173,8 @@ def test_killed_during_table_writing_leaves_no_complete_manifest(tmp_path, monke
         run(cfg, tmp_path)
     assert read_manifest(tmp_path)["status"] == "failed"
     assert verify_run(tmp_path, cfg) == "status is 'failed'"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "summary.parquet"]
-    assert pq.read_table(tmp_path / "summary.parquet").num_rows == 1   # only whole files under real names
+    assert len(calls) == 2                                        # the first table had been written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]   # no table, no temporary file
 
 
 def test_sweep_killed_midway_then_rerun_completes_exactly_the_missing_runs(tmp_path):
@@ -200,27 +202,47 @@ def test_sweep_killed_midway_then_rerun_completes_exactly_the_missing_runs(tmp_p
 # --- failures and bad input ------------------------------------------------------------------------------
 
 
+#: Loaded at interpreter start through PYTHONPATH: the run of seed 2 fails inside the model, as a
+#: bug or a lost disk would, after the command's checks have passed.
+_INJECTED_FAULT = """
+import os
+if os.environ.get("EXPOSIM_TEST_FAIL_SEED"):
+    import sim.model
+
+    _real_run = sim.model.ExposureModel.run
+
+    def _run(self, *args, **kwargs):
+        if self.config.seed == int(os.environ["EXPOSIM_TEST_FAIL_SEED"]):
+            raise RuntimeError("injected fault in the model")
+        return _real_run(self, *args, **kwargs)
+
+    sim.model.ExposureModel.run = _run
+"""
+
+
 def test_a_failing_job_is_recorded_and_the_others_complete(tmp_path):
-    graph = tmp_path / "follows.txt"
-    graph.write_text("".join(f"{i} {(i * 7 + 1) % 400}\n{i} {(i + 1) % 400}\n" for i in range(400)))
-    missing = tmp_path / "missing.txt"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_INJECTED_FAULT)
+    env = {**os.environ, "PYTHONPATH": str(hooks), "EXPOSIM_TEST_FAIL_SEED": "2"}
     sweep_dir = tmp_path / "sweep"
-    proc = sweep(sweep_dir, "network=file", f"network.path={graph},{missing}")
-    assert proc.returncode != 0
+    proc = sweep(sweep_dir, "seed=1,2", env=env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
     dirs = run_dirs(sweep_dir)
     states = {name: read_manifest(p)["status"] for name, p in dirs.items()}
     assert sorted(states.values()) == ["complete", "failed"]
     failed = next(p for n, p in dirs.items() if states[n] == "failed")
+    assert "seed=2" in failed.name
     manifest = read_manifest(failed)
-    assert "missing.txt" in manifest["error"] and "Traceback" in manifest["traceback"]
+    assert "injected fault" in manifest["error"] and "Traceback" in manifest["traceback"]
+    assert sorted(p.name for p in failed.iterdir() if p.suffix == ".parquet") == []
     assert "failed:" in proc.stderr and "Run the same command again" in proc.stderr
-    # Once the input exists, the same command computes only the failed run.
-    graph_ok = finished(sweep_dir)
-    missing.write_text(graph.read_text())
-    again = sweep(sweep_dir, "network=file", f"network.path={graph},{missing}")
+    # Once the fault is gone, the same command computes only the failed run.
+    first_ok = finished(sweep_dir)
+    again = sweep(sweep_dir, "seed=1,2")
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(finished(sweep_dir)) == 2
-    assert all(finished(sweep_dir)[n] == t for n, t in graph_ok.items())
+    assert all(finished(sweep_dir)[n] == t for n, t in first_ok.items())
 
 
 def test_an_invalid_value_anywhere_in_the_sweep_stops_it_before_any_run(tmp_path):
@@ -278,3 +300,32 @@ def test_progress_line_counts_and_estimates_time_left():
     text = progress_line(plan, entries, now=1120.0)
     assert text.startswith("6/10 runs done (2 kept, 3 run, 1 failed)")
     assert "2 min 00 s elapsed" in text and "about 2 min 00 s left" in text
+
+
+def test_a_change_to_the_source_recomputes_every_run_and_says_why(tmp_path):
+    """A study's command after a change to sim/: nothing is kept; after no change: everything is."""
+    import shutil
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "sim", pkg / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    # This copy shadows the installed package (run from a folder that holds no other sim/).
+    env = {**os.environ, "PYTHONPATH": str(pkg)}
+    sweep_dir = tmp_path / "sweep"
+    first = sweep(sweep_dir, "seed=1,2", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    from sim.io import source_fingerprint
+
+    assert {read_manifest(p)["code"]["fingerprint"] for p in run_dirs(sweep_dir).values()} == {
+        source_fingerprint(pkg / "sim")}                    # the copy made them
+    made = finished(sweep_dir)
+    same = sweep(sweep_dir, "seed=1,2", env=env, cwd=tmp_path)
+    assert "2 already complete (kept), 0 to run" in same.stdout + same.stderr, same.stderr[-3000:]
+    assert finished(sweep_dir) == made
+    with open(pkg / "sim" / "model.py", "a") as fh:
+        fh.write("\n# a change to the model's source\n")
+    changed = sweep(sweep_dir, "seed=1,2", env=env, cwd=tmp_path)
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    said = changed.stdout + changed.stderr
+    assert "0 already complete (kept), 2 to run" in said
+    assert "2 run(s) recomputed because it was made by different code" in said
+    assert all(finished(sweep_dir)[name] != t for name, t in made.items())

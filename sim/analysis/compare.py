@@ -169,9 +169,13 @@ def _resolve_baseline(requested: str | None, settings: list[str]) -> str:
                         "matches no setting") + "; the settings are: " + "; ".join(settings))
 
 
+#: ``out`` default of :func:`compare_sweep`: the ``sys.stdout`` of the moment of the call (None: print nothing).
+STDOUT = object()
+
+
 def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics: list[str] | None = None,
                   resamples: int = 2000, level: float = 0.95, report: bool = True, mixed_code: bool = False,
-                  out: TextIO | None = sys.stdout) -> Comparison:
+                  out: TextIO | None | object = STDOUT) -> Comparison:
     """Compare every setting of the sweep in ``sweep_dir`` with a baseline setting.
 
     Reads every complete run's ``summary.parquet`` as one pyarrow dataset,
@@ -258,8 +262,10 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
         report_path = write_text(sweep_dir / REPORT, page)
     result = Comparison(table, timelines, runs, baseline, settings, list(metrics), comparison_path, report_path,
                         code_versions)
+    if out is STDOUT:
+        out = sys.stdout           # looked up now, so redirect_stdout and pytest's capture see the table
     if out is not None:
-        print(format_table(result, level), file=out)
+        print(format_table(result, level), file=out)   # type: ignore[arg-type]
     return result
 
 
