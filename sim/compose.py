@@ -1,6 +1,6 @@
 """The Hydra config tree and its schema: where the YAML lives and how a composed config becomes a :class:`Config`.
 
-Core objects: :data:`CONFIG_DIR`, :func:`to_config`, :func:`job_dir_name`.
+Core objects: :data:`CONFIG_DIR`, :func:`to_config`, :func:`job_dir_name`, :func:`sweep_jobs`.
 
 The tree lives inside the package (``sim/configs``; ``configs/`` at the top of
 the repository links to it), so an installed wheel runs from any folder. The
@@ -16,14 +16,17 @@ import copy
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.config import Config, ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 _MAX_DIR_NAME = 180
 
 ConfigStore.instance().store(name="exposim_schema", node=Config)
@@ -62,3 +65,25 @@ def job_dir_name(override_dirname: str) -> str:
 
 
 OmegaConf.register_new_resolver("exposim_job_dir", job_dir_name, replace=True)
+
+
+def sweep_jobs(master: DictConfig, loader: Any) -> list[list[str]] | None:
+    """The overrides of every job Hydra's basic sweeper will launch, expanded the way it does.
+
+    Args:
+        master: the sweep's config as composed for ``--multirun``.
+        loader: Hydra's config loader (for the override grammar).
+
+    Returns:
+        One list of ``key=value`` overrides per job, or None for another
+        sweeper (whose jobs are known only as it launches them).
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    if OmegaConf.select(master, "hydra.sweeper._target_") != BASIC_SWEEPER:
+        return None
+    params = OmegaConf.select(master, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(master.hydra.overrides.task)
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+    batches = BasicSweeper.split_arguments(parsed, None)
+    return [list(job) for batch in batches for job in batch]

@@ -44,7 +44,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.compose import CONFIG_DIR, to_config
+from sim.compose import CONFIG_DIR, sweep_jobs, to_config
 from sim.config import Config, ConfigError, validate
 from sim.inputs import resolve_inputs
 
@@ -54,7 +54,6 @@ LAUNCHER_EXTRAS = {"ray": ("hydra_plugins.hydra_ray_launcher", "ray"),
                    "submitit": ("hydra_plugins.hydra_submitit_launcher", "slurm")}
 #: Launchers whose jobs run on this machine, in parallel up to ``n_jobs`` (memory is checked for them).
 LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 @dataclass
@@ -231,19 +230,6 @@ def _hydra(args: Any) -> Hydra:
     return Hydra.create_main_hydra2(task_name="app", config_search_path=search_path)
 
 
-def _job_overrides(master: DictConfig, loader: Any) -> list[list[str]] | None:
-    """The jobs Hydra's basic sweeper will launch, expanded the way it does (None for other sweepers)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    if OmegaConf.select(master, "hydra.sweeper._target_") != BASIC_SWEEPER:
-        return None
-    params = OmegaConf.select(master, "hydra.sweeper.params") or {}
-    arguments = [f"{k}={v}" for k, v in params.items()] + list(master.hydra.overrides.task)
-    parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
-    batches = BasicSweeper.split_arguments(parsed, None)
-    return [list(job) for batch in batches for job in batch]
-
-
 def _check_launcher(master: DictConfig, argv: list[str]) -> None:
     target = OmegaConf.select(master, "hydra.launcher._target_") or ""
     module = target.rsplit(".", 1)[0]
@@ -303,24 +289,12 @@ def _concurrency(master: DictConfig, n_runs: int) -> int | None:
     return 1
 
 
-def check_memory(configs: list[Config], concurrent: int) -> None:
-    """Refuse runs whose estimated peak memory (times the runs in parallel) exceeds what is available."""
-    from sim.resources import available_bytes, estimate_peak_bytes, format_bytes
+def _check_memory(configs: list[Config], concurrent: int) -> None:
+    """The largest run, times the runs in parallel, must fit in the memory available (:mod:`sim.resources`)."""
+    from sim.resources import check_memory, estimate_peak_bytes
 
-    available = available_bytes()
-    if available is None or not configs:
-        return
-    largest = max(configs, key=estimate_peak_bytes)
-    per_run = estimate_peak_bytes(largest)
-    need = per_run * concurrent
-    if need > available:
-        n = largest.population.n
-        many = f" x {concurrent} runs in parallel = {format_bytes(need)}" if concurrent > 1 else ""
-        raise ConfigError(
-            f"population.n={n}: a run this size needs about {format_bytes(per_run)} of memory{many}, and "
-            f"{format_bytes(available)} is available; lower population.n (or network.mean_following), "
-            + ("run fewer jobs at once (hydra.launcher.n_jobs), " if concurrent > 1 else "")
-            + "or use a machine with more memory (EXPOSIM_MEMORY_LIMIT overrides the available figure)")
+    if configs:
+        check_memory(max(configs, key=estimate_peak_bytes), concurrent=concurrent)
 
 
 # ------------------------------------------------------------------ the check
@@ -378,7 +352,7 @@ def _check(args: Any, argv: list[str]) -> Checked:
         config = _run_config(cfg, overrides, parser, groups)
         out_dir = Path(str(cfg.hydra.run.dir))
         check_writable(out_dir, "hydra.run.dir")
-        check_memory([config], 1)
+        _check_memory([config], 1)
         pinned = [] if _given(overrides, "hydra.run.dir") else [f"hydra.run.dir={_quoted(str(out_dir))}"]
         return Checked(False, out_dir, [PlannedRun(overrides, config, out_dir)], pinned)
 
@@ -387,7 +361,7 @@ def _check(args: Any, argv: list[str]) -> Checked:
     sweep_dir = Path(str(master.hydra.sweep.dir))
     check_writable(sweep_dir, "hydra.sweep.dir")
     pinned = [] if _given(overrides, "hydra.sweep.dir") else [f"hydra.sweep.dir={_quoted(str(sweep_dir))}"]
-    jobs = _job_overrides(master, loader)
+    jobs = sweep_jobs(master, loader)
     if jobs is None:
         return Checked(True, sweep_dir, None, pinned)
     runs, errors = [], []
@@ -407,7 +381,7 @@ def _check(args: Any, argv: list[str]) -> Checked:
     _check_folders(runs)
     concurrent = _concurrency(master, len(runs))
     if concurrent is not None:
-        check_memory([r.config for r in runs], concurrent)
+        _check_memory([r.config for r in runs], concurrent)
     return Checked(True, sweep_dir, runs, pinned)
 
 

@@ -44,11 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from sim.compose import to_config
+from sim.compose import sweep_jobs, to_config
 from sim.config import CONFIG_ERROR_EXIT, ConfigError, validate
 from sim.inputs import resolve_inputs
 from sim.io import read_manifest, verify_run, write_json
@@ -57,7 +56,6 @@ log = logging.getLogger(__name__)
 
 PLAN = "sweep.json"
 PROGRESS = "sweep_progress.jsonl"
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 @dataclass
@@ -70,20 +68,6 @@ class PlannedJob:
     why_not: str | None = None   # why a folder holding a run cannot reuse it (None: complete, or no run yet)
 
 
-def _job_overrides(config: DictConfig) -> list[list[str]] | None:
-    """The jobs Hydra's basic sweeper will launch, expanded the way it does (None for other sweepers)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    if OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
-        return None
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    arguments = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
-    loader = GlobalHydra.instance().config_loader()
-    parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
-    batches = BasicSweeper.split_arguments(parsed, None)
-    return [list(job) for batch in batches for job in batch]
-
-
 def plan_sweep(config: DictConfig) -> list[PlannedJob] | None:
     """Compose and validate every job of the sweep and find its run folder.
 
@@ -92,10 +76,10 @@ def plan_sweep(config: DictConfig) -> list[PlannedJob] | None:
     Returns None when the sweep is not run by Hydra's basic sweeper (its jobs
     are then only known as they are launched).
     """
-    jobs = _job_overrides(config)
+    loader = GlobalHydra.instance().config_loader()
+    jobs = sweep_jobs(config, loader)
     if jobs is None:
         return None
-    loader = GlobalHydra.instance().config_loader()
     planned, errors = [], []
     for overrides in jobs:
         job_cfg = loader.load_sweep_config(config, overrides)

@@ -96,7 +96,7 @@ def room_for_one_run(monkeypatch) -> int:
 
 def test_parallel_jobs_that_do_not_fit_in_memory_together_are_refused(tmp_path, room_for_one_run):
     refused(tmp_path, [*TWO_SMALL_JOBS, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
-            ["population.n=300", "x 2 runs in parallel", "run fewer jobs at once (hydra.launcher.n_jobs)",
+            ["population.n=300", "for the 2 runs in parallel", "run fewer jobs at once (hydra.launcher.n_jobs)",
              "EXPOSIM_MEMORY_LIMIT"])
     assert tree(tmp_path) == []
 
