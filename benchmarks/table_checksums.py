@@ -74,7 +74,9 @@ def _write_graph(path: Path) -> None:
 def checksums(names: list[str]) -> dict[str, str]:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        graph = Path(tmp) / "graph.txt"
+        # The graph file's path is part of the config the tables record: keep it fixed.
+        graph = Path(tempfile.gettempdir()) / "exposim-table-checksums" / "graph.txt"
+        graph.parent.mkdir(exist_ok=True)
         _write_graph(graph)
         for name in names:
             started = time.perf_counter()
