@@ -1,6 +1,7 @@
 """Mesa agent types as thin views onto population rows.
 
-Core objects: :class:`AccountView`, :class:`MinorAccount`, :class:`AdultAccount`.
+Core objects: :class:`AccountView`, :class:`MinorAccount`, :class:`AdultAccount`,
+:class:`AccountModel`.
 
 The arrays in :class:`sim.population.Population` are the single source of
 truth; an agent only holds its ``row`` and reads (or writes) through to the
@@ -10,21 +11,31 @@ visualisation work without a second copy of the state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import mesa
 import numpy as np
 
-from sim.population import ADULT_AGE, ROLE_NAMES
+from sim.network import FollowGraph
+from sim.population import Population
+from sim.vocabulary import ADULT_AGE, ROLE_NAMES
 
-if TYPE_CHECKING:
-    from sim.model import ExposureModel
+
+class AccountModel(Protocol):
+    """What an account view reads from its model (:class:`sim.model.ExposureModel` is one).
+
+    The model is also a ``mesa.Model``, with which the view registers as an agent.
+    """
+
+    population: Population      # the state arrays, one row per account
+    graph: FollowGraph          # today's follow graph
+    steps: int                  # days run so far (Mesa's step counter)
 
 
 class AccountView(mesa.Agent):
     """One account, seen through its row in the population arrays."""
 
-    def __init__(self, model: ExposureModel, row: int) -> None:
+    def __init__(self, model: AccountModel, row: int) -> None:
         super().__init__(model)
         self.row = int(row)
 

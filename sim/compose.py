@@ -4,7 +4,8 @@ Core objects: :data:`CONFIG_DIR`, :func:`to_config`, :func:`job_dir_name`, :func
 
 The tree lives inside the package (``sim/configs``; ``configs/`` at the top of
 the repository links to it), so an installed wheel runs from any folder. The
-schema is :class:`sim.config.Config`, registered in Hydra's ConfigStore as
+schema is :func:`sim.config.schema` (:class:`sim.config.Config`, with the
+config sections of plug-ins' safeguards), registered in Hydra's ConfigStore as
 ``exposim_schema`` (first in the defaults list of ``config.yaml``), so a wrong
 type fails while Hydra composes. Importing this module also registers the
 ``exposim_job_dir`` resolver that names a sweep job's folder.
@@ -23,13 +24,13 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.config import Config, ConfigError
+from sim.config import Config, ConfigError, schema
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 _MAX_DIR_NAME = 180
 
-ConfigStore.instance().store(name="exposim_schema", node=Config)
+ConfigStore.instance().store(name="exposim_schema", node=schema())
 
 
 def to_config(cfg: DictConfig) -> Config:

@@ -1,7 +1,7 @@
 """Structured configuration: the schema, its ranges, and validation.
 
 Core objects: :class:`Config` (and one dataclass per section), :func:`validate`,
-:class:`ConfigError`, :func:`run_seed`.
+:class:`ConfigError`, :func:`run_seed`, :func:`schema`.
 
 The dataclasses are the single description of every setting: Hydra registers
 them in its ConfigStore so that an unknown key or a wrong type fails while the
@@ -19,8 +19,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-HARM_CLASSES = ("none", "suggestive", "adult_sexual", "exploitative")
-COHORTS = ("minor_13_15", "minor_16_17", "adult", "decoy")
+from sim import registry
+from sim.vocabulary import HARMFUL_CLASSES, MAX_MINOR_AGE, MIN_AGE
+
+
 #: Decoys are an audit sample: at most this share of the accounts, so they do not change the world they probe.
 MAX_DECOY_SHARE = 0.1
 
@@ -34,9 +36,13 @@ CONFIG_ERROR_EXIT = 2
 
 
 def param(default: Any, lo: float | None = None, hi: float | None = None, *,
-          doc: str, choices: tuple[str, ...] | None = None) -> Any:
-    """A config field with its documented range (inclusive) or allowed names."""
-    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices}
+          doc: str, choices: tuple[str, ...] | None = None, registry: str | None = None) -> Any:
+    """A config field with its documented range (inclusive) or allowed names.
+
+    ``registry`` names a kind of :mod:`sim.registry`: the value is then a name
+    registered for that kind, or one of ``choices`` (e.g. ``off``).
+    """
+    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "registry": registry}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -89,7 +95,7 @@ class PopulationConfig:
 class NetworkConfig:
     """The follow graph and groups: generated (``synthetic``) or read (``file``)."""
 
-    kind: str = param("synthetic", doc="where the follow graph comes from", choices=("synthetic", "file"))
+    kind: str = param("synthetic", doc="where the follow graph comes from", registry="graph_source")
     path: str | None = param(None, doc="edge list (.csv/.tsv/.txt/.edgelist) or GraphML file, for kind=file")
     mean_following: float = param(30.0, 1, 2000, doc="mean number of accounts each account follows")
     following_sigma: float = param(0.9, 0, 3, doc="log-normal spread of out-degree")
@@ -145,14 +151,14 @@ class RecommenderConfig:
     w_affinity: float = param(4.0, 0, 100, doc="engagement policy: weight of the viewer's learned harmful-engagement rate on harmful items")
     chunk_sessions: int = param(65_536, 1024, 10_000_000, doc="sessions ranked per block (bounds memory; it orders the random draws too, so keep it fixed across runs you compare)")
     accounts: str = param("mixed", doc="account suggester (registry name; off disables)",
-                          choices=("friends_of_friends", "co_engagement", "mixed", "off"))
+                          registry="account_suggester", choices=("off",))
     account_suggestions: int = param(5, 0, 100, doc="accounts suggested per active account per day")
     new_account_share: float = param(0.05, 0, 1, doc="share of account-suggestion slots given to newly joined accounts (the cold-start boost that helps new users connect)")
     new_account_days: int = param(30, 0, 3650, doc="days after joining during which an account gets the cold-start boost")
     accept_suggestion_adult: float = param(0.02, 0, 1, doc="chance an adult follows a suggested account")
     accept_suggestion_minor: float = param(0.05, 0, 1, doc="chance a minor follows a suggested account")
     groups: str = param("interest", doc="group suggester: by interest and co-membership, or off",
-                        choices=("interest", "off"))
+                        registry="group_suggester", choices=("off",))
     group_suggestions: int = param(2, 0, 100, doc="groups suggested per active account per day")
     accept_group: float = param(0.02, 0, 1, doc="chance an account joins a suggested group (offenders: harmful ones always)")
 
@@ -221,9 +227,9 @@ class FeedFilteringConfig:
 
     enabled: bool = param(False, doc="filter and downrank harmful classes in protected accounts' feeds")
     filter_classes: list[str] = param(["adult_sexual", "exploitative"], doc="classes removed from protected feeds",
-                                      choices=HARM_CLASSES[1:])
+                                      choices=HARMFUL_CLASSES)
     downrank_classes: list[str] = param(["suggestive"], doc="classes downranked in protected feeds",
-                                        choices=HARM_CLASSES[1:])
+                                        choices=HARMFUL_CLASSES)
     downrank_factor: float = param(0.3, 0, 1, doc="score multiplier for downranked classes (0 removes them)")
     classifier_recall: float = param(0.8, 0, 1, doc="share of items of a filtered class the filter recognises")
 
@@ -233,7 +239,7 @@ class PrivateByDefaultConfig:
     """S1: protected minors' accounts start private."""
 
     enabled: bool = param(False, doc="protected accounts up to max_age are made private")
-    max_age: int = param(17, 13, 17, doc="oldest declared age the default applies to")
+    max_age: int = param(MAX_MINOR_AGE, MIN_AGE, MAX_MINOR_AGE, doc="oldest declared age the default applies to")
     switch_public_share: float = param(0.03, 0, 1, doc="share who switch back to public (Meta: 97% of 13-15s kept the default)")
 
 
@@ -242,7 +248,7 @@ class DmFromConnectionsOnlyConfig:
     """S2: only accounts a protected minor follows may message them or add them to groups."""
 
     enabled: bool = param(False, doc="block messages and group adds from accounts the protected minor does not follow")
-    max_age: int = param(17, 13, 17, doc="oldest declared age the restriction applies to")
+    max_age: int = param(MAX_MINOR_AGE, MIN_AGE, MAX_MINOR_AGE, doc="oldest declared age the restriction applies to")
     request_allowance: int = param(1, 0, 100, doc="text-only message requests a stranger may still send each protected minor")
 
 
@@ -268,7 +274,7 @@ class NoMinorSuggestionsConfig:
     """S5: protected minors are not suggested to adults, nor adults to them."""
 
     enabled: bool = param(False, doc="keep protected minors and adults out of each other's suggestions")
-    max_age: int = param(17, 13, 17, doc="oldest declared age the rule applies to")
+    max_age: int = param(MAX_MINOR_AGE, MIN_AGE, MAX_MINOR_AGE, doc="oldest declared age the rule applies to")
 
 
 @dataclass
@@ -343,7 +349,13 @@ class UsageLimitsConfig:
 
 @dataclass
 class SafeguardsConfig:
-    """Safeguards: ``preset`` names the preset the values came from; each section one safeguard."""
+    """Safeguards: ``preset`` names the preset the values came from; each section one safeguard.
+
+    The sections here are the built-in safeguards', in catalogue order (which
+    orders the per-safeguard output columns); each must be the ``config_class``
+    of the safeguard registered under its name. :func:`schema` appends the
+    sections of safeguards that plug-ins register.
+    """
 
     preset: str = param("none", doc="name of the preset these settings came from")
     private_by_default: PrivateByDefaultConfig = field(default_factory=PrivateByDefaultConfig)
@@ -362,6 +374,7 @@ class SafeguardsConfig:
     usage_limits: UsageLimitsConfig = field(default_factory=UsageLimitsConfig)
 
 
+#: The built-in safeguards, in catalogue order (:func:`safeguard_names` adds the plug-ins').
 SAFEGUARD_NAMES = tuple(f.name for f in dataclasses.fields(SafeguardsConfig) if f.name != "preset")
 
 
@@ -370,8 +383,8 @@ class DecoysConfig:
     """Audit probe accounts (DESIGN 2.4)."""
 
     n: int = param(20, 0, 100_000, doc="number of decoy accounts")
-    age: int = param(13, 13, 17, doc="true age of the decoys")
-    declared_age: int = param(21, 13, 99, doc="age the decoys registered with")
+    age: int = param(MIN_AGE, MIN_AGE, MAX_MINOR_AGE, doc="true age of the decoys")
+    declared_age: int = param(21, MIN_AGE, 99, doc="age the decoys registered with")
     sessions_per_day: float = param(3.0, 0.1, 50, doc="feed sessions per decoy per day (exactly, every day)")
     posts_per_day: float = param(1.0, 0, 100, doc="mean posts per decoy per day (the age shows through the posts)")
     private: bool = param(False, doc="whether decoys set their accounts private")
@@ -408,6 +421,70 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
+_SCHEMA: list[type[Config]] = []          # built once, by the first call of schema()
+
+
+def schema() -> type[Config]:
+    """The schema of a run's config: :class:`Config`, with a section for every registered safeguard.
+
+    A safeguard's section is ``safeguards.<name>``, of the ``config_class`` it
+    was registered with (:mod:`sim.registry`). The built-in sections are the
+    fields of :class:`SafeguardsConfig`; each is checked against its
+    registered safeguard. When plug-ins register safeguards, the schema is
+    ``ExtendedConfig``, a subclass of :class:`Config` whose ``safeguards``
+    section (``ExtendedSafeguardsConfig``) has their sections appended, in the
+    order they were registered; otherwise it is :class:`Config` itself. Hydra
+    composes against it and the pre-flight check knows its keys, so
+    ``safeguards.<plug-in>.enabled=true`` works on the command line; in Python,
+    ``schema()()`` is a default config with every section.
+
+    Built at the first call (which loads the registry), then fixed.
+
+    Raises:
+        registry.RegistrationError: a built-in section without its safeguard,
+            or a safeguard registered with another section's class.
+    """
+    if not _SCHEMA:
+        _SCHEMA.append(_build_schema())
+    return _SCHEMA[0]
+
+
+def safeguard_names() -> tuple[str, ...]:
+    """Every safeguard of the schema in order: the built-in ones (:data:`SAFEGUARD_NAMES`), then plug-ins'.
+
+    The order safeguards act in at each hook, and the order of the per-safeguard output columns.
+    """
+    sections = dataclasses.fields(schema().__dataclass_fields__["safeguards"].default_factory)
+    return tuple(f.name for f in sections if f.name != "preset")
+
+
+def _build_schema() -> type[Config]:
+    sections = {name: registry.get("safeguard", name).config_class for name in registry.names("safeguard")}
+    for f in dataclasses.fields(SafeguardsConfig):
+        if f.name == "preset":
+            continue
+        if f.name not in sections:
+            raise registry.RegistrationError(f"the config section safeguards.{f.name} has no safeguard: register one "
+                                             f"as {f.name!r} (sim.registry)")
+        if sections[f.name] is not f.default_factory:
+            raise registry.RegistrationError(
+                f"safeguard {f.name!r} is registered with config_class {sections[f.name].__qualname__}, but its "
+                f"section safeguards.{f.name} is {f.default_factory.__qualname__}")
+    added = [(name, section, field(default_factory=section)) for name, section in sections.items()
+             if name not in SAFEGUARD_NAMES]
+    if not added:
+        return Config
+    safeguards = dataclasses.make_dataclass(
+        "ExtendedSafeguardsConfig", added, bases=(SafeguardsConfig,),
+        namespace={"__module__": __name__, "__doc__": "SafeguardsConfig with the sections plug-ins' safeguards bring."})
+    extended = dataclasses.make_dataclass(
+        "ExtendedConfig", [("safeguards", safeguards, field(default_factory=safeguards))], bases=(Config,),
+        namespace={"__module__": __name__, "__doc__": "Config with the sections plug-ins' safeguards bring."})
+    # Module attributes, so that instances pickle by reference (a process that imports sim builds the same).
+    globals().update(ExtendedSafeguardsConfig=safeguards, ExtendedConfig=extended)
+    return extended
+
+
 def run_seed(cfg: Config) -> int:
     """The seed a run's random streams derive from: ``seed`` for replicate 0, else a hash of both.
 
@@ -423,8 +500,17 @@ def run_seed(cfg: Config) -> int:
     return int.from_bytes(digest, "little") >> 1       # 63 bits: a valid root seed
 
 
+def _allowed_names(meta: Any, plugins: bool = True) -> tuple[str, ...] | None:
+    """A field's allowed names: its fixed choices, or the names registered for its kind plus its choices."""
+    choices = meta.get("choices")
+    kind = meta.get("registry")
+    if kind is None:
+        return choices
+    return registry.names(kind, plugins=plugins) + tuple(choices or ())
+
+
 def _check_field(key: str, value: Any, meta: dict) -> None:
-    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), _allowed_names(meta)
     if choices is not None:
         values = value if isinstance(value, list) else [value]
         bad = [v for v in values if v not in choices]
@@ -457,12 +543,11 @@ def validate(cfg: Config) -> Config:
     Returns:
         The same object, for chaining.
     """
-    from sim.recommenders import FEED_POLICIES  # registry lives with the policies
-
     _walk(cfg, "")
-    if cfg.recommender.feed not in FEED_POLICIES:
+    feeds = registry.names("feed_policy")
+    if cfg.recommender.feed not in feeds:
         raise ConfigError(f"recommender.feed={cfg.recommender.feed!r} is not a feed policy; "
-                          f"choose from {', '.join(sorted(FEED_POLICIES))}")
+                          f"choose from {', '.join(sorted(feeds))}")
     if cfg.measure_days > cfg.days:
         raise ConfigError(f"measure_days={cfg.measure_days} exceeds days={cfg.days}: the summary is measured over "
                           f"the last measure_days of the run; set measure_days<={cfg.days} or raise days")
@@ -512,7 +597,8 @@ def field_docs(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         meta = f.metadata
-        allowed = ", ".join(meta["choices"]) if meta.get("choices") else (
+        names = _allowed_names(meta, plugins=False)      # the reference lists the built-in names
+        allowed = ", ".join(names) if names else (
             f"{meta['lo']} .. {meta['hi']}" if meta.get("lo") is not None else "")
         rows.append((key, default, allowed, meta.get("doc", "")))
     return rows

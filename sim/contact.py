@@ -1,8 +1,8 @@
 """Phase 6: how adults find minors, contact attempts, minors' responses, conversations.
 
-Core objects: :data:`KINDS`, :data:`CHANNELS`, :data:`STAGES`, :class:`Discovered`,
-:class:`Attempts`, :class:`Conversations`, :class:`ContactLog`, :func:`offender_attempts`,
-:func:`ordinary_attempts`, :func:`respond`.
+Core objects: :class:`Discovered`, :class:`Attempts`, :class:`Conversations`,
+:class:`ContactLog`, :func:`offender_attempts`, :func:`ordinary_attempts`, :func:`respond`
+(the contact kinds, channels, sender types and stages are defined in :mod:`sim.vocabulary`).
 
 Offenders keep a bounded set of minors they have discovered, each tagged with
 the channel it came through (``suggestion``, ``group``, ``search``,
@@ -21,23 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import COHORTS, ContactConfig
+from sim.config import ContactConfig
 from sim.network import FollowGraph, Groups
-from sim.population import OFFENDER, Population
-
-#: Targets younger than this count as "young" (the 13-15 band; decoys by their true age too).
-YOUNG_BELOW = 16
+from sim.population import Population
 from sim.recommenders.serving import pick_from_csr
-
-KINDS = ("follow_request", "message", "message_request", "comment", "group_add")
-FOLLOW_REQUEST, MESSAGE, MESSAGE_REQUEST, COMMENT, GROUP_ADD = range(5)
-CHANNELS = ("suggestion", "group", "search", "comment", "network", "known")
-SUGGESTION, GROUP, SEARCH, COMMENT_CHANNEL, NETWORK, KNOWN = range(6)
-SENDERS = ("offender", "adult", "minor")
-S_OFFENDER, S_ADULT, S_MINOR = range(3)
-STAGES = ("contact", "rapport", "solicitation", "escalated", "ended")
-CONTACT, RAPPORT, SOLICITATION, ESCALATED, ENDED = range(5)
-
+from sim.vocabulary import (ACQUAINTANCE, CHANNELS, COHORTS, COMMENT, CONTACT, CONTACT_KINDS, ENDED, ESCALATED,
+                            FOLLOW_REQUEST, GROUP, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, NETWORK, OFFENDER, RAPPORT,
+                            S_ADULT, S_MINOR, S_OFFENDER, SEARCH, SENDERS, SOLICITATION, STAGES, YOUNG_BELOW)
 
 class Discovered:
     """Each offender's bounded set of discovered minors (a ring of ``capacity`` slots)."""
@@ -55,7 +45,7 @@ class Discovered:
         return int(self.target.shape[1])
 
     def add(self, offender: np.ndarray, target: np.ndarray, channel: int | np.ndarray) -> None:
-        """Record discoveries (offender rows, target rows); known targets keep their first channel."""
+        """Record discoveries (offender rows, target rows); targets already held keep their first channel."""
         idx = self.index_of[offender]
         channel = np.broadcast_to(np.asarray(channel, dtype=np.int8), idx.shape)
         keep = idx >= 0
@@ -204,8 +194,10 @@ def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, gr
     target = found.target[row, col]
     channel = found.channel[row, col]
 
+    # One share per kind, in the order of CONTACT_KINDS (message requests only arise from messages, below).
     shares = np.array([cfg.follow_share, cfg.message_share, 0.0, cfg.comment_share, cfg.group_add_share])
-    kind = np.minimum((rng.random(row.size)[:, None] > np.cumsum(shares / shares.sum())).sum(axis=1), 4)
+    drawn = (rng.random(row.size)[:, None] > np.cumsum(shares / shares.sum())).sum(axis=1)
+    kind = np.minimum(drawn, len(CONTACT_KINDS) - 1)
     # A follow request to someone already followed becomes a message; a message to a
     # minor who does not follow the sender arrives as a message request; a group add
     # needs a group of the offender's to add to.
@@ -226,13 +218,13 @@ def ordinary_attempts(pop: Population, graph: FollowGraph, followers: FollowGrap
     adult = ~pop.is_minor & (pop.role != OFFENDER) & active
     parts = []
 
-    # Known adults (family, teachers): a random follower of theirs, if a minor.
-    n_known = rng.poisson(cfg.adult_known_contact_per_day, pop.n) * adult
-    who = np.repeat(np.arange(pop.n), n_known)
+    # Acquaintances (family, teachers; channel "known"): a random follower of theirs, if a minor.
+    n_to_acquaintances = rng.poisson(cfg.adult_known_contact_per_day, pop.n) * adult
+    who = np.repeat(np.arange(pop.n), n_to_acquaintances)
     fan = pick_from_csr(followers.indptr, followers.indices, who, rng.random(who.size))
     ok = (fan >= 0)
     ok[ok] = pop.is_minor[fan[ok]] & active[fan[ok]]
-    parts.append(_attempts(who[ok], fan[ok], MESSAGE, KNOWN, S_ADULT))
+    parts.append(_attempts(who[ok], fan[ok], MESSAGE, ACQUAINTANCE, S_ADULT))
 
     # Stranger adults: a random public minor, found through search.
     public_minors = np.flatnonzero(pop.is_minor & ~pop.private & active)
@@ -249,15 +241,15 @@ def ordinary_attempts(pop: Population, graph: FollowGraph, followers: FollowGrap
     peer = pick_from_csr(graph.indptr, graph.indices, who, rng.random(who.size))
     ok = peer >= 0
     ok[ok] = pop.is_minor[peer[ok]] & active[peer[ok]]
-    parts.append(_attempts(who[ok], peer[ok], MESSAGE, KNOWN, S_MINOR))
+    parts.append(_attempts(who[ok], peer[ok], MESSAGE, ACQUAINTANCE, S_MINOR))
     return Attempts.concat(parts)
 
 
 @dataclass
 class Responses:
-    """Per delivered attempt: whether the minor knew the sender, and what they did."""
+    """Per delivered attempt: whether the target follows the sender, and what they did."""
 
-    known: np.ndarray
+    target_follows_sender: np.ndarray
     replied: np.ndarray
     blocked: np.ndarray
     reported: np.ndarray
@@ -267,19 +259,19 @@ class Responses:
 def respond(att: Attempts, pop: Population, graph: FollowGraph, cfg: ContactConfig,
             rng: np.random.Generator, block_lift: np.ndarray | None = None,
             report_lift: np.ndarray | None = None) -> Responses:
-    """Minors' responses to delivered attempts; peers and known adults get replies, strangers risk blocks.
+    """Minors' responses to delivered attempts; senders the minor follows get replies, strangers risk blocks.
 
     ``block_lift`` and ``report_lift`` multiply the stranger block and report
     probabilities per attempt (safety notices, blurred images).
     """
     n = att.n
-    known = graph.has_edges(att.target, att.sender)
+    target_follows_sender = graph.has_edges(att.target, att.sender)
     block_p = cfg.block_stranger * (1.0 if block_lift is None else block_lift)
     report_p = cfg.report_stranger * (1.0 if report_lift is None else report_lift)
     to_minor = pop.is_minor[att.target]
-    stranger = to_minor & ~known & (att.sender_type != S_MINOR)
+    stranger = to_minor & ~target_follows_sender & (att.sender_type != S_MINOR)
     young = pop.true_age[att.target] < YOUNG_BELOW
-    reply_p = np.where(known, cfg.reply_known,
+    reply_p = np.where(target_follows_sender, cfg.reply_known,
                        np.where(young, cfg.reply_stranger_13_15, cfg.reply_stranger_16_17))
     blocked = stranger & (rng.random(n) < block_p)
     reported = stranger & (rng.random(n) < report_p)
@@ -287,7 +279,7 @@ def respond(att: Attempts, pop: Population, graph: FollowGraph, cfg: ContactConf
     is_follow = att.kind == FOLLOW_REQUEST
     accept = np.where(pop.private[att.target], rng.random(n) < cfg.accept_follow_request, True)
     follow_made = is_follow & ~blocked & accept
-    return Responses(known, replied, blocked, reported, follow_made)
+    return Responses(target_follows_sender, replied, blocked, reported, follow_made)
 
 
 class Conversations:
@@ -379,7 +371,7 @@ class ContactLog:
         self.days: list[np.ndarray] = []
 
     def _shape(self) -> tuple[int, int, int, int]:
-        return (len(COHORTS), len(SENDERS), len(CHANNELS), len(KINDS))
+        return (len(COHORTS), len(SENDERS), len(CHANNELS), len(CONTACT_KINDS))
 
     def record(self, cohort: np.ndarray, att: Attempts, allowed: np.ndarray, delivered: Attempts,
                unwanted: np.ndarray, sexual: np.ndarray) -> None:
@@ -405,7 +397,7 @@ class ContactLog:
         index = np.unravel_index(np.flatnonzero(keep), cube.shape[:-1])
         cols: dict[str, np.ndarray] = {"day": (index[0] + 1).astype(np.int32)}
         for label, axis, values in zip(("cohort", "sender", "channel", "kind"), index[1:],
-                                       (COHORTS, SENDERS, CHANNELS, KINDS)):
+                                       (COHORTS, SENDERS, CHANNELS, CONTACT_KINDS)):
             cols[label] = np.array(values, dtype=object)[axis]
         for j, name in enumerate(self.OUTCOMES):
             cols[name] = flat[keep, j].astype(np.int64)

@@ -1,7 +1,7 @@
 """Items and posting: the item store (a ring buffer of arrays) and phase 1.
 
-Core objects: :class:`ItemStore`, :func:`post_items`, :func:`classifier_scores`,
-the harm-class codes.
+Core objects: :class:`ItemStore`, :func:`post_items`, :func:`classifier_scores`
+(the harm-class codes are defined in :mod:`sim.vocabulary`).
 
 An item carries an abstract harm *class* label, never content. Item ids grow
 forever; an id lives in slot ``id % capacity`` until ``retention_days`` have
@@ -14,16 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import ContentConfig, ModerationConfig
-from sim.population import (ADULT_CONTENT_PRODUCER, CREATOR, EXPLOITATIVE_SELLER, OFFENDER, REGULAR,
-                            Population)
-
-# Harm-class codes, in the order of ``sim.config.HARM_CLASSES``.
-NONE, SUGGESTIVE, ADULT_SEXUAL, EXPLOITATIVE = range(4)
-N_CLASSES = 4
-N_COHORTS = 4
-#: Classes at or above this code violate platform rules (moderation removes them);
-#: ``suggestive`` is borderline: allowed, but harmful for minors and filterable.
-FIRST_VIOLATING = ADULT_SEXUAL
+from sim.population import Population
+from sim.vocabulary import (ADULT_CONTENT_PRODUCER, ADULT_SEXUAL, CREATOR, EXPLOITATIVE, EXPLOITATIVE_SELLER,
+                            FIRST_VIOLATING, N_CLASSES, N_COHORTS, N_ROLES, NONE, OFFENDER, REGULAR, SUGGESTIVE)
 
 #: Where a classifier score crosses into "remove": scores are built so that
 #: P(score >= REMOVAL_THRESHOLD) is exactly the configured recall (harmful) or
@@ -57,7 +50,7 @@ class ItemStore:
         self.removed_day = np.full(capacity, -1, dtype=np.int32)
         self.engagements = np.zeros(capacity, dtype=np.int32)
         self.impressions = np.zeros(capacity, dtype=np.int32)
-        self.known = np.zeros(capacity, dtype=bool)               # exploitative and already hashed
+        self.hash_listed = np.zeros(capacity, dtype=bool)         # exploitative and its hash already in a hash database
         self.queued_day = np.full(capacity, -1, dtype=np.int32)   # day it entered the review queue
         self.kept_day = np.full(capacity, -1, dtype=np.int32)     # day a review wrongly or rightly kept it
         self.reported = np.zeros(capacity, dtype=bool)
@@ -71,7 +64,7 @@ class ItemStore:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         names = ("item_id", "author", "topic", "harm", "appeal", "day", "time", "group", "score",
-                 "filter_draw", "removed_day", "engagements", "impressions", "known", "queued_day", "kept_day",
+                 "filter_draw", "removed_day", "engagements", "impressions", "hash_listed", "queued_day", "kept_day",
                  "reported", "pending_views")
         return {name: getattr(self, name) for name in names}
 
@@ -113,7 +106,7 @@ class ItemStore:
 
 def class_probabilities(cfg: ContentConfig) -> np.ndarray:
     """Probability of each harm class (columns) for a post by each role (rows)."""
-    table = np.zeros((5, N_CLASSES))
+    table = np.zeros((N_ROLES, N_CLASSES))
     table[REGULAR, SUGGESTIVE] = cfg.suggestive_share
     table[CREATOR, SUGGESTIVE] = min(1.0, 2 * cfg.suggestive_share)
     table[ADULT_CONTENT_PRODUCER, ADULT_SEXUAL] = cfg.producer_adult_sexual_share
@@ -122,7 +115,7 @@ def class_probabilities(cfg: ContentConfig) -> np.ndarray:
     table[EXPLOITATIVE_SELLER, ADULT_SEXUAL] = cfg.seller_adult_sexual_share
     table[OFFENDER, ADULT_SEXUAL] = cfg.offender_adult_sexual_share
     table[OFFENDER, SUGGESTIVE] = cfg.suggestive_share
-    table[:, NONE] = 1.0 - table[:, 1:].sum(axis=1)
+    table[:, NONE] = 1.0 - table[:, SUGGESTIVE:].sum(axis=1)
     return table
 
 
@@ -160,7 +153,7 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
                account_indptr: np.ndarray, account_groups: np.ndarray,
                content: ContentConfig, moderation: ModerationConfig,
                day: int, rng: np.random.Generator, active: np.ndarray | None = None,
-               known_share: float = 0.0) -> np.ndarray:
+               hash_listed_share: float = 0.0) -> np.ndarray:
     """Phase 1: every account posts a Poisson number of items; returns the new slots.
 
     Args:
@@ -173,7 +166,8 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
         day: today.
         rng: the posting stream for today.
         active: optional mask of accounts allowed to post (e.g. not banned).
-        known_share: share of exploitative items whose hash is already known (hash matching).
+        hash_listed_share: share of exploitative items whose hash is already in a hash database,
+            so hash matching can catch them (config ``safeguards.hash_matching.known_share``).
     """
     # Draw for every account, then silence the inactive: a zero rate would consume no
     # random number and shift every later account's draw between paired runs.
@@ -210,7 +204,7 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
         group=group.astype(np.int32),
         score=classifier_scores(harm, moderation, rng.random(k)),
         filter_draw=rng.random(k).astype(np.float32),
-        known=(harm == EXPLOITATIVE) & (rng.random(k) < known_share),
+        hash_listed=(harm == EXPLOITATIVE) & (rng.random(k) < hash_listed_share),
     )
 
 

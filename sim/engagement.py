@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import BehaviourConfig
-from sim.content import NONE, ItemStore
+from sim.content import ItemStore
 from sim.population import Population
 from sim.recommenders.serving import Impressions
+from sim.vocabulary import ADULT_AGE, NONE
 
 #: Weight of today's observation in the platform's running estimate of each
 #: viewer's harmful-engagement rate (an exponential moving average).
@@ -59,7 +60,7 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
         engaged[sl] = rng.random(p.shape[0]) < p
 
     harmful = items.harm[imps.item] > NONE
-    is_minor = pop.true_age[imps.viewer] < 18
+    is_minor = pop.true_age[imps.viewer] < ADULT_AGE
     report_p = np.where(is_minor, cfg.report_harmful_minor, cfg.report_harmful_adult)
     reported = harmful & (rng.random(n) < report_p)
 

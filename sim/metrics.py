@@ -16,11 +16,15 @@ import math
 
 import numpy as np
 
-from sim.config import COHORTS, HARM_CLASSES, SAFEGUARD_NAMES
+from sim.config import safeguard_names
+from sim.vocabulary import (ADULT_COHORT, COHORTS, DECOY_COHORT, DISCOVERY_CHANNELS, HARM_CLASSES, HARMFUL_CLASSES,
+                            MINOR_13_15, MINOR_16_17, MINOR_COHORTS, NON_DECOY_COHORTS, STAGES, VIEW_CAUSES,
+                            VIOLATING_CLASSES)
 
-MINOR_COHORTS = (0, 1)
-ADULT_COHORT = 2
-DECOY_COHORT = 3
+#: Every safeguard of the config schema (the built-in ones, then plug-ins'): the order of the
+#: ``blocked_by_<name>`` counters and summary figures. Asking for it loads the registry, so the
+#: modules the registry imports (sim.registry.BUILTIN_MODULES, plug-ins) must not import this one.
+SAFEGUARDS = safeguard_names()
 
 COUNTERS = (
     "accounts",                  # accounts in the cohort today
@@ -45,7 +49,7 @@ COUNTERS = (
     "contacts_delivered",
     "contacts_blocked",          # stopped by a safeguard (allow_contact)
     "unwanted_contacts",         # delivered, from an adult the minor did not follow
-    *(f"unwanted_via_{c}" for c in ("suggestion", "group", "search", "comment", "network")),
+    *(f"unwanted_via_{c}" for c in DISCOVERY_CHANNELS),
     "sexual_contacts",           # unwanted and from an offender, or in a conversation at solicitation or later
     "unwanted_contacted_7d",     # accounts with >= 1 unwanted contact in the trailing 7 days
     "sexual_contacted_7d",
@@ -53,7 +57,7 @@ COUNTERS = (
     "legit_blocked",             # of which stopped by a safeguard
     "stranger_blocks",           # minors blocking an adult stranger
     "stranger_reports",
-    *(f"conversations_{s}" for s in ("contact", "rapport", "solicitation", "escalated", "ended")),
+    *(f"conversations_{s}" for s in STAGES),
     # Suggestions, by the viewer's cohort (phase 5).
     "account_suggestions",
     "harmful_account_suggestions",   # suggested account is a producer, seller or offender
@@ -72,9 +76,9 @@ COUNTERS = (
     "flagged_suspicious",
     "bans",
     "ban_evasions",
-    *(f"views_{cause}" for cause in ("before_removal", "review_delay", "left_up", "never_detected")),
+    *(f"views_{cause}" for cause in VIEW_CAUSES),
     # Safeguards (by the target's or account's cohort).
-    *(f"blocked_by_{name}" for name in SAFEGUARD_NAMES),
+    *(f"blocked_by_{name}" for name in SAFEGUARDS),
     "explicit_images",           # delivered to the account unblurred
     "explicit_images_blurred",
     "age_checks",
@@ -117,7 +121,7 @@ class Metrics:
 
     def add_views_by_cause(self, by_cause: np.ndarray) -> None:
         """Add a (cohorts x causes) matrix of violating views to the ``views_<cause>`` counters."""
-        for j, cause in enumerate(("before_removal", "review_delay", "left_up", "never_detected")):
+        for j, cause in enumerate(VIEW_CAUSES):
             self.add(f"views_{cause}", by_cause[:, j])
 
     def count(self, counter: str, accounts: np.ndarray) -> None:
@@ -170,7 +174,7 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
         "adult_harm_prevalence_per_10k": _ratio(adults[c["harmful_impressions"]], adults[c["impressions"]], 1e4),
         "decoy_harm_prevalence_per_10k": _ratio(decoys[c["harmful_impressions"]], decoys[c["impressions"]], 1e4),
     }
-    for cls in HARM_CLASSES[1:]:
+    for cls in HARMFUL_CLASSES:
         out[f"minor_{cls}_prevalence_per_10k"] = _ratio(minors[c[f"impressions_{cls}"]], minors[c["impressions"]], 1e4)
         out[f"adult_{cls}_prevalence_per_10k"] = _ratio(adults[c[f"impressions_{cls}"]], adults[c["impressions"]], 1e4)
 
@@ -182,29 +186,28 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
         return float(np.mean(num[ok] / den[ok])) if ok.any() else math.nan
 
     out["minor_exposed_7d_share"] = daily_share(MINOR_COHORTS, "exposed_7d")
-    out["minor_13_15_exposed_7d_share"] = daily_share((0,), "exposed_7d")
-    out["minor_16_17_exposed_7d_share"] = daily_share((1,), "exposed_7d")
+    out["minor_13_15_exposed_7d_share"] = daily_share((MINOR_13_15,), "exposed_7d")
+    out["minor_16_17_exposed_7d_share"] = daily_share((MINOR_16_17,), "exposed_7d")
     out["adult_exposed_7d_share"] = daily_share((ADULT_COHORT,), "exposed_7d")
     out["minor_engagements_per_session"] = _ratio(minors[c["engagements"]], minors[c["sessions"]])
     out["minor_impressions_per_session"] = _ratio(minors[c["impressions"]], minors[c["sessions"]])
 
     out["minor_explicit_exposed_7d_share"] = daily_share(MINOR_COHORTS, "explicit_exposed_7d")
-    out["minor_13_15_explicit_exposed_7d_share"] = daily_share((0,), "explicit_exposed_7d")
+    out["minor_13_15_explicit_exposed_7d_share"] = daily_share((MINOR_13_15,), "explicit_exposed_7d")
 
-    everyone = total[[0, 1, 2]].sum(axis=0)    # authors, decoys excluded
-    violating = ("adult_sexual", "exploitative")
+    everyone = total[list(NON_DECOY_COHORTS)].sum(axis=0)    # authors, decoys excluded
     out["benign_removed_share"] = _ratio(everyone[c["removed_none"]], everyone[c["posts_none"]])
-    out["violating_removed_share"] = _ratio(sum(everyone[c[f"removed_{v}"]] for v in violating),
-                                                      sum(everyone[c[f"posts_{v}"]] for v in violating))
+    out["violating_removed_share"] = _ratio(sum(everyone[c[f"removed_{v}"]] for v in VIOLATING_CLASSES),
+                                                      sum(everyone[c[f"posts_{v}"]] for v in VIOLATING_CLASSES))
 
     minor_days = minors[c["accounts"]]
     out["minor_unwanted_contact_7d_share"] = daily_share(MINOR_COHORTS, "unwanted_contacted_7d")
-    out["minor_13_15_unwanted_contact_7d_share"] = daily_share((0,), "unwanted_contacted_7d")
+    out["minor_13_15_unwanted_contact_7d_share"] = daily_share((MINOR_13_15,), "unwanted_contacted_7d")
     out["minor_sexual_contact_7d_share"] = daily_share(MINOR_COHORTS, "sexual_contacted_7d")
-    out["minor_13_15_sexual_contact_7d_share"] = daily_share((0,), "sexual_contacted_7d")
+    out["minor_13_15_sexual_contact_7d_share"] = daily_share((MINOR_13_15,), "sexual_contacted_7d")
     out["unwanted_contact_per_1k_minor_days"] = _ratio(minors[c["unwanted_contacts"]], minor_days, 1e3)
     out["sexual_contact_per_1k_minor_days"] = _ratio(minors[c["sexual_contacts"]], minor_days, 1e3)
-    for channel in ("suggestion", "group", "search", "comment", "network"):
+    for channel in DISCOVERY_CHANNELS:
         out[f"unwanted_contact_share_via_{channel}"] = _ratio(minors[c[f"unwanted_via_{channel}"]],
                                                               minors[c["unwanted_contacts"]])
     out["contacts_blocked_by_safeguards"] = _ratio(minors[c["contacts_blocked"]], minor_days, 1e3)
@@ -224,15 +227,14 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     # Moderation and enforcement.
     removed = sum(everyone[c[f"removed_{k}"]] for k in HARM_CLASSES)
     out["proactive_rate"] = _ratio(removed - everyone[c["removed_after_report"]], removed)
-    causes = ("before_removal", "review_delay", "left_up", "never_detected")
-    views = total[[0, 1, 2]].sum(axis=0)
-    seen = sum(views[c[f"views_{k}"]] for k in causes)
-    for k in causes:
+    views = total[list(NON_DECOY_COHORTS)].sum(axis=0)
+    seen = sum(views[c[f"views_{k}"]] for k in VIEW_CAUSES)
+    for k in VIEW_CAUSES:
         out[f"violating_views_share_{k}"] = _ratio(views[c[f"views_{k}"]], seen)
     whole = history.sum(axis=0)
     out["ban_evasions"] = float(whole[:, c["ban_evasions"]].sum())
     out["bans"] = float(whole[:, c["bans"]].sum())
-    for name in SAFEGUARD_NAMES:
+    for name in SAFEGUARDS:
         out[f"blocked_by_{name}_per_1k_minor_days"] = _ratio(minors[c[f"blocked_by_{name}"]], minor_days, 1e3)
     out["minor_explicit_images_per_1k_minor_days"] = _ratio(minors[c["explicit_images"]], minor_days, 1e3)
     out["decoy_explicit_images_per_week"] = _ratio(7 * probe[c["explicit_images"]], probe[c["accounts"]])

@@ -1,6 +1,6 @@
 """Moderation: classifier removal at upload, the review queue, strikes, bans and ban evasion.
 
-Core objects: :class:`Moderation`, :data:`VIEW_CAUSES`.
+Core objects: :class:`Moderation` (the view causes are defined in :mod:`sim.vocabulary`).
 
 Phase 2: every upload is scored; at or above the removal threshold it is
 removed at once, in the review band just below it is queued. Reports from
@@ -14,7 +14,7 @@ the same role and no graph. Adults blocked or reported by a minor, or making
 many stranger contacts to minors within a window, are flagged suspicious.
 
 Why violating content still gets seen (Meta's enforcement report): each view
-of a violating item is attributed to one of :data:`VIEW_CAUSES`.
+of a violating item is attributed to one of :data:`sim.vocabulary.VIEW_CAUSES`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,10 @@ from collections import deque
 import numpy as np
 
 from sim.config import ModerationConfig
-from sim.content import FIRST_VIOLATING, N_COHORTS, REMOVAL_THRESHOLD, ItemStore
-from sim.population import OFFENDER, Population
-
-#: Why a view of a violating item happened: before the item was removed, while
-#: it waited in the review queue, after a review wrongly kept it, or never caught.
-VIEW_CAUSES = ("before_removal", "review_delay", "left_up", "never_detected")
-BEFORE_REMOVAL, REVIEW_DELAY, LEFT_UP, NEVER_DETECTED = range(4)
+from sim.content import REMOVAL_THRESHOLD, ItemStore
+from sim.population import Population
+from sim.vocabulary import (BEFORE_REMOVAL, FIRST_VIOLATING, LEFT_UP, N_COHORTS, NEVER_DETECTED, OFFENDER,
+                            REVIEW_DELAY, VIEW_CAUSES)
 
 
 class Moderation:

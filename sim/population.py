@@ -1,7 +1,7 @@
 """Account state as arrays (a struct of arrays, one row per account).
 
-Core objects: :class:`Population`, :func:`build_population`, the role and cohort
-codes.
+Core objects: :class:`Population`, :func:`build_population` (the role and cohort
+codes it assigns are defined in :mod:`sim.vocabulary`).
 
 Every per-account quantity the model reads or changes lives here as one numpy
 array indexed by account row. Decoy accounts are ordinary rows at the end,
@@ -15,17 +15,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from sim.config import DecoysConfig, PopulationConfig
+from sim.vocabulary import (ADULT, ADULT_AGE, ADULT_CONTENT_PRODUCER, COHORTS, CREATOR, DECOY, EXPLOITATIVE_SELLER,
+                            HARMFUL_ROLES, MIN_AGE, MINOR_13_15, MINOR_16_17, OFFENDER, REGULAR, ROLE_NAMES,
+                            YOUNG_BELOW)
 
-# Role codes (``Population.role``). Minors are only REGULAR or CREATOR.
-REGULAR, CREATOR, ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER, OFFENDER = range(5)
-ROLE_NAMES = ("regular", "creator", "adult_content_producer", "exploitative_seller", "offender")
-#: Roles whose suggestion to a minor counts as a harmful account suggestion.
-HARMFUL_ROLES = (ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER, OFFENDER)
-
-# Cohort codes (``Population.cohort``), in the order of ``sim.config.COHORTS``.
-MINOR_13_15, MINOR_16_17, ADULT, DECOY = range(4)
-
-ADULT_AGE = 18
 #: Join day of the accounts that exist when a run starts (long established).
 ESTABLISHED_JOIN_DAY = -10_000
 
@@ -34,12 +27,12 @@ ESTABLISHED_JOIN_DAY = -10_000
 class Population:
     """Per-account arrays. ``n`` rows; decoys are the last ``n_decoys`` rows."""
 
-    true_age: np.ndarray            # int8, 13..90
+    true_age: np.ndarray            # int8, MIN_AGE..90
     declared_age: np.ndarray        # int8, what the platform believes
     protected: np.ndarray           # bool, minor protections apply (declared minor or caught)
-    role: np.ndarray                # int8, role code
+    role: np.ndarray                # int8, role code (sim.vocabulary)
     decoy: np.ndarray               # bool
-    cohort: np.ndarray              # int8, cohort code (fixed: true age band, or decoy)
+    cohort: np.ndarray              # int8, cohort code (sim.vocabulary; fixed: true age band, or decoy)
     interest: np.ndarray            # float32 (n, d), unit rows
     harmful_affinity: np.ndarray    # float32 in [0, 1], latent taste for sexual content
     affinity_baseline: np.ndarray   # float32, where affinity relaxes to
@@ -70,7 +63,6 @@ class Population:
     def summary(self) -> dict[str, int]:
         """Counts by role and cohort, for the manifest."""
         out = {f"role_{name}": int((self.role == code).sum()) for code, name in enumerate(ROLE_NAMES)}
-        from sim.config import COHORTS
         out.update({f"cohort_{name}": int((self.cohort == code).sum()) for code, name in enumerate(COHORTS)})
         out["minors_declared_adult"] = int((self.is_minor & ~self.decoy & (self.declared_age >= ADULT_AGE)).sum())
         return out
@@ -124,8 +116,8 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
         decoys: decoy settings; decoys are appended after the ``n`` ordinary rows.
         rng: the world-building stream.
         n: number of ordinary accounts (defaults to ``cfg.n``; an imported graph sets it).
-        true_age: optional known ages of the ordinary accounts (from an imported graph);
-            missing entries (< 13) are drawn.
+        true_age: optional ages of the ordinary accounts given by an imported graph;
+            missing entries (< MIN_AGE) are drawn.
 
     Returns:
         The population, decoys last.
@@ -137,12 +129,12 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
     # Ages: minors 13-17 with the configured 13-15 share; adults 18-75, younger-skewed.
     is_minor = rng.random(n) < cfg.minor_share
     young_band = rng.random(n) < cfg.minor_13_15_share
-    minor_age = np.where(young_band, rng.integers(13, 16, n), rng.integers(16, 18, n))
-    adult_age = np.minimum(18 + rng.gamma(2.0, 9.0, n).astype(np.int64), 75)
+    minor_age = np.where(young_band, rng.integers(MIN_AGE, YOUNG_BELOW, n), rng.integers(YOUNG_BELOW, ADULT_AGE, n))
+    adult_age = np.minimum(ADULT_AGE + rng.gamma(2.0, 9.0, n).astype(np.int64), 75)
     age = np.where(is_minor, minor_age, adult_age)
     if true_age is not None:
-        known = true_age >= 13
-        age = np.where(known, np.minimum(true_age, 90), age)
+        age_given = true_age >= MIN_AGE
+        age = np.where(age_given, np.minimum(true_age, 90), age)
         is_minor = age < ADULT_AGE
     age = np.concatenate([age, np.full(nd, decoys.age)]).astype(np.int8)
     is_minor = age < ADULT_AGE
@@ -152,9 +144,9 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
     # Declared age: some minors register as adults (often the minimum plus a few years).
     share_13_15 = (cfg.minor_declares_adult_share if cfg.minor_13_15_declares_adult_share is None
                    else cfg.minor_13_15_declares_adult_share)
-    declare_p = np.where(age < 16, share_13_15, cfg.minor_declares_adult_share)
+    declare_p = np.where(age < YOUNG_BELOW, share_13_15, cfg.minor_declares_adult_share)
     declares_adult = is_minor & ~is_decoy & (rng.random(total) < declare_p)
-    declared = np.where(declares_adult, 18 + rng.integers(0, 8, total), age)
+    declared = np.where(declares_adult, ADULT_AGE + rng.integers(0, 8, total), age)
     declared[n:] = decoys.declared_age
 
     # Roles: drawn for adults by the configured shares; minors may be creators.
@@ -170,16 +162,16 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
 
     # Some offenders register as teenagers, which also buys them minor protections.
     poses = (role == OFFENDER) & (rng.random(total) < cfg.offender_poses_as_minor_share)
-    declared = np.where(poses, rng.integers(14, 18, total), declared).astype(np.int8)
+    declared = np.where(poses, rng.integers(14, ADULT_AGE, total), declared).astype(np.int8)
     protected = declared < ADULT_AGE
 
-    cohort = np.where(age < 16, MINOR_13_15, np.where(age < ADULT_AGE, MINOR_16_17, ADULT)).astype(np.int8)
+    cohort = np.where(age < YOUNG_BELOW, MINOR_13_15, np.where(age < ADULT_AGE, MINOR_16_17, ADULT)).astype(np.int8)
     cohort[is_decoy] = DECOY
 
     centres = topic_centres(cfg, rng)
     interest = draw_interests(is_minor, centres, rng)
 
-    bad_actor = np.isin(role, (OFFENDER, ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER))
+    bad_actor = np.isin(role, HARMFUL_ROLES)
     mean_aff = np.where(is_minor, cfg.affinity_minor, np.where(bad_actor, cfg.affinity_offender, cfg.affinity_adult))
     affinity = _beta_with_mean(rng, mean_aff)
     affinity[is_decoy] = 0.0

@@ -45,7 +45,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.compose import CONFIG_DIR, sweep_jobs, to_config
-from sim.config import Config, ConfigError, validate
+from sim.config import Config, ConfigError, schema, validate
 from sim.inputs import resolve_inputs
 
 #: Launcher configs that need an optional extra: name prefix -> (plugin module, extra).
@@ -85,7 +85,7 @@ class Checked:
 
 # ------------------------------------------------------------------ the schema's keys
 
-def _schema_keys(cls: type = Config, prefix: str = "") -> dict[str, Any]:
+def _schema_keys(cls: type, prefix: str = "") -> dict[str, Any]:
     """Dotted key -> dataclass field type (sections map to their dataclass)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -99,7 +99,7 @@ def _schema_keys(cls: type = Config, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-_KEYS = _schema_keys()
+_KEYS = _schema_keys(schema())          # plug-ins' safeguard sections included
 
 
 def known_keys() -> list[str]:

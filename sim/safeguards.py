@@ -1,46 +1,67 @@
-"""Safeguards as objects attached at named hook points, and their registry.
+"""Safeguards as objects attached at named hook points, and the set that dispatches them.
 
 Core objects: :data:`HOOKS`, :class:`Safeguard`, :class:`SafeguardSet`,
-:data:`SAFEGUARDS`, :class:`Delivery`, and one class per safeguard of the
+:class:`Delivery`, :class:`SafeguardContext`, and one class per safeguard of the
 catalogue (S1-S13, S15; the user tools of S14 are always present as minors'
-block and report responses).
+block and report responses), each registered as kind ``safeguard`` of
+:mod:`sim.registry` with the dataclass of its config section.
 
 A phase never asks "is safeguard X on?". It calls a hook on the
 :class:`SafeguardSet`; every enabled safeguard registered for that hook acts on
 the whole batch with vectorised masks or score multipliers. Adding a
-safeguard is one class here, one config dataclass in ``sim.config`` and its
-tests. Who is protected is decided by ``Population.protected`` (declared
-minors, and minors found by age assurance), never by true age: a minor who
-registered as an adult is not protected until age assurance catches them.
+safeguard is one class here (or in a plug-in), registered with its config
+dataclass (in ``sim.config`` for the built-in ones), and its tests. Who is
+protected is decided by ``Population.protected`` (declared minors, and minors
+found by age assurance), never by true age: a minor who registered as an
+adult is not protected until age assurance catches them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from sim.config import HARM_CLASSES, SafeguardsConfig
-from sim.contact import COMMENT, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, NETWORK, Attempts
+from sim import registry
+from sim.config import (AgeAssuranceConfig, CommentFilterConfig, DmFromConnectionsOnlyConfig, FeedFilteringConfig,
+                        GroupAddConsentConfig, HashMatchingConfig, HiddenConnectionsConfig, NoMinorSuggestionsConfig,
+                        NudityProtectionConfig, PrivateByDefaultConfig, SafeguardsConfig, SafetyNoticesConfig,
+                        SensitiveContentControlConfig, SuspiciousAdultExclusionConfig, UsageLimitsConfig,
+                        safeguard_names)
+from sim.contact import Attempts
 from sim.content import ItemStore
-from sim.population import ADULT_AGE, ADULT_CONTENT_PRODUCER, Population
+from sim.population import Population
+from sim.vocabulary import (ADULT_AGE, ADULT_CONTENT_PRODUCER, COMMENT, GROUP_ADD, HARM_CLASSES, HARMFUL_CLASSES,
+                            MESSAGE, MESSAGE_REQUEST, NETWORK, VIOLATING_CLASSES)
 
 #: The hook points phases call (DESIGN 1.3, plus ``on_upload`` and ``limit_sessions``
 #: for the safeguards that act on uploads and on how long minors use the app).
 HOOKS = ("filter_feed", "filter_account_suggestions", "filter_group_suggestions",
          "allow_contact", "on_delivery", "on_upload", "limit_sessions", "daily")
 
-SAFEGUARDS: dict[str, type[Safeguard]] = {}
 
+@dataclass
+class SafeguardContext:
+    """What a safeguard may use beyond the population and items it was built with.
 
-def register_safeguard(cls: type[Safeguard]) -> type[Safeguard]:
-    """Class decorator: make a safeguard available under its config name."""
-    unknown = set(cls.hooks) - set(HOOKS)
-    if unknown:
-        raise ValueError(f"{cls.__name__} registers unknown hooks {sorted(unknown)}; hooks are {HOOKS}")
-    SAFEGUARDS[cls.name] = cls
-    return cls
+    Today's day, its own random streams (by name, keyed by the day), and the
+    counters it may add to — collected here and recorded with the phase's
+    outcome (:mod:`sim.measurement`), not written into the model's metrics.
+    """
+
+    day: int
+    streams: Any                 # anything with ``get(name, day) -> numpy Generator`` (sim.model.RandomStreams)
+    counts: dict[str, np.ndarray] = field(default_factory=dict)   # counter -> accounts, in the order counted
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The stream ``name`` for today."""
+        return self.streams.get(name, self.day)
+
+    def count(self, counter: str, accounts: np.ndarray) -> None:
+        """Add one to ``counter`` for each account (in its cohort), as a phase's counters do."""
+        seen = self.counts.get(counter)
+        self.counts[counter] = accounts if seen is None else np.concatenate([seen, accounts])
 
 
 @dataclass
@@ -54,10 +75,22 @@ class Delivery:
 
 
 class Safeguard:
-    """Base class. Subclasses set ``name`` (the config key) and ``hooks`` and implement those methods."""
+    """Base class. Subclasses set ``hooks`` and ``config_class`` and implement those hooks.
+
+    A safeguard is registered with ``@registry.register("safeguard", "<name>")``,
+    which sets ``name``: the config key of its section ``safeguards.<name>``,
+    whose dataclass is ``config_class`` (with an ``enabled`` field).
+    """
 
     name: ClassVar[str] = ""
     hooks: ClassVar[tuple[str, ...]] = ()
+    config_class: ClassVar[type]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = set(cls.hooks) - set(HOOKS)
+        if unknown:
+            raise ValueError(f"{cls.__name__} registers unknown hooks {sorted(unknown)}; hooks are {HOOKS}")
 
     def __init__(self, config: Any, population: Population, items: ItemStore) -> None:
         self.config = config
@@ -73,12 +106,12 @@ class Safeguard:
             covered = covered & (pop.declared_age[accounts] <= max_age)
         return covered
 
-    def setup(self, model: Any) -> None:
+    def setup(self, context: SafeguardContext) -> None:
         """Act once when the world is built (optional)."""
 
-    def from_stranger(self, att: Attempts, known: np.ndarray) -> np.ndarray:
+    def from_stranger(self, att: Attempts, target_follows_sender: np.ndarray) -> np.ndarray:
         """Attempts to an account this safeguard covers from a sender that account does not follow."""
-        return self.covered(att.target) & ~known
+        return self.covered(att.target) & ~target_follows_sender
 
     def recognised(self, classes: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Candidates of the given classes that this safeguard's classifier recognises (fixed per item)."""
@@ -97,7 +130,7 @@ def _classes(names: list[str]) -> np.ndarray:
     return mask
 
 
-@register_safeguard
+@registry.register("safeguard", "private_by_default")
 class PrivateByDefault(Safeguard):
     """S1 (Teen Accounts 2024; DSA Art. 28 guidelines): protected minors' accounts are private.
 
@@ -105,23 +138,23 @@ class PrivateByDefault(Safeguard):
     assurance); a ``switch_public_share`` switch back to public.
     """
 
-    name = "private_by_default"
+    config_class = PrivateByDefaultConfig
     hooks = ("daily",)
 
-    def setup(self, model: Any) -> None:
+    def setup(self, context: SafeguardContext) -> None:
         self.defaulted = np.zeros(self.population.n, dtype=bool)
-        self.daily(model)
+        self.daily(context)
 
-    def daily(self, model: Any) -> None:
+    def daily(self, context: SafeguardContext) -> None:
         pop = self.population
         fresh = np.flatnonzero(self.covered(np.arange(pop.n)) & ~self.defaulted & ~pop.decoy)
-        rng = model.streams.get("private_by_default", model.day)
+        rng = context.rng("private_by_default")
         # The default makes accounts private; a few switch back. Accounts already private stay so.
         pop.private[fresh] |= rng.random(fresh.size) >= self.config.switch_public_share
         self.defaulted[fresh] = True
 
 
-@register_safeguard
+@registry.register("safeguard", "dm_from_connections_only")
 class DmFromConnectionsOnly(Safeguard):
     """S2 (Instagram 2021/2024; Ofcom Illegal Content Codes 2025): messages only from connections.
 
@@ -130,7 +163,7 @@ class DmFromConnectionsOnly(Safeguard):
     requests to each minor, text only (no images).
     """
 
-    name = "dm_from_connections_only"
+    config_class = DmFromConnectionsOnlyConfig
     hooks = ("allow_contact", "on_delivery")
 
     def __init__(self, config: Any, population: Population, items: ItemStore) -> None:
@@ -138,8 +171,8 @@ class DmFromConnectionsOnly(Safeguard):
         self.used_key = np.zeros(0, dtype=np.int64)     # sender * n + target, sorted
         self.used_count = np.zeros(0, dtype=np.int64)
 
-    def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        restricted = self.from_stranger(att, known)
+    def allow_contact(self, att: Attempts, target_follows_sender: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        restricted = self.from_stranger(att, target_follows_sender)
         hard = restricted & np.isin(att.kind, (MESSAGE, GROUP_ADD))
         request = restricted & (att.kind == MESSAGE_REQUEST)
         allowed = ~hard
@@ -169,17 +202,17 @@ class DmFromConnectionsOnly(Safeguard):
         return allowed
 
 
-    def on_delivery(self, att: Attempts, known: np.ndarray, day: int, delivery: Delivery,
+    def on_delivery(self, att: Attempts, target_follows_sender: np.ndarray, day: int, delivery: Delivery,
                     rng: np.random.Generator) -> None:
-        text_only = (att.kind == MESSAGE_REQUEST) & self.from_stranger(att, known)
+        text_only = (att.kind == MESSAGE_REQUEST) & self.from_stranger(att, target_follows_sender)
         delivery.image &= ~text_only
 
 
-@register_safeguard
+@registry.register("safeguard", "suspicious_adult_exclusion")
 class SuspiciousAdultExclusion(Safeguard):
     """S3 (Instagram 2021-22): flagged adults are hidden from minors and lose the message button to them."""
 
-    name = "suspicious_adult_exclusion"
+    config_class = SuspiciousAdultExclusionConfig
     hooks = ("filter_account_suggestions", "allow_contact")
 
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
@@ -188,32 +221,33 @@ class SuspiciousAdultExclusion(Safeguard):
         _hide(suggested, (self.covered(viewers)[:, None] & pop.suspicious[s])
               | (pop.suspicious[viewers][:, None] & self.covered(s)))
 
-    def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return ~(self.population.suspicious[att.sender] & self.from_stranger(att, known))
+    def allow_contact(self, att: Attempts, target_follows_sender: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return ~(self.population.suspicious[att.sender] & self.from_stranger(att, target_follows_sender))
 
 
-@register_safeguard
+@registry.register("safeguard", "safety_notices")
 class SafetyNotices(Safeguard):
     """S4 (Instagram 2021, 2025): a notice on contact from flagged or new adults raises block and report."""
 
-    name = "safety_notices"
+    config_class = SafetyNoticesConfig
     hooks = ("on_delivery",)
 
-    def on_delivery(self, att: Attempts, known: np.ndarray, day: int, delivery: Delivery,
+    def on_delivery(self, att: Attempts, target_follows_sender: np.ndarray, day: int, delivery: Delivery,
                     rng: np.random.Generator) -> None:
         pop = self.population
         new = day - pop.joined_day[att.sender] < self.config.new_account_days
         # The platform knows declared ages, not true ones: "adult" senders are those not protected.
-        notice = self.from_stranger(att, known) & ~pop.protected[att.sender] & (pop.suspicious[att.sender] | new)
+        notice = (self.from_stranger(att, target_follows_sender) & ~pop.protected[att.sender]
+                  & (pop.suspicious[att.sender] | new))
         delivery.block_lift[notice] *= self.config.block_lift
         delivery.report_lift[notice] *= self.config.report_lift
 
 
-@register_safeguard
+@registry.register("safeguard", "no_minor_suggestions")
 class NoMinorSuggestions(Safeguard):
     """S5 (Ofcom Illegal Content Codes 2025): protected minors and adults are kept out of each other's suggestions."""
 
-    name = "no_minor_suggestions"
+    config_class = NoMinorSuggestionsConfig
     hooks = ("filter_account_suggestions",)
 
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
@@ -225,18 +259,18 @@ class NoMinorSuggestions(Safeguard):
         _hide(suggested, (adult_viewer & shown_covered) | (viewer_covered & adult_shown))
 
 
-@register_safeguard
+@registry.register("safeguard", "hidden_connections")
 class HiddenConnections(Safeguard):
     """S6 (Ofcom 2025): protected minors cannot be reached through others' connection lists."""
 
-    name = "hidden_connections"
+    config_class = HiddenConnectionsConfig
     hooks = ("allow_contact",)
 
-    def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return ~((att.channel == NETWORK) & self.from_stranger(att, known))
+    def allow_contact(self, att: Attempts, target_follows_sender: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return ~((att.channel == NETWORK) & self.from_stranger(att, target_follows_sender))
 
 
-@register_safeguard
+@registry.register("safeguard", "sensitive_content_control")
 class SensitiveContentControl(Safeguard):
     """S7 (Instagram 2024; "13+" default Oct 2025): sensitive classes out of protected minors' recommendations.
 
@@ -245,11 +279,11 @@ class SensitiveContentControl(Safeguard):
     Protected minors cannot follow adult-content producers.
     """
 
-    name = "sensitive_content_control"
+    config_class = SensitiveContentControlConfig
     hooks = ("filter_feed", "filter_account_suggestions")
-    LEVELS = {"more": ["adult_sexual", "exploitative"],
-              "13+": ["suggestive", "adult_sexual", "exploitative"],
-              "limited": ["suggestive", "adult_sexual", "exploitative"]}
+    LEVELS = {"more": list(VIOLATING_CLASSES),
+              "13+": list(HARMFUL_CLASSES),
+              "limited": list(HARMFUL_CLASSES)}
 
     def __init__(self, config: Any, population: Population, items: ItemStore) -> None:
         super().__init__(config, population, items)
@@ -269,7 +303,7 @@ class SensitiveContentControl(Safeguard):
         _hide(suggested, self.covered(viewers)[:, None] & (self.population.role[s] == ADULT_CONTENT_PRODUCER))
 
 
-@register_safeguard
+@registry.register("safeguard", "feed_filtering")
 class FeedFiltering(Safeguard):
     """S8, recommender filtering for children (Ofcom Protection of Children Codes, 2025).
 
@@ -280,7 +314,7 @@ class FeedFiltering(Safeguard):
     either caught for every viewer or for none, as a real classifier would be.
     """
 
-    name = "feed_filtering"
+    config_class = FeedFilteringConfig
     hooks = ("filter_feed",)
 
     def __init__(self, config: Any, population: Population, items: ItemStore) -> None:
@@ -299,7 +333,7 @@ class FeedFiltering(Safeguard):
         scores[demote] = scores[demote] * factor if factor > 0 else -np.inf
 
 
-@register_safeguard
+@registry.register("safeguard", "age_assurance")
 class AgeAssurance(Safeguard):
     """S9 (Ofcom 2025 "highly effective age assurance"; DSA Art. 28): checks against declared age.
 
@@ -310,12 +344,12 @@ class AgeAssurance(Safeguard):
     probability ``false_positive_rate``.
     """
 
-    name = "age_assurance"
+    config_class = AgeAssuranceConfig
     hooks = ("daily",)
 
-    def daily(self, model: Any) -> None:
+    def daily(self, context: SafeguardContext) -> None:
         pop, cfg = self.population, self.config
-        rng = model.streams.get("age_assurance", model.day)
+        rng = context.rng("age_assurance")
         # Decoys are checked too: an audit account registered as an adult is what the check is for.
         checked = (rng.random(pop.n) < 1.0 / cfg.cadence_days) & ~pop.banned
         hit = rng.random(pop.n)
@@ -328,67 +362,67 @@ class AgeAssurance(Safeguard):
         pop.declared_age[found_minor | found_poser] = pop.true_age[found_minor | found_poser]
         pop.declared_age[wrong] = ADULT_AGE - 1
         pop.protected[:] = pop.declared_age < ADULT_AGE
-        model.metrics.count("age_checks", np.flatnonzero(checked))
-        model.metrics.count("minors_found_by_age_assurance", np.flatnonzero(found_minor))
-        model.metrics.count("adults_wrongly_protected", np.flatnonzero(wrong))
-        model.metrics.count("posers_found_by_age_assurance", np.flatnonzero(found_poser))
+        context.count("age_checks", np.flatnonzero(checked))
+        context.count("minors_found_by_age_assurance", np.flatnonzero(found_minor))
+        context.count("adults_wrongly_protected", np.flatnonzero(wrong))
+        context.count("posers_found_by_age_assurance", np.flatnonzero(found_poser))
 
 
-@register_safeguard
+@registry.register("safeguard", "hash_matching")
 class HashMatching(Safeguard):
     """S10: known exploitative items are blocked at upload."""
 
-    name = "hash_matching"
+    config_class = HashMatchingConfig
     hooks = ("on_upload",)
 
     def on_upload(self, new: np.ndarray, day: int, rng: np.random.Generator) -> np.ndarray:
-        """Returns the uploads to block (known items the match catches)."""
-        hit = self.items.known[new] & (rng.random(new.size) < self.config.recall_on_known)
+        """Returns the uploads to block (hash-listed items the match catches)."""
+        hit = self.items.hash_listed[new] & (rng.random(new.size) < self.config.recall_on_known)
         return new[hit]
 
 
-@register_safeguard
+@registry.register("safeguard", "nudity_protection")
 class NudityProtection(Safeguard):
     """S11 (Instagram 2024-25): explicit images in messages to protected minors are blurred."""
 
-    name = "nudity_protection"
+    config_class = NudityProtectionConfig
     hooks = ("on_delivery",)
 
-    def on_delivery(self, att: Attempts, known: np.ndarray, day: int, delivery: Delivery,
+    def on_delivery(self, att: Attempts, target_follows_sender: np.ndarray, day: int, delivery: Delivery,
                     rng: np.random.Generator) -> None:
         blur = delivery.image & self.covered(att.target) & (rng.random(att.n) < self.config.recall)
         delivery.blurred |= blur
         delivery.block_lift[blur] *= self.config.block_lift
 
 
-@register_safeguard
+@registry.register("safeguard", "comment_filter")
 class CommentFilter(Safeguard):
     """S12 (hidden words, Teen Accounts 2024): comments from non-followers are filtered."""
 
-    name = "comment_filter"
+    config_class = CommentFilterConfig
     hooks = ("allow_contact",)
 
-    def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def allow_contact(self, att: Attempts, target_follows_sender: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         caught = rng.random(att.n) < self.config.recall
-        return ~((att.kind == COMMENT) & self.from_stranger(att, known) & caught)
+        return ~((att.kind == COMMENT) & self.from_stranger(att, target_follows_sender) & caught)
 
 
-@register_safeguard
+@registry.register("safeguard", "group_add_consent")
 class GroupAddConsent(Safeguard):
     """S13: protected minors cannot be added to groups by accounts they do not follow."""
 
-    name = "group_add_consent"
+    config_class = GroupAddConsentConfig
     hooks = ("allow_contact",)
 
-    def allow_contact(self, att: Attempts, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return ~((att.kind == GROUP_ADD) & self.from_stranger(att, known))
+    def allow_contact(self, att: Attempts, target_follows_sender: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return ~((att.kind == GROUP_ADD) & self.from_stranger(att, target_follows_sender))
 
 
-@register_safeguard
+@registry.register("safeguard", "usage_limits")
 class UsageLimits(Safeguard):
     """S15 (Teen Accounts 2024): a daily-time reminder and quiet hours cut protected minors' sessions."""
 
-    name = "usage_limits"
+    config_class = UsageLimitsConfig
     hooks = ("limit_sessions",)
 
     def limit_sessions(self, sessions: np.ndarray, rng: np.random.Generator) -> None:
@@ -407,10 +441,10 @@ class SafeguardSet:
         self.streams = streams
         self.day = 0
         self.enabled: list[Safeguard] = []
-        for name, cls in SAFEGUARDS.items():
-            section = getattr(config, name)
-            if section.enabled:
-                self.enabled.append(cls(section, population, items))
+        for name in safeguard_names():      # the schema's order: built-in safeguards, then plug-ins'
+            section = getattr(config, name, None)   # None: a Config without the plug-ins' sections
+            if section is not None and section.enabled:
+                self.enabled.append(registry.get("safeguard", name)(section, population, items))
         self._by_hook = {hook: [s for s in self.enabled if hook in s.hooks] for hook in HOOKS}
 
     @property
@@ -426,10 +460,10 @@ class SafeguardSet:
             return self.streams.get(f"safeguard.{safeguard.name}.{hook}", self.day)
         return np.random.default_rng(0) if fallback is None else fallback
 
-    def setup(self, model: Any) -> None:
+    def setup(self, context: SafeguardContext) -> None:
         """Let safeguards act once on the newly built world."""
         for safeguard in self.enabled:
-            safeguard.setup(model)
+            safeguard.setup(context)
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
@@ -447,33 +481,35 @@ class SafeguardSet:
         for safeguard in self._by_hook["filter_group_suggestions"]:
             safeguard.filter_group_suggestions(viewers, suggested)
 
-    def allow_contact(self, attempts: Attempts, known: np.ndarray | None = None,
+    def allow_contact(self, attempts: Attempts, target_follows_sender: np.ndarray | None = None,
                       rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Which attempts may be delivered, and which safeguard stopped each one that may not.
 
         Args:
             attempts: today's attempts.
-            known: whether each target follows its sender (defaults to none known).
+            target_follows_sender: whether each target follows its sender (defaults to no target following).
             rng: the contact stream, for safeguards that act with a probability.
 
         Returns:
             ``(allowed, blocked_by)``: a bool mask, and per attempt the index (into
             :attr:`names`) of the first safeguard that blocked it, ``-1`` if none.
         """
-        known = np.zeros(attempts.n, dtype=bool) if known is None else known
+        if target_follows_sender is None:
+            target_follows_sender = np.zeros(attempts.n, dtype=bool)
         allowed = np.ones(attempts.n, dtype=bool)
         blocked_by = np.full(attempts.n, -1, dtype=np.int16)
         for safeguard in self._by_hook["allow_contact"]:
-            ok = safeguard.allow_contact(attempts, known, self._rng(safeguard, "allow_contact", rng))
+            ok = safeguard.allow_contact(attempts, target_follows_sender, self._rng(safeguard, "allow_contact", rng))
             blocked_by[allowed & ~ok] = self.enabled.index(safeguard)
             allowed &= ok
         return allowed, blocked_by
 
-    def on_delivery(self, attempts: Attempts, known: np.ndarray, day: int, delivery: Delivery,
+    def on_delivery(self, attempts: Attempts, target_follows_sender: np.ndarray, day: int, delivery: Delivery,
                     rng: np.random.Generator) -> None:
         """Let safeguards change how minors respond to delivered attempts."""
         for safeguard in self._by_hook["on_delivery"]:
-            safeguard.on_delivery(attempts, known, day, delivery, self._rng(safeguard, "on_delivery", rng))
+            safeguard.on_delivery(attempts, target_follows_sender, day, delivery,
+                                  self._rng(safeguard, "on_delivery", rng))
 
     def on_upload(self, new: np.ndarray, day: int, rng: np.random.Generator) -> np.ndarray:
         """Uploads that safeguards block outright."""
@@ -485,7 +521,7 @@ class SafeguardSet:
         for safeguard in self._by_hook["limit_sessions"]:
             safeguard.limit_sessions(sessions, self._rng(safeguard, "limit_sessions", rng))
 
-    def daily(self, model: Any) -> None:
+    def daily(self, context: SafeguardContext) -> None:
         """Once-a-day safeguards (age-assurance sweeps, defaults for newly protected accounts)."""
         for safeguard in self._by_hook["daily"]:
-            safeguard.daily(model)
+            safeguard.daily(context)

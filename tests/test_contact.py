@@ -14,21 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.config import ContactConfig
-from sim.contact import (CHANNELS, COMMENT, COMMENT_CHANNEL, CONTACT, ENDED, ESCALATED, FOLLOW_REQUEST, GROUP,
-                         GROUP_ADD, MESSAGE, MESSAGE_REQUEST, NETWORK, RAPPORT, S_ADULT, S_MINOR, S_OFFENDER,
-                         SEARCH, SOLICITATION, SUGGESTION, Attempts, Conversations, Discovered, discover,
-                         offender_attempts, ordinary_attempts, respond)
+from sim.contact import (Attempts, Conversations, Discovered, discover, offender_attempts, ordinary_attempts,
+                         respond)
 from sim.metrics import COLUMN, COUNTERS, summarize
 from sim.model import ExposureModel
 from sim.network import FollowGraph, Groups
-from sim.population import ADULT, MINOR_13_15, MINOR_16_17, OFFENDER
 from sim.safeguards import SafeguardSet
+from sim.vocabulary import (ADULT, COMMENT, COMMENT_CHANNEL, CONTACT, DECOY, DISCOVERY_CHANNELS, ENDED, ESCALATED,
+                            FOLLOW_REQUEST, GROUP, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, MINOR_13_15, MINOR_16_17,
+                            NETWORK, OFFENDER, RAPPORT, S_ADULT, S_MINOR, S_OFFENDER, SEARCH, SOLICITATION, SUGGESTION)
 from tests.conftest import tiny_config
 from tests.test_recommenders import population
 from tests.test_suggestions import follow_graph, make_groups
-
-DISCOVERY_CHANNELS = CHANNELS[:5]     # all but "known"
-
 
 # ------------------------------------------------------------------ hand-built worlds
 
@@ -500,7 +497,7 @@ def test_known_senders_and_peers_are_never_blocked_or_reported():
     resp = respond(att, pop, graph, cfg, rng(15))
     known = att.target == 2
     peer = att.sender_type == S_MINOR
-    assert (resp.known == known).all()
+    assert (resp.target_follows_sender == known).all()
     assert not (resp.blocked[known] | resp.reported[known]).any()
     assert not (resp.blocked[peer] | resp.reported[peer]).any()
     stranger = ~known & ~peer
@@ -696,7 +693,7 @@ def test_decoys_get_no_unwanted_contact_without_boost_suggestions_offenders_or_s
 
 # ============================================================ 8. summary formulas
 
-M13, M16, ADULT_ROW, DECOY_ROW = range(4)
+M13, M16, ADULT_ROW, DECOY_ROW = MINOR_13_15, MINOR_16_17, ADULT, DECOY
 
 
 def history(days: int) -> np.ndarray:

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.config import ContentConfig, ModerationConfig
-from sim.content import (ADULT_SEXUAL, EXPLOITATIVE, FIRST_VIOLATING, NONE, REMOVAL_THRESHOLD, SUGGESTIVE, ItemStore,
-                         class_probabilities, classifier_scores)
+from sim.content import REMOVAL_THRESHOLD, ItemStore, class_probabilities, classifier_scores
+from sim.vocabulary import ADULT_SEXUAL, EXPLOITATIVE, FIRST_VIOLATING, NONE, SUGGESTIVE
 
 
 def _add(store: ItemStore, day: int, count: int, retention: int = 3) -> np.ndarray:

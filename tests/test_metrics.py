@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from sim.config import COHORTS
 from sim.metrics import COLUMN, COUNTERS, Metrics, day_rows, median_days_to_first, summarize
-
-M13, M16, ADULT, DECOY = range(4)
+from sim.vocabulary import ADULT, COHORTS, DECOY
+from sim.vocabulary import MINOR_13_15 as M13
+from sim.vocabulary import MINOR_16_17 as M16
 
 
 def history(days: int) -> np.ndarray:
@@ -132,3 +132,23 @@ def test_decoy_rates_cover_the_whole_run_and_the_first_week():
     assert s["decoy_unwanted_contacts_per_week"] == pytest.approx(7 * 10 / 20)
     assert s["decoy_sexual_contacts_per_week"] == pytest.approx(7 * 2 / 20)
     assert s["decoy_unwanted_contacts_first_week"] == pytest.approx(6 / 2)
+
+
+def test_every_summary_column_a_run_writes_is_defined_in_the_odd():
+    """The summary-figure recipe (docs/ARCHITECTURE.md): a new figure needs its definition in docs/ODD.md §8."""
+    from pathlib import Path
+
+    from sim.model import ExposureModel
+    from tests.conftest import tiny_config
+
+    model = ExposureModel(tiny_config(days=3))
+    model.run()
+    import re
+
+    odd = (Path(__file__).resolve().parents[1] / "docs" / "ODD.md").read_text()
+    # A family of figures is defined once with a placeholder: `blocked_by_<name>_per_1k_minor_days`.
+    families = [re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", re.escape(m).replace(r"\<", "<").replace(r"\>", ">"))
+                           + "$") for m in re.findall(r"`([a-z0-9_]*<[a-z]+>[a-z0-9_<>]*)`", odd)]
+    undefined = [name for name in model.summary()
+                 if f"`{name}`" not in odd and not any(f.match(name) for f in families)]
+    assert undefined == []

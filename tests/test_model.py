@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.agents import AdultAccount, MinorAccount
-from sim.content import NONE
 from sim.metrics import COLUMN
 from sim.model import ExposureModel, RandomStreams
+from sim.vocabulary import NONE
 from tests.conftest import tiny_config
 
 NO_HARM = {"content.suggestive_share": 0.0, "content.producer_adult_sexual_share": 0.0,

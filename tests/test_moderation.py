@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from sim.config import ModerationConfig
-from sim.content import ADULT_SEXUAL, EXPLOITATIVE, NONE, SUGGESTIVE, ItemStore
+from sim.content import ItemStore
 from sim.metrics import COLUMN
 from sim.model import ExposureModel
-from sim.moderation import VIEW_CAUSES, Moderation
-from sim.population import OFFENDER, REGULAR
+from sim.moderation import Moderation
+from sim.vocabulary import ADULT_SEXUAL, EXPLOITATIVE, NONE, OFFENDER, REGULAR, SUGGESTIVE, VIEW_CAUSES
 from tests.conftest import tiny_config
 from tests.test_safeguards import world
 
@@ -312,10 +312,13 @@ def test_banned_accounts_post_nothing_and_get_no_sessions():
     pop, items = model.population, model.items
     checked = 0
     banned_yesterday = np.zeros(pop.n, bool)
+    served = []                                        # each day's serving outcome, as the recorder sees it
+    record = model.recorder.served
+    model.recorder.served = lambda out: record(out) if served.append(out) is None else None
     for _ in range(model.config.days):
         model.step()
         still = banned_yesterday & pop.banned          # banned all day (returns happen at the end of a day)
-        assert (model._sessions[still] == 0).all()
+        assert (served[-1].sessions[still] == 0).all()
         posted_today = items.author[(items.day == model.day) & (items.item_id >= 0)]
         assert not np.isin(posted_today, np.flatnonzero(still)).any()
         checked += int(still.sum())

@@ -29,9 +29,9 @@ from sim.network import (
     graph_statistics,
     load_follow_graph,
 )
-from sim.population import ADULT_CONTENT_PRODUCER, CREATOR, EXPLOITATIVE_SELLER, OFFENDER, REGULAR
+from sim.vocabulary import ADULT_CONTENT_PRODUCER, CREATOR, EXPLOITATIVE_SELLER, HARMFUL_ROLES, OFFENDER, REGULAR
 
-BAD_ACTORS = (OFFENDER, ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER)
+BAD_ACTORS = HARMFUL_ROLES
 
 
 # --- small worlds ---------------------------------------------------------------------------

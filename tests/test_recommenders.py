@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim import registry
 from sim.config import RecommenderConfig
-from sim.content import ADULT_SEXUAL, NONE, SUGGESTIVE, ItemStore
+from sim.content import ItemStore
 from sim.population import Population
-from sim.recommenders import FEED_POLICIES, FeedContext, FeedIndex, make_feed_policy, serve_feeds
+from sim.recommenders import FeedContext, FeedIndex, make_feed_policy, serve_feeds
 from sim.recommenders.serving import dedupe_rows
+from sim.vocabulary import ADULT_SEXUAL, NONE, SUGGESTIVE
 
 
 def population(n: int, dim: int = 4) -> Population:
@@ -61,7 +63,9 @@ def serve(pop, store, follows, groups, viewers, policy="random", day=1, filter_f
 
 
 def test_registry_holds_the_five_policies():
-    assert sorted(FEED_POLICIES) == ["chronological", "engagement", "interest", "popularity", "random"]
+    assert sorted(registry.names("feed_policy", plugins=False)) == [
+        "chronological", "engagement", "interest", "popularity", "random"]
+    assert make_feed_policy(RecommenderConfig(feed="interest")).name == "interest"
 
 
 def test_dedupe_keeps_one_copy_and_keeps_flags_aligned():
@@ -166,7 +170,7 @@ def test_engagement_policy_favours_harmful_items_for_viewers_it_learned_engage_w
     assert 0.3 < harmful[imps.viewer == 3].mean() < 0.7
 
 
-@pytest.mark.parametrize("policy", sorted(FEED_POLICIES))
+@pytest.mark.parametrize("policy", sorted(registry.names("feed_policy", plugins=False)))
 def test_every_policy_scores_valid_candidates_positive(policy):
     pop = population(3)
     store = store_with([1, 2, 1, 2], [NONE, SUGGESTIVE, ADULT_SEXUAL, NONE])

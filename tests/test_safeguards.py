@@ -9,29 +9,30 @@ the harm figure the safeguard targets.
 from __future__ import annotations
 
 import functools
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from sim import registry
 from sim.compose import CONFIG_DIR, to_config
 from sim.config import (SAFEGUARD_NAMES, AgeAssuranceConfig, ClassifierConfig, CommentFilterConfig,
                         DmFromConnectionsOnlyConfig, FeedFilteringConfig, GroupAddConsentConfig, HashMatchingConfig,
                         HiddenConnectionsConfig, ModerationConfig, NoMinorSuggestionsConfig, NudityProtectionConfig,
                         PrivateByDefaultConfig, SafeguardsConfig, SafetyNoticesConfig, SensitiveContentControlConfig,
                         SuspiciousAdultExclusionConfig, UsageLimitsConfig)
-from sim.contact import (COMMENT, FOLLOW_REQUEST, GROUP, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, NETWORK, S_ADULT,
-                         S_OFFENDER, SEARCH, SUGGESTION, Attempts)
-from sim.content import (ADULT_SEXUAL, EXPLOITATIVE, NONE, REMOVAL_THRESHOLD, SUGGESTIVE, ItemStore,
-                         classifier_scores)
-from sim.metrics import ADULT_COHORT, COLUMN, MINOR_COHORTS, Metrics
+from sim.contact import Attempts
+from sim.content import REMOVAL_THRESHOLD, ItemStore, classifier_scores
+from sim.metrics import COLUMN
 from sim.model import ExposureModel, RandomStreams
-from sim.population import ADULT, ADULT_CONTENT_PRODUCER, DECOY, MINOR_13_15, MINOR_16_17, OFFENDER, Population
-from sim.safeguards import (SAFEGUARDS, AgeAssurance, CommentFilter, Delivery, DmFromConnectionsOnly, FeedFiltering,
+from sim.population import Population
+from sim.safeguards import (AgeAssurance, SafeguardContext, CommentFilter, Delivery, DmFromConnectionsOnly, FeedFiltering,
                             GroupAddConsent, HashMatching, HiddenConnections, NoMinorSuggestions, NudityProtection,
                             PrivateByDefault, SafeguardSet, SafetyNotices, SensitiveContentControl,
                             SuspiciousAdultExclusion, UsageLimits)
+from sim.vocabulary import (ADULT, ADULT_COHORT, ADULT_CONTENT_PRODUCER, ADULT_SEXUAL, COMMENT, DECOY, EXPLOITATIVE,
+                            FOLLOW_REQUEST, GROUP, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, MINOR_13_15, MINOR_16_17,
+                            MINOR_COHORTS, NETWORK, NONE, OFFENDER, S_ADULT, S_OFFENDER, SEARCH, SUGGESTION, SUGGESTIVE)
 from tests.conftest import set_key, tiny_config
 from tests.test_recommenders import population
 
@@ -54,7 +55,7 @@ def world(ages, declared=None, roles=None, decoy=None) -> Population:
     return pop
 
 
-def item_store(harms, filter_draw=None, known=None) -> ItemStore:
+def item_store(harms, filter_draw=None, hash_listed=None) -> ItemStore:
     """Items 0..k-1 (slots equal ids) of the given harm classes, all posted on day 1."""
     k = len(harms)
     store = ItemStore(64, 4)
@@ -64,7 +65,7 @@ def item_store(harms, filter_draw=None, known=None) -> ItemStore:
               appeal=np.ones(k, np.float32), day=np.ones(k, np.int32), time=np.full(k, 1.5, np.float32),
               group=np.full(k, -1, np.int32),
               filter_draw=np.zeros(k, np.float32) if filter_draw is None else np.asarray(filter_draw, np.float32),
-              known=np.zeros(k, bool) if known is None else np.asarray(known, bool))
+              hash_listed=np.zeros(k, bool) if hash_listed is None else np.asarray(hash_listed, bool))
     return store
 
 
@@ -85,9 +86,9 @@ def rng(*key: int) -> np.random.Generator:
     return np.random.default_rng(list(key) or [0])
 
 
-def day_stub(pop: Population, day: int = 1, seed: int = 0) -> SimpleNamespace:
-    """What ``daily`` hooks read from the model: its streams, today and the metrics."""
-    return SimpleNamespace(streams=RandomStreams(seed), day=day, metrics=Metrics(pop.cohort))
+def day_stub(pop: Population, day: int = 1, seed: int = 0) -> SafeguardContext:
+    """What ``setup`` and ``daily`` hooks get: today, the random streams and the counters they may add to."""
+    return SafeguardContext(day, RandomStreams(seed))
 
 
 def no_contact_known(n: int) -> np.ndarray:
@@ -372,14 +373,15 @@ def test_age_assurance_with_recall_one_and_daily_checks_corrects_every_declared_
     assert minors.any() and posers.any()
     assert not pop.protected[minors].any() and pop.protected[posers].all()
     cfg = AgeAssuranceConfig(enabled=True, recall=1.0, false_positive_rate=0.0, cadence_days=1)
-    AgeAssurance(cfg, pop, model.items).daily(model)
+    context = SafeguardContext(1, model.streams)
+    AgeAssurance(cfg, pop, model.items).daily(context)
     assert pop.protected[minors].all()
     assert not pop.protected[~minors].any()               # posers lose protection
     assert (pop.declared_age[minors] == pop.true_age[minors]).all()   # the platform now believes the estimate
-    today = model.metrics.today
-    assert today[:, COLUMN["minors_found_by_age_assurance"]].sum() == minors.sum()
-    assert today[:, COLUMN["posers_found_by_age_assurance"]].sum() == posers.sum()
-    assert today[:, COLUMN["age_checks"]].sum() == pop.n
+    counts = context.counts                              # the counters the safeguard added to
+    assert counts["minors_found_by_age_assurance"].size == minors.sum()
+    assert counts["posers_found_by_age_assurance"].size == posers.sum()
+    assert counts["age_checks"].size == pop.n
 
 
 def test_age_assurance_recall_zero_changes_nothing_and_false_positives_protect_adults():
@@ -405,7 +407,7 @@ def test_age_assurance_checks_one_account_in_cadence_days_a_day():
 
 
 def test_hash_matching_blocks_only_known_items():
-    store = item_store([EXPLOITATIVE, EXPLOITATIVE, ADULT_SEXUAL, NONE], known=[True, False, False, False])
+    store = item_store([EXPLOITATIVE, EXPLOITATIVE, ADULT_SEXUAL, NONE], hash_listed=[True, False, False, False])
     pop = world([30])
     new = np.arange(4)
     assert HashMatching(HashMatchingConfig(enabled=True, recall_on_known=1.0), pop, store).on_upload(
@@ -489,9 +491,13 @@ def test_quiet_hours_drop_their_share_of_sessions():
 # ============================================================ the set and the registry
 
 
-def test_registry_has_one_class_per_config_section():
-    assert sorted(SAFEGUARDS) == sorted(SAFEGUARD_NAMES)
+def test_registry_has_one_class_per_config_section_with_that_section_s_class():
+    # Registration order is the catalogue order: the order safeguards act in at each hook.
+    assert registry.names("safeguard", plugins=False) == SAFEGUARD_NAMES
     assert len(SAFEGUARD_NAMES) == 14
+    sections = SafeguardsConfig()
+    for name in SAFEGUARD_NAMES:
+        assert type(getattr(sections, name)) is registry.get("safeguard", name).config_class, name
 
 
 def test_safeguard_set_builds_only_enabled_safeguards_and_names_the_first_blocker():

@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim import registry
 from sim.metrics import COLUMN
 from sim.model import ExposureModel
 from sim.network import FollowGraph, Groups
-from sim.recommenders.accounts import (ACCOUNT_SUGGESTERS, CoEngagement, FriendsOfFriends, Mixed, SuggestionContext,
+from sim.recommenders.accounts import (CoEngagement, FriendsOfFriends, InterestGroups, Mixed, SuggestionContext,
                                        boost_new_accounts, clean_account_suggestions, suggest_groups)
 from tests.conftest import tiny_config
 from tests.test_recommenders import population
@@ -69,7 +70,13 @@ def fof_by_hand(follows) -> dict[int, set[int]]:
 
 
 def test_registry_holds_the_three_suggesters():
-    assert sorted(ACCOUNT_SUGGESTERS) == ["co_engagement", "friends_of_friends", "mixed"]
+    assert sorted(registry.names("account_suggester", plugins=False)) == ["co_engagement", "friends_of_friends", "mixed"]
+    assert registry.get("account_suggester", "mixed") is Mixed
+
+
+def test_registry_holds_the_interest_group_suggester():
+    assert registry.names("group_suggester", plugins=False) == ("interest",)
+    assert registry.get("group_suggester", "interest") is InterestGroups
 
 
 def test_friends_of_friends_suggests_only_followees_of_followees_or_followers():
@@ -223,6 +230,13 @@ def test_suggest_groups_never_suggests_a_group_the_viewer_is_in():
         kept = [g for g in row if g >= 0]
         assert len(kept) == len(set(kept))
     assert set(out[viewers == 0].ravel().tolist()) == {-1, 5}
+
+
+def test_the_interest_group_suggester_is_suggest_groups():
+    ctx = context(SIX, n_groups=3)
+    viewers = np.repeat(np.arange(6), 5)
+    assert np.array_equal(InterestGroups().suggest(ctx, viewers, 2, np.random.default_rng(12)),
+                          suggest_groups(ctx, viewers, 2, np.random.default_rng(12)))
 
 
 def test_suggest_groups_returns_minus_one_when_there_are_no_groups():

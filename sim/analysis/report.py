@@ -196,8 +196,8 @@ class _Results:
 
     def ordered_metrics(self) -> list[str]:
         """Every metric present: the labelled ones in catalogue order, then the rest by name."""
-        known = [m for m in LABELS if m in self.metrics]
-        return known + sorted(self.metrics - set(known))
+        labelled = [m for m in LABELS if m in self.metrics]
+        return labelled + sorted(self.metrics - set(labelled))
 
 
 def _is_share(metric: str) -> bool:

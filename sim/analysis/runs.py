@@ -39,6 +39,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from sim.io import MANIFEST, read_manifest, verify_files
+from sim.vocabulary import COHORTS, DECOY
 
 #: Config keys that index replicates rather than settings.
 REPLICATE_KEYS = ("seed", "replicate")
@@ -227,7 +228,7 @@ def decoy_days(runs: list[Run], columns: list[str]) -> dict[str, np.ndarray]:
         if r.status != "complete" or DAYS not in ((r.manifest or {}).get("files") or {}) or not path.is_file():
             continue
         table = pq.read_table(path, columns=["day", "cohort", "accounts", *columns])
-        table = table.filter(pc.equal(table["cohort"], "decoy")).sort_by("day")
+        table = table.filter(pc.equal(table["cohort"], COHORTS[DECOY])).sort_by("day")
         out[r.rel] = np.column_stack([table[c].to_numpy().astype(float) for c in ["accounts", *columns]])
     return out
 

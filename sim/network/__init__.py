@@ -16,6 +16,9 @@ Core objects:
   (``network=file``).
 - :func:`graph_statistics` (:mod:`sim.network.stats`) — degrees, in-degree
   tail, age mixing, reciprocity and clustering of a graph, as a JSON-ready dict.
+- :class:`GraphSource` and the registered sources ``synthetic`` and ``file``
+  (:mod:`sim.network.sources`, kind ``graph_source`` of :mod:`sim.registry`) —
+  the population and its follow graph for ``network.kind``.
 
 Everything is numpy arrays and whole-array operations: generation never loops in
 Python over accounts or edges, so 10**6 accounts build in seconds. All randomness

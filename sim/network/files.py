@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.config import ConfigError
 from sim.network.graph import FollowGraph, _graph_from_pairs
+from sim.vocabulary import MIN_AGE
 
 
 class NetworkFileError(ConfigError):
@@ -257,9 +258,9 @@ def _parse_age(value: object, node: object, path: str) -> int:
         age = -math.inf
     if math.isnan(age):
         return -1
-    # Accounts are 13 or older (the platforms' minimum age); the population model has no younger band.
-    if not math.isfinite(age) or age != int(age) or not 13 <= age <= 120:
+    # Accounts are MIN_AGE (13, the platforms' minimum age) or older; the population model has no younger band.
+    if not math.isfinite(age) or age != int(age) or not MIN_AGE <= age <= 120:
         raise NetworkFileError(f"network.path={path!r}: node {node!r} has age {value!r}; "
-                               f"ages must be whole numbers of years between 13 and 120 (leave the attribute "
+                               f"ages must be whole numbers of years between {MIN_AGE} and 120 (leave the attribute "
                                f"out, empty or NaN when unknown)")
     return int(age)

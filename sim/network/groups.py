@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.config import NetworkConfig
 from sim.network.graph import _sorted_unique, _transpose, csr_contains
-from sim.population import ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER, OFFENDER
+from sim.vocabulary import HARMFUL_ROLES
 
 # --- generator constants (model choices, documented in the ODD) -------------------
 
@@ -183,7 +183,7 @@ def build_groups(interest: np.ndarray, is_minor: np.ndarray, role: np.ndarray, h
     founder = np.empty(g, dtype=np.int64)
     if g:
         founder[:] = real[rng.integers(0, m, g)]
-        bad = real[np.isin(role[real], (OFFENDER, ADULT_CONTENT_PRODUCER, EXPLOITATIVE_SELLER))]
+        bad = real[np.isin(role[real], HARMFUL_ROLES)]
         if bad.size and n_harmful:
             founder[harmful] = bad[rng.integers(0, bad.size, n_harmful)]
     noise = GROUP_TOPIC_NOISE * rng.standard_normal((g, d)).astype(np.float32)

@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.config import NetworkConfig
 from sim.network.graph import FollowGraph, _csr_from_keys
-from sim.population import ADULT_CONTENT_PRODUCER, CREATOR
+from sim.vocabulary import ADULT_CONTENT_PRODUCER, CREATOR
 
 # --- generator constants (model choices, documented in the ODD) -------------------
 
@@ -319,7 +319,7 @@ def build_follow_graph(is_minor: np.ndarray, role: np.ndarray, decoy: np.ndarray
 
     Args:
         is_minor: bool (n,), true age under 18.
-        role: int (n,), role codes from :mod:`sim.population`.
+        role: int (n,), role codes from :mod:`sim.vocabulary`.
         decoy: bool (n,), decoy rows.
         cfg: network settings.
         rng: the world-building stream.

@@ -1,18 +1,17 @@
 """Recommender policies: feed rankers (one file per family) and candidate serving.
 
-Core objects: :data:`FEED_POLICIES` (the registry), :func:`make_feed_policy`,
-:func:`serve_feeds`.
+Core objects: :func:`make_feed_policy`, :func:`serve_feeds`. Policies are
+registered as kind ``feed_policy`` of :mod:`sim.registry`.
 """
 
-from sim.recommenders import baseline, content_based, engagement  # noqa: F401  (registers the policies)
-from sim.recommenders.base import FEED_POLICIES, FeedContext, FeedPolicy, register_feed
+from sim import registry
+from sim.recommenders.base import FeedContext, FeedPolicy
 from sim.recommenders.serving import FeedIndex, Impressions, serve_feeds
 
 
 def make_feed_policy(config) -> FeedPolicy:
     """The registered policy named by ``config.feed``."""
-    return FEED_POLICIES[config.feed](config)
+    return registry.get("feed_policy", config.feed)(config)
 
 
-__all__ = ["FEED_POLICIES", "FeedContext", "FeedIndex", "FeedPolicy", "Impressions", "make_feed_policy",
-           "register_feed", "serve_feeds"]
+__all__ = ["FeedContext", "FeedIndex", "FeedPolicy", "Impressions", "make_feed_policy", "serve_feeds"]

@@ -1,8 +1,10 @@
 """Account and group suggesters (phase 5): "people you may know" and groups to join.
 
 Core objects: :class:`SuggestionContext`, :class:`AccountSuggester` and its
-registered policies (:data:`ACCOUNT_SUGGESTERS`: ``friends_of_friends``,
-``co_engagement``, ``mixed``), :func:`suggest_groups`.
+policies (``friends_of_friends``, ``co_engagement``, ``mixed``),
+:class:`GroupSuggester` and its policy (``interest``: :func:`suggest_groups`),
+all registered with :mod:`sim.registry` (kinds ``account_suggester`` and
+``group_suggester``).
 
 A suggester fills a padded matrix (viewers x k account rows, ``-1`` empty).
 ``friends_of_friends`` walks the follow graph (a followee's followee, or a
@@ -22,19 +24,15 @@ from typing import ClassVar
 
 import numpy as np
 
+from sim import registry
 from sim.network import FollowGraph, Groups
 from sim.population import Population
 from sim.recommenders.serving import dedupe_rows, pick_from_csr
 
-ACCOUNT_SUGGESTERS: dict[str, type[AccountSuggester]] = {}
+#: The registered account suggesters by name (a view of :mod:`sim.registry`, for ``sim.model``).
+ACCOUNT_SUGGESTERS = registry.view("account_suggester")
 #: Random groups a viewer's interest is compared with per interest slot.
 GROUP_PROBES = 8
-
-
-def register_suggester(cls: type[AccountSuggester]) -> type[AccountSuggester]:
-    """Class decorator: make an account suggester available under its ``name``."""
-    ACCOUNT_SUGGESTERS[cls.name] = cls
-    return cls
 
 
 def _csr_by(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +66,7 @@ class SuggestionContext:
 
 
 class AccountSuggester:
-    """Base class: one small class per policy, registered by name."""
+    """Base class: one small class per policy, registered by name (which sets ``name``)."""
 
     name: ClassVar[str] = ""
 
@@ -77,11 +75,9 @@ class AccountSuggester:
         raise NotImplementedError
 
 
-@register_suggester
+@registry.register("account_suggester", "friends_of_friends")
 class FriendsOfFriends(AccountSuggester):
     """A followee's followee (3 in 4 slots) or a follower not followed back (1 in 4)."""
-
-    name = "friends_of_friends"
 
     def suggest(self, ctx, viewers, k, rng):
         g, rev = ctx.graph, ctx.followers
@@ -96,11 +92,9 @@ class FriendsOfFriends(AccountSuggester):
         return out.reshape(shape)
 
 
-@register_suggester
+@registry.register("account_suggester", "co_engagement")
 class CoEngagement(AccountSuggester):
     """Authors and co-engagers of what the viewer engaged with, and engagers of the viewer's own posts."""
-
-    name = "co_engagement"
 
     def suggest(self, ctx, viewers, k, rng):
         shape = (viewers.shape[0], k)
@@ -131,11 +125,9 @@ class CoEngagement(AccountSuggester):
         return out.reshape(shape)
 
 
-@register_suggester
+@registry.register("account_suggester", "mixed")
 class Mixed(AccountSuggester):
     """Half the slots from friends-of-friends, half from co-engagement."""
-
-    name = "mixed"
 
     def suggest(self, ctx, viewers, k, rng):
         fof = FriendsOfFriends().suggest(ctx, viewers, k, rng)
@@ -174,6 +166,24 @@ def clean_account_suggestions(ctx: SuggestionContext, viewers: np.ndarray, sugge
         valid.ravel()[cells[bad]] = False
     suggested[~valid] = -1
     return suggested
+
+
+class GroupSuggester:
+    """Base class of group suggesters: one small class per policy, registered by name (which sets ``name``)."""
+
+    name: ClassVar[str] = ""
+
+    def suggest(self, ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """(len(viewers), k) suggested groups, ``-1`` where none; groups the viewer is in are removed."""
+        raise NotImplementedError
+
+
+@registry.register("group_suggester", "interest")
+class InterestGroups(GroupSuggester):
+    """A followee's group, or the group closest to the viewer's interest (:func:`suggest_groups`)."""
+
+    def suggest(self, ctx, viewers, k, rng):
+        return suggest_groups(ctx, viewers, k, rng)
 
 
 def suggest_groups(ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

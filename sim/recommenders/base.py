@@ -1,13 +1,13 @@
-"""The feed-policy protocol and its registry.
+"""The feed-policy protocol.
 
-Core objects: :class:`FeedContext`, :class:`FeedPolicy`, :data:`FEED_POLICIES`,
-:func:`register_feed`.
+Core objects: :class:`FeedContext`, :class:`FeedPolicy`.
 
 A feed policy scores a padded candidate matrix (sessions x candidates, item
 slots, ``-1`` for padding). Scores must be strictly positive where a candidate
 is valid, larger meaning "show first", so that safeguards can demote by
-multiplying. Config names resolve through :data:`FEED_POLICIES`, never through
-an import path.
+multiplying. A policy is registered as kind ``feed_policy`` of
+:mod:`sim.registry` (``@registry.register("feed_policy", "<name>")``); config
+names resolve through the registry, never through an import path.
 """
 
 from __future__ import annotations
@@ -21,14 +21,6 @@ from sim.config import RecommenderConfig
 from sim.content import ItemStore
 from sim.population import Population
 
-FEED_POLICIES: dict[str, type[FeedPolicy]] = {}
-
-
-def register_feed(cls: type[FeedPolicy]) -> type[FeedPolicy]:
-    """Class decorator: make a policy available under its ``name``."""
-    FEED_POLICIES[cls.name] = cls
-    return cls
-
 
 @dataclass
 class FeedContext:
@@ -41,7 +33,7 @@ class FeedContext:
 
 
 class FeedPolicy:
-    """Base class: one small class per policy, registered by name."""
+    """Base class: one small class per policy, registered by name (which sets ``name``)."""
 
     name: ClassVar[str] = ""
     #: Chronological feeds show followed accounts and groups only.

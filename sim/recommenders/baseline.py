@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.recommenders.base import FeedContext, FeedPolicy, register_feed
+from sim import registry
+from sim.recommenders.base import FeedContext, FeedPolicy
 
 
-@register_feed
+@registry.register("feed_policy", "random")
 class RandomFeed(FeedPolicy):
     """Uniform over candidates: the analytic baseline (impressions mirror candidates)."""
-
-    name = "random"
 
     def score(self, ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:
@@ -22,11 +21,10 @@ class RandomFeed(FeedPolicy):
         return (1.0 - rng.random(candidates.shape, dtype=np.float32)).astype(np.float32)
 
 
-@register_feed
+@registry.register("feed_policy", "chronological")
 class ChronologicalFeed(FeedPolicy):
     """Followed accounts and groups only, newest first."""
 
-    name = "chronological"
     in_network_only = True
 
     def score(self, ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray,
@@ -36,11 +34,9 @@ class ChronologicalFeed(FeedPolicy):
         return (1.0 / (age_days + 1e-3)).astype(np.float32)
 
 
-@register_feed
+@registry.register("feed_policy", "popularity")
 class PopularityFeed(FeedPolicy):
     """Most engaged-with first (global engagement counts)."""
-
-    name = "popularity"
 
     def score(self, ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.recommenders.base import FeedContext, FeedPolicy, register_feed, similarity
+from sim import registry
+from sim.recommenders.base import FeedContext, FeedPolicy, similarity
 
 
-@register_feed
+@registry.register("feed_policy", "interest")
 class InterestFeed(FeedPolicy):
     """Candidates closest to the viewer's interests first; blind to popularity and harm."""
-
-    name = "interest"
 
     def score(self, ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.content import NONE
-from sim.recommenders.base import FeedContext, FeedPolicy, register_feed, similarity
+from sim import registry
+from sim.recommenders.base import FeedContext, FeedPolicy, similarity
+from sim.vocabulary import NONE
 
 
-@register_feed
+@registry.register("feed_policy", "engagement")
 class EngagementFeed(FeedPolicy):
     """Predicted engagement: sigmoid of similarity, popularity, appeal and learned harmful affinity."""
 
-    name = "engagement"
     #: Logit offset so that an average item scores well below saturation.
     INTERCEPT = -2.0
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.content import N_CLASSES, ItemStore
+from sim.content import ItemStore
 from sim.recommenders.base import FeedContext, FeedPolicy
+from sim.vocabulary import N_CLASSES
 
 
 def _csr(keys: np.ndarray, values: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,181 @@
+"""Measurement: the one place where what each phase did becomes the day's counters.
+
+Core objects: :class:`DayRecorder`.
+
+Each ``record_*`` method observes one phase's outcome record (:mod:`sim.phases`)
+and adds to the day's cohort counters (:class:`sim.metrics.Metrics`), to the
+contact log, and to the per-account facts the trailing-window figures are
+made from (the last day an account saw harmful content, was contacted by an
+adult stranger, ...). No phase counts anything itself. :meth:`DayRecorder.close_day`
+is phase 8. The formulas that turn counters into summary figures are in
+:mod:`sim.metrics` (one definition each).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.contact import ContactLog, Conversations
+from sim.content import ItemStore
+from sim.metrics import Metrics
+from sim.network import Groups
+from sim.phases.contact import Contacted
+from sim.phases.engage import Engaged
+from sim.phases.enforce import Enforced
+from sim.phases.moderate import Moderated
+from sim.phases.post import Posted
+from sim.phases.serve import Served
+from sim.phases.suggest import Suggested
+from sim.population import Population
+from sim.vocabulary import (CHANNELS, DISCOVERY_CHANNELS, FIRST_VIOLATING, HARMFUL_ROLES, NONE, S_ADULT, S_MINOR,
+                            STAGES, SUGGESTIVE)
+
+#: Days in the trailing window of the "... in the last 7 days" figures.
+WINDOW_DAYS = 7
+
+
+class DayRecorder:
+    """Records each phase's outcome into the day's counters; closes the day.
+
+    Args:
+        metrics: the cohort counters.
+        population: the accounts (cohorts, roles, and the per-account "last day" facts it keeps).
+        items: the item store (authors and harm classes of the items an outcome names).
+        contact_log: the day x cohort x sender x channel x kind contact counts.
+        safeguard_names: the enabled safeguards, in the order ``blocked_by`` indexes them.
+    """
+
+    def __init__(self, metrics: Metrics, population: Population, items: ItemStore, contact_log: ContactLog,
+                 safeguard_names: list[str]) -> None:
+        self.metrics = metrics
+        self.population = population
+        self.items = items
+        self.contact_log = contact_log
+        self.safeguard_names = safeguard_names
+        self.accounts_per_cohort = np.bincount(population.cohort, minlength=metrics.today.shape[0]).astype(np.int64)
+
+    # ----------------------------------------------------------- phases 1-7
+
+    def posted(self, out: Posted) -> Posted:
+        m, items = self.metrics, self.items
+        by_class = m.add_by_class("posts", items.author[out.slots], items.harm[out.slots])
+        m.add("posts", by_class.sum(axis=1))
+        return out
+
+    def moderated(self, out: Moderated) -> Moderated:
+        m, author = self.metrics, self.items.author
+        m.count("hash_matched", author[out.hash_matched])
+        m.count("queued_at_upload", author[out.queued_at_upload])
+        m.count("reviewed_kept", author[out.reviewed_kept])
+        m.count("removed_after_review", author[out.reviewed_out])
+        m.count("removed_after_report", author[out.reported_out])
+        m.add_by_class("removed", author[out.removed], self.items.harm[out.removed])
+        m.add_views_by_cause(out.settled_views)
+        return out
+
+    def served(self, out: Served) -> Served:
+        m = self.metrics
+        m.add("sessions", m.by_cohort(np.arange(self.population.n), weights=out.sessions))
+        m.add("active_accounts", m.by_cohort(np.flatnonzero(out.sessions)))
+        return out
+
+    def engaged(self, out: Engaged, served: Served, day: int) -> Engaged:
+        m, pop, imps = self.metrics, self.population, served.impressions
+        harm = self.items.harm[imps.item]
+        harmful = harm > NONE
+        per_class = m.add_by_class("impressions", imps.viewer, harm)
+        m.add("impressions", per_class.sum(axis=1))
+        m.add("harmful_impressions", per_class[:, SUGGESTIVE:].sum(axis=1))
+        m.add("explicit_impressions", per_class[:, FIRST_VIOLATING:].sum(axis=1))
+        m.count("in_network_impressions", imps.viewer[imps.in_network])
+        m.count("engagements", imps.viewer[out.engaged])
+        m.count("harmful_engagements", imps.viewer[out.engaged & harmful])
+        m.count("reports", imps.viewer[out.reported])
+        m.add_views_by_cause(out.views_by_cause)
+        exposed = np.unique(imps.viewer[harmful])
+        m.count("exposed_today", exposed)
+        pop.last_harm_day[exposed] = day
+        first = exposed[pop.first_harm_day[exposed] < 0]
+        pop.first_harm_day[first] = day
+        pop.last_explicit_day[imps.viewer[harm >= FIRST_VIOLATING]] = day
+        return out
+
+    def suggested(self, out: Suggested, groups: Groups, day: int) -> Suggested:
+        m, pop = self.metrics, self.population
+        viewer, shown = out.account_viewer, out.account_shown
+        harmful = np.isin(pop.role[shown], HARMFUL_ROLES)
+        m.count("account_suggestions", viewer)
+        m.count("harmful_account_suggestions", viewer[harmful])
+        m.count("adult_stranger_suggestions", viewer[pop.is_minor[viewer] & ~pop.is_minor[shown]])
+        self._first_harmful_suggestion(viewer[harmful], day)
+        m.count("follows_from_suggestions", out.follows[0])
+        harmful = groups.harmful[out.group_shown]
+        m.count("group_suggestions", out.group_viewer)
+        m.count("harmful_group_suggestions", out.group_viewer[harmful])
+        self._first_harmful_suggestion(out.group_viewer[harmful], day)
+        m.count("group_joins", out.joins[0])
+        return out
+
+    def _first_harmful_suggestion(self, viewers: np.ndarray, day: int) -> None:
+        pop = self.population
+        first = viewers[pop.first_harmful_suggestion_day[viewers] < 0]
+        pop.first_harmful_suggestion_day[first] = day
+
+    def contacted(self, out: Contacted, day: int) -> Contacted:
+        m, pop = self.metrics, self.population
+        att, allowed, delivered, resp = out.attempts, out.allowed, out.delivered, out.responses
+        for index, name in enumerate(self.safeguard_names):
+            m.count(f"blocked_by_{name}", att.target[out.blocked_by == index])
+        m.count("explicit_images", delivered.target[out.delivery.image & ~out.delivery.blurred])
+        m.count("explicit_images_blurred", delivered.target[out.delivery.blurred])
+        m.count("contact_attempts", att.target)
+        m.count("contacts_delivered", delivered.target)
+        m.count("contacts_blocked", att.target[~allowed])
+        legit = (att.sender_type == S_ADULT) & pop.is_minor[att.target]
+        m.count("legit_attempts", att.target[legit])
+        m.count("legit_blocked", att.target[legit & ~allowed])
+        peer = att.sender_type == S_MINOR
+        m.count("peer_attempts", att.target[peer])
+        m.count("peer_blocked", att.target[peer & ~allowed])
+        m.count("unwanted_contacts", delivered.target[out.unwanted])
+        for code, name in enumerate(CHANNELS):
+            if name in DISCOVERY_CHANNELS:           # each has an unwanted_via_<channel> counter
+                m.count(f"unwanted_via_{name}", delivered.target[out.unwanted & (delivered.channel == code)])
+        m.count("sexual_contacts", delivered.target[out.sexual])
+        m.count("stranger_blocks", delivered.target[resp.blocked])
+        m.count("stranger_reports", delivered.target[resp.reported])
+        reached = delivered.target[out.unwanted]
+        pop.last_unwanted_day[reached] = day
+        first = reached[pop.first_unwanted_day[reached] < 0]
+        pop.first_unwanted_day[first] = day
+        pop.last_sexual_day[delivered.target[out.sexual]] = day
+        self.contact_log.record(pop.cohort, att, allowed, delivered, out.unwanted, out.sexual)
+        m.count("account_strikes", out.account_strikes)
+        m.count("flagged_suspicious", out.flagged)
+        return out
+
+    def enforced(self, out: Enforced) -> Enforced:
+        m = self.metrics
+        m.count("bans", out.banned)
+        m.add_views_by_cause(out.settled_views)
+        if out.returned.size:
+            m.count("ban_evasions", out.returned)
+        for counter, accounts in out.safeguard_counts.items():
+            m.count(counter, accounts)
+        m.add_views_by_cause(out.expired_views)
+        return out
+
+    # ------------------------------------------------------------- phase 8
+
+    def close_day(self, conversations: Conversations, day: int) -> np.ndarray:
+        """Trailing-window counts and conversation stages, then close the day's cohort rows."""
+        m, pop = self.metrics, self.population
+        m.add("accounts", self.accounts_per_cohort)
+        m.count("exposed_7d", np.flatnonzero(pop.last_harm_day > day - WINDOW_DAYS))
+        m.count("unwanted_contacted_7d", np.flatnonzero(pop.last_unwanted_day > day - WINDOW_DAYS))
+        m.count("sexual_contacted_7d", np.flatnonzero(pop.last_sexual_day > day - WINDOW_DAYS))
+        by_stage = conversations.counts_by_stage(pop.cohort, m.today.shape[0])
+        for code, name in enumerate(STAGES):
+            m.add(f"conversations_{name}", by_stage[:, code])
+        m.count("explicit_exposed_7d", np.flatnonzero(pop.last_explicit_day > day - WINDOW_DAYS))
+        return m.close_day()
