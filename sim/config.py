@@ -380,7 +380,7 @@ SAFEGUARD_NAMES = tuple(f.name for f in dataclasses.fields(SafeguardsConfig) if 
 
 @dataclass
 class DecoysConfig:
-    """Audit probe accounts (DESIGN 2.4)."""
+    """Audit probe accounts: decoys that mirror an undercover audit (docs/ODD.md §2.1, §5.1)."""
 
     n: int = param(20, 0, 100_000, doc="number of decoy accounts")
     age: int = param(MIN_AGE, MIN_AGE, MAX_MINOR_AGE, doc="true age of the decoys")

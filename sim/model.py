@@ -2,7 +2,7 @@
 
 Core objects: :class:`ExposureModel`, :class:`RandomStreams`.
 
-``ExposureModel.step()`` is the day's story, one line per phase (DESIGN 2.2).
+``ExposureModel.step()`` is the day's story, one line per phase (docs/ODD.md §3).
 All state is arrays (population, follow graph, groups, items); Mesa provides
 the frame: ``steps``, ``running``, agent views (``MinorAccount``,
 ``AdultAccount``) and a ``DataCollector`` of daily figures.
@@ -190,7 +190,7 @@ class ExposureModel(mesa.Model):
         return float(row[COLUMN["exposed_7d"]] / den) if den else float("nan")
 
     def summary(self) -> dict[str, float]:
-        """The run summary (DESIGN 3) over the measurement window."""
+        """The run summary (docs/ODD.md §8.2) over the measurement window."""
         pop = self.population
         d = pop.decoy
         out = summarize(self.metrics.as_array(), self.config.measure_days, pop.first_harm_day[d],

@@ -35,7 +35,7 @@ from sim.population import Population
 from sim.vocabulary import (ADULT_AGE, ADULT_CONTENT_PRODUCER, COMMENT, GROUP_ADD, HARM_CLASSES, HARMFUL_CLASSES,
                             MESSAGE, MESSAGE_REQUEST, NETWORK, VIOLATING_CLASSES)
 
-#: The hook points phases call (DESIGN 1.3, plus ``on_upload`` and ``limit_sessions``
+#: The hook points phases call (docs/ODD.md §7.30; ``on_upload`` and ``limit_sessions`` are
 #: for the safeguards that act on uploads and on how long minors use the app).
 HOOKS = ("filter_feed", "filter_account_suggestions", "filter_group_suggestions",
          "allow_contact", "on_delivery", "on_upload", "limit_sessions", "daily")
