@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 import zipfile
@@ -30,7 +31,12 @@ def wheel(tmp_path_factory) -> Path:
 def venv(wheel, tmp_path_factory) -> Path:
     """A virtual environment with the wheel installed (dependencies come from this interpreter's site-packages)."""
     root = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(root)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=120)
+    # The dependencies are those the tests run with: this interpreter's site-packages (a virtual
+    # environment's, if the tests run in one), appended as plain paths. Their .pth files are not
+    # run, so the editable install of the checkout cannot shadow the wheel.
+    inner = next((root / "lib").glob("python3*/site-packages"))
+    (inner / "exposim-test-dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     proc = subprocess.run([str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
                            str(wheel)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
