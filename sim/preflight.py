@@ -231,14 +231,12 @@ def _hydra(args: Any) -> Hydra:
 
 
 def _check_launcher(master: DictConfig, argv: list[str]) -> None:
+    """The sweep's launcher plugin must be importable (Ray and SLURM are optional extras)."""
     target = OmegaConf.select(master, "hydra.launcher._target_") or ""
-    module = target.rsplit(".", 1)[0]
-    if module and importlib.util.find_spec(module.split(".")[0]) is not None:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ImportError:
-            found = False
-    else:
+    module = target.rpartition(".")[0]
+    try:
+        found = bool(module) and importlib.util.find_spec(module) is not None
+    except ImportError:         # a parent package is missing
         found = False
     if not found:
         hint = launcher_hint(argv)
