@@ -146,6 +146,24 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float:
     return float(scale * num / den) if den > 0 else math.nan
 
 
+def prevalence_per_10k(harmful: np.ndarray, impressions: np.ndarray) -> np.ndarray:
+    """The prevalence formula, the one definition: harmful impressions per 10,000 impressions.
+
+    Works on scalars and arrays alike (NaN where there were no impressions); the
+    summary, the per-day rows and the model's daily reporters all use it.
+    """
+    harmful, impressions = np.asarray(harmful), np.asarray(impressions)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(impressions > 0, 1e4 * harmful / np.maximum(impressions, 1), np.nan)
+
+
+def share(count: np.ndarray, accounts: np.ndarray) -> np.ndarray:
+    """A share of accounts (e.g. exposed in the trailing week), NaN where there were no accounts."""
+    count, accounts = np.asarray(count), np.asarray(accounts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(accounts > 0, count / np.maximum(accounts, 1), np.nan)
+
+
 def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.ndarray,
               decoy_first_unwanted_day: np.ndarray | None = None,
               decoy_first_harmful_suggestion_day: np.ndarray | None = None) -> dict[str, float]:
@@ -170,13 +188,14 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
 
     out: dict[str, float] = {
         "measured_days": float(window.shape[0]),
-        "minor_harm_prevalence_per_10k": _ratio(minors[c["harmful_impressions"]], minors[c["impressions"]], 1e4),
-        "adult_harm_prevalence_per_10k": _ratio(adults[c["harmful_impressions"]], adults[c["impressions"]], 1e4),
-        "decoy_harm_prevalence_per_10k": _ratio(decoys[c["harmful_impressions"]], decoys[c["impressions"]], 1e4),
     }
+    for who, row in (("minor", minors), ("adult", adults), ("decoy", decoys)):
+        out[f"{who}_harm_prevalence_per_10k"] = float(prevalence_per_10k(row[c["harmful_impressions"]],
+                                                                         row[c["impressions"]]))
     for cls in HARMFUL_CLASSES:
-        out[f"minor_{cls}_prevalence_per_10k"] = _ratio(minors[c[f"impressions_{cls}"]], minors[c["impressions"]], 1e4)
-        out[f"adult_{cls}_prevalence_per_10k"] = _ratio(adults[c[f"impressions_{cls}"]], adults[c["impressions"]], 1e4)
+        for who, row in (("minor", minors), ("adult", adults)):
+            out[f"{who}_{cls}_prevalence_per_10k"] = float(prevalence_per_10k(row[c[f"impressions_{cls}"]],
+                                                                              row[c["impressions"]]))
 
     # Mean over days of the daily share: each day weighs the same, as a survey wave would.
     def daily_share(cohorts: tuple[int, ...], counter: str) -> float:
@@ -272,9 +291,6 @@ def day_rows(history: np.ndarray) -> dict[str, np.ndarray]:
     flat = history.reshape(n_days * n_cohorts, -1)
     for name, j in COLUMN.items():
         cols[name] = flat[:, j]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cols["harm_prevalence_per_10k"] = np.where(
-            cols["impressions"] > 0, 1e4 * cols["harmful_impressions"] / np.maximum(cols["impressions"], 1), np.nan)
-        cols["exposed_7d_share"] = np.where(
-            cols["accounts"] > 0, cols["exposed_7d"] / np.maximum(cols["accounts"], 1), np.nan)
+    cols["harm_prevalence_per_10k"] = prevalence_per_10k(cols["harmful_impressions"], cols["impressions"])
+    cols["exposed_7d_share"] = share(cols["exposed_7d"], cols["accounts"])
     return cols

@@ -21,7 +21,7 @@ from sim.config import Config, run_seed, validate
 from sim.contact import ContactLog, Conversations, Discovered
 from sim.content import ItemStore, posting_rates
 from sim.measurement import DayRecorder
-from sim.metrics import COLUMN, Metrics, day_rows, summarize
+from sim.metrics import COLUMN, Metrics, day_rows, prevalence_per_10k, share, summarize
 from sim.moderation import Moderation
 from sim.network import FollowGraph, Groups, build_groups, graph_statistics
 from sim.phases.contact import contact
@@ -34,7 +34,7 @@ from sim.phases.suggest import suggest
 from sim.population import Population
 from sim.recommenders import make_feed_policy
 from sim.safeguards import SafeguardContext, SafeguardSet
-from sim.vocabulary import MINOR_COHORTS, N_COHORTS, OFFENDER
+from sim.vocabulary import ADULT_COHORT, MINOR_COHORTS, N_COHORTS, OFFENDER
 
 
 class RandomStreams:
@@ -101,7 +101,7 @@ class ExposureModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters={
             "minor_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", MINOR_COHORTS),
             "minor_exposed_7d_share": lambda m: m.latest("exposed_7d_share", MINOR_COHORTS),
-            "adult_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", (2,)),
+            "adult_harm_prevalence_per_10k": lambda m: m.latest("harm_prevalence_per_10k", (ADULT_COHORT,)),
             "items_live": lambda m: int(m.items.live(m.day, m.config.content.retention_days).size),
         })
 
@@ -184,10 +184,8 @@ class ExposureModel(mesa.Model):
         """Today's value of a derived per-day figure, pooled over ``cohorts`` (for the DataCollector)."""
         row = self.metrics.history[-1][list(cohorts)].sum(axis=0)
         if column == "harm_prevalence_per_10k":
-            den = row[COLUMN["impressions"]]
-            return float(1e4 * row[COLUMN["harmful_impressions"]] / den) if den else float("nan")
-        den = row[COLUMN["accounts"]]
-        return float(row[COLUMN["exposed_7d"]] / den) if den else float("nan")
+            return float(prevalence_per_10k(row[COLUMN["harmful_impressions"]], row[COLUMN["impressions"]]))
+        return float(share(row[COLUMN["exposed_7d"]], row[COLUMN["accounts"]]))
 
     def summary(self) -> dict[str, float]:
         """The run summary (docs/ODD.md §8.2) over the measurement window."""
