@@ -107,3 +107,32 @@ def test_the_core_does_not_import_the_app_layer():
             text = path.read_text()
             assert "import hydra" not in text and "from hydra" not in text, path
             assert "matplotlib" not in text, path
+
+
+#: The layers of docs/ARCHITECTURE.md, top first; a module may import from its own layer and those below.
+LAYERS = (
+    ("sim.__main__", "sim.analysis.__main__"),
+    ("sim.preflight", "sim.app", "sim.sweep", "sim.watchdog", "sim.compose", "sim.analysis"),
+    ("sim.runner", "sim.io", "sim.inputs", "sim.resources"),
+    ("sim.model", "sim.measurement"),
+    ("sim.phases",),
+    ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.engagement"),
+    ("sim.population", "sim.network", "sim.content", "sim.metrics", "sim.agents"),
+    ("sim.config", "sim.registry", "sim.vocabulary"),
+)
+
+
+def _layer(module: str) -> int | None:
+    for depth, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return depth
+    return None
+
+
+def test_every_module_imports_only_from_its_layer_or_below():
+    graph = _graph()
+    upward = sorted(f"{m} -> {t}" for m, deps in graph.items() for t in deps
+                    if _layer(m) is not None and _layer(t) is not None and _layer(t) < _layer(m))
+    assert upward == []
+    unplaced = sorted(m for m in graph if m != "sim" and _layer(m) is None)
+    assert unplaced == []            # a new module must be given a layer (here and in docs/ARCHITECTURE.md)
