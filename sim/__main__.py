@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sim import app, preflight
 from sim.config import CONFIG_ERROR_EXIT, ConfigError
-from sim.sweep import sweep_status
+from sim.sweep import PLAN_HANDOVER, plan_job, sweep_status, write_plan
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,8 +23,12 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"exposim: configuration error: {exc}", file=sys.stderr)
         sys.exit(CONFIG_ERROR_EXIT)
+    plan_file = None
     if checked is not None:
         argv += checked.pinned
+        if checked.multirun and checked.runs:
+            plan_file = _hand_over_plan(checked)
+            argv.append(f"hydra.callbacks.exposim_sweep.plan_file={preflight.quoted(plan_file)}")
     sys.argv = [sys.argv[0], *argv]
     try:
         app.hydra_main()
@@ -33,6 +37,19 @@ def main(argv: list[str] | None = None) -> None:
             # A job failed (Hydra stops before the sweep's end) or left no result: say where things stand.
             _print_sweep_status(checked.out_dir)
         raise
+    finally:
+        if plan_file is not None:
+            Path(plan_file).unlink(missing_ok=True)
+
+
+def _hand_over_plan(checked: preflight.Checked) -> str:
+    """Write the sweep's plan (folders, which runs are complete) into the sweep folder, for the sweep callback."""
+    sweep_dir = Path(checked.out_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    path = sweep_dir / PLAN_HANDOVER
+    planned = [plan_job(run.overrides, run.config, run.out_dir) for run in checked.runs or []]
+    write_plan(sweep_dir, planned, path)
+    return str(path.resolve())
 
 
 def _print_sweep_status(sweep_dir: Path) -> None:

@@ -301,7 +301,8 @@ def _given(argv_overrides: list[str], key: str) -> bool:
     return any(o.lstrip("+").split("=", 1)[0] == key for o in argv_overrides)
 
 
-def _quoted(path: str) -> str:
+def quoted(path: str) -> str:
+    """A value as a quoted Hydra override value (for paths with spaces, commas or quotes)."""
     return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -351,14 +352,14 @@ def _check(args: Any, argv: list[str]) -> Checked:
         out_dir = Path(str(cfg.hydra.run.dir))
         check_writable(out_dir, "hydra.run.dir")
         _check_memory([config], 1)
-        pinned = [] if _given(overrides, "hydra.run.dir") else [f"hydra.run.dir={_quoted(str(out_dir))}"]
+        pinned = [] if _given(overrides, "hydra.run.dir") else [f"hydra.run.dir={quoted(str(out_dir))}"]
         return Checked(False, out_dir, [PlannedRun(overrides, config, out_dir)], pinned)
 
     master = hydra.compose_config(config_name, overrides, run_mode=RunMode.MULTIRUN)
     _check_launcher(master, argv)
     sweep_dir = Path(str(master.hydra.sweep.dir))
     check_writable(sweep_dir, "hydra.sweep.dir")
-    pinned = [] if _given(overrides, "hydra.sweep.dir") else [f"hydra.sweep.dir={_quoted(str(sweep_dir))}"]
+    pinned = [] if _given(overrides, "hydra.sweep.dir") else [f"hydra.sweep.dir={quoted(str(sweep_dir))}"]
     jobs = sweep_jobs(master, loader)
     if jobs is None:
         return Checked(True, sweep_dir, None, pinned)

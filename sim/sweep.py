@@ -48,13 +48,15 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sim.compose import sweep_jobs, to_config
-from sim.config import CONFIG_ERROR_EXIT, ConfigError, validate
+from sim.config import CONFIG_ERROR_EXIT, Config, ConfigError, validate
 from sim.inputs import resolve_inputs
 from sim.io import read_manifest, verify_run, write_json
 
 log = logging.getLogger(__name__)
 
 PLAN = "sweep.json"
+#: The plan ``python -m sim`` made while checking the command, read (and removed) by the callback.
+PLAN_HANDOVER = ".sweep_plan_checked.json"
 PROGRESS = "sweep_progress.jsonl"
 
 
@@ -88,15 +90,36 @@ def plan_sweep(config: DictConfig) -> list[PlannedJob] | None:
         except ConfigError as exc:
             errors.append(f"  job {' '.join(overrides) or '(no overrides)'}: {exc}")
             continue
-        out_dir = Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir)
-        why = verify_run(out_dir, cfg) if cfg.output.resume else "output.resume=false"
-        complete = why is None
-        planned.append(PlannedJob(overrides, out_dir.resolve(), complete,
-                                  None if why in (None, "no manifest") else why))
+        planned.append(plan_job(overrides, cfg, Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir)))
     if errors:
         raise ConfigError(f"{len(errors)} of {len(jobs)} jobs of the sweep have an invalid config; "
                           "nothing was run:\n" + "\n".join(errors))
     return planned
+
+
+def plan_job(overrides: list[str], cfg: Config, out_dir: Path) -> PlannedJob:
+    """One job's folder and whether it already holds a complete run of ``cfg`` (else why not)."""
+    why = verify_run(out_dir, cfg) if cfg.output.resume else "output.resume=false"
+    return PlannedJob(list(overrides), Path(out_dir).resolve(), why is None,
+                      None if why in (None, "no manifest") else why)
+
+
+def write_plan(sweep_dir: Path, planned: list[PlannedJob], path: Path) -> None:
+    """Hand a sweep's plan, made while the command was checked, to :class:`SweepCallback` (``plan_file``)."""
+    write_json(path, {"sweep_dir": str(Path(sweep_dir).resolve()), "jobs": [
+        {"overrides": j.overrides, "dir": str(j.out_dir), "complete": j.complete, "why_not": j.why_not}
+        for j in planned]})
+
+
+def _read_plan(path: str, sweep_dir: Path) -> list[PlannedJob] | None:
+    try:
+        plan = json.loads(Path(path).read_text())
+        Path(path).unlink()
+    except (OSError, ValueError):
+        return None
+    if plan.get("sweep_dir") != str(sweep_dir):
+        return None            # made for another sweep folder: plan afresh
+    return [PlannedJob(j["overrides"], Path(j["dir"]), j["complete"], j["why_not"]) for j in plan["jobs"]]
 
 
 def _log_recomputed(planned: list[PlannedJob]) -> None:
@@ -162,16 +185,21 @@ class SweepCallback(Callback):
             sweep folder (:func:`sim.analysis.compare_sweep`).
         baseline: the setting the comparison measures differences against
             (a label such as ``safeguards=none``); None: the sweep's first setting.
+        plan_file: the plan ``python -m sim`` made while checking the command
+            (:func:`write_plan`); without it, every job is composed again here.
     """
 
-    def __init__(self, compare: bool = True, baseline: str | None = None) -> None:
+    def __init__(self, compare: bool = True, baseline: str | None = None, plan_file: str | None = None) -> None:
         self.compare = compare
         self.baseline = baseline
+        self.plan_file = plan_file
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         try:
-            planned = plan_sweep(config)
+            # `python -m sim` composed and checked every job already and hands the plan over;
+            # a sweep launched another way is planned here.
+            planned = (_read_plan(self.plan_file, sweep_dir) if self.plan_file else None) or plan_sweep(config)
         except ConfigError as exc:
             # `python -m sim` has checked the sweep already; this guards sweeps launched another way.
             print(f"exposim: configuration error: {exc}", flush=True)
