@@ -1,7 +1,7 @@
 """Checking a command line before Hydra runs it: a refused command writes nothing.
 
 Core objects: :func:`check`, :class:`Checked`, :class:`PlannedRun`,
-:func:`check_writable`, :func:`known_keys`.
+:func:`check_writable`.
 
 Hydra creates the run folder (with ``.hydra/`` and a log file) before it calls
 the task, and launches a sweep's jobs one by one; an error found there leaves
@@ -102,11 +102,6 @@ def _schema_keys(cls: type, prefix: str = "") -> dict[str, Any]:
 _KEYS = _schema_keys(schema())          # plug-ins' safeguard sections included
 
 
-def known_keys() -> list[str]:
-    """Every key of the schema, sections included (``population``, ``population.n``, ...)."""
-    return list(_KEYS)
-
-
 def _is_bool_key(key: str) -> bool:
     typ = _KEYS.get(key)
     return typ is bool or typ == "bool"
@@ -138,16 +133,16 @@ def _check_override(ov: Override, groups: list[str]) -> None:
                           f"Every key is listed in docs/CONFIG.md.")
 
 
-def _check_group_options(ov: Override, loader: Any) -> None:
-    """An optional group (``experiment``) with an unknown option would be skipped silently by Hydra: refuse it."""
+def _check_group_options(ov: Override, loader: Any, groups: list[str]) -> None:
+    """A config group's option must exist (Hydra would skip an unknown option of an optional group silently)."""
     key = ov.key_or_group.split("@", 1)[0]
-    if key != "experiment" or ov.is_delete():
+    if key not in groups or ov.is_delete():
         return
     options = loader.get_group_options(key)
     values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
     for value in values:
         if value not in options:
-            raise ConfigError(f"{key}={value}: there is no such study{_suggest_among(value, options)}; "
+            raise ConfigError(f"{key}={value}: there is no such option{_suggest_among(value, options)}; "
                               f"choose from {', '.join(options)}")
 
 
@@ -343,7 +338,7 @@ def _check(args: Any, argv: list[str]) -> Checked:
     # hint for an unknown key is to add a '+', which exposim's schema does not allow).
     for ov in parser.parse_overrides(overrides):
         _check_override(ov, groups)
-        _check_group_options(ov, loader)
+        _check_group_options(ov, loader, groups)
         _check_bool(ov)
     multirun = args.multirun or hydra.get_mode(config_name=config_name, overrides=overrides) == RunMode.MULTIRUN
     if not multirun:

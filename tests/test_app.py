@@ -53,8 +53,8 @@ def test_run_writes_tables_and_a_complete_manifest(tmp_path):
     (["recommender.feed=tiktok"], "recommender.feed='tiktok' is not a feed policy"),
     (["population.nn=5"], "population.nn"),
     (["population.n=many"], "many"),
-    (["recommender=tiktok"], "recommender/tiktok"),
-    (["safeguards=everything"], "safeguards/everything"),
+    (["recommender=tiktok"], "recommender=tiktok: there is no such option"),
+    (["safeguards=everything"], "safeguards=everything: there is no such option"),
     (["network=file"], "network.path is empty"),
     (["network=file", "network.path=/nonexistent/graph.graphml"], "/nonexistent/graph.graphml"),
 ])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -192,28 +191,11 @@ def _find_chromium() -> str | None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """A headless-capable Chromium; installed with apt-get when missing and allowed (root, apt-get on PATH)."""
+    """A headless-capable Chromium on PATH. Tests never install it: .ci/run does (see the README)."""
     found = _find_chromium()
-    tried: list[str] = [f"looked for {' or '.join(CHROMIUM_NAMES)} on PATH"]
-    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                tried.append(f"`{' '.join(cmd)}` failed: {exc}")
-                break
-            tried.append(f"`{' '.join(cmd)}` exited {proc.returncode}"
-                         + (f": {proc.stderr.strip()[-300:]}" if proc.returncode else ""))
-            if proc.returncode != 0:
-                break
-        found = _find_chromium()
-    elif found is None:
-        tried.append("did not install it (needs root and apt-get)")
     if found is None:
-        pytest.skip("Chromium not available; " + "; ".join(tried)
-                    + ". Install it by hand, e.g. `apt-get install chromium` (Debian) or "
-                      "`apt-get install chromium-browser` (Ubuntu), and make sure it is on PATH.")
+        pytest.skip(f"Chromium not found (looked for {' or '.join(CHROMIUM_NAMES)} on PATH); install it with "
+                    "`apt-get install chromium` (Debian; `chromium-browser` on Ubuntu), as .ci/run does")
     return found
 
 

@@ -65,14 +65,18 @@ class SuggestionContext:
         self.item_order = order
 
 
-class AccountSuggester:
-    """Base class: one small class per policy, registered by name (which sets ``name``)."""
+class Suggester:
+    """Base class of suggesters: one small class per policy, registered by name (which sets ``name``)."""
 
     name: ClassVar[str] = ""
 
     def suggest(self, ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """(len(viewers), k) suggested account rows, ``-1`` where none was found."""
+        """(len(viewers), k) suggestions (account rows or groups), ``-1`` where none was found."""
         raise NotImplementedError
+
+
+class AccountSuggester(Suggester):
+    """Suggests accounts (kind ``account_suggester``): rows of the population, never the viewer."""
 
 
 @registry.register("account_suggester", "friends_of_friends")
@@ -168,14 +172,8 @@ def clean_account_suggestions(ctx: SuggestionContext, viewers: np.ndarray, sugge
     return suggested
 
 
-class GroupSuggester:
-    """Base class of group suggesters: one small class per policy, registered by name (which sets ``name``)."""
-
-    name: ClassVar[str] = ""
-
-    def suggest(self, ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """(len(viewers), k) suggested groups, ``-1`` where none; groups the viewer is in are removed."""
-        raise NotImplementedError
+class GroupSuggester(Suggester):
+    """Suggests groups (kind ``group_suggester``); groups the viewer is already in are removed."""
 
 
 @registry.register("group_suggester", "interest")

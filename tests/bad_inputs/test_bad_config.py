@@ -41,9 +41,9 @@ CASES = [
     ("unknown-feed-policy", ["recommender.feed=tiktok"],
      ["recommender.feed='tiktok'", "not a feed policy", f"choose from {FEEDS}"]),
     ("unknown-group-option-recommender", ["recommender=tiktok"],
-     ["recommender/tiktok", *FEEDS.split(", ")]),
+     ["recommender=tiktok", *FEEDS.split(", ")]),
     ("unknown-group-option-safeguards", ["safeguards=everything"],
-     ["safeguards/everything", "none", "teen_accounts_2024", "ofcom_2025", "dsa_2025", "all_on"]),
+     ["safeguards=everything", "none", "teen_accounts_2024", "ofcom_2025", "dsa_2025", "all_on"]),
     # --- wrong types
     ("type-int-given-word", ["population.n=many"], ["population.n=many", "'many'", "Integer"]),
     ("type-int-given-float", ["population.n=1.5"], ["population.n=1.5", "'1.5'", "Integer"]),
