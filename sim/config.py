@@ -87,6 +87,8 @@ class PopulationConfig:
     affinity_minor: float = param(0.03, 0, 1, doc="mean harmful affinity of minors")
     affinity_adult: float = param(0.12, 0, 1, doc="mean harmful affinity of ordinary adults")
     affinity_offender: float = param(0.8, 0, 1, doc="mean harmful affinity of offenders, producers and sellers")
+    arrivals_per_day: float = param(0.001, 0, 0.1, doc="new accounts registering per day, as a share of population.n (newcomers of all ages share the cold-start boost)")
+    departures_per_day: float = param(0.001, 0, 0.1, doc="chance an account leaves the platform on a given day (decoys stay)")
     agent_views_max: int = param(20_000, 0, 10_000_000, doc="create Mesa agent views for every account up to this many accounts")
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
 
@@ -193,6 +195,7 @@ class ContactConfig:
     advance_escalated: float = param(0.15, 0, 1, doc="chance a reply moves a solicitation off-platform (escalated)")
     end_per_day: float = param(0.05, 0, 1, doc="chance an open conversation ends on a given day")
     explicit_image_share: float = param(0.3, 0, 1, doc="share of offenders' messages and requests that carry an explicit image")
+    displacement: float = param(0.5, 0, 1, doc="offender adaptation: share of the effort a safeguard closes off that moves to other targets and channels (0: deterred, 1: fully displaced)")
 
 
 @dataclass
@@ -388,6 +391,7 @@ class DecoysConfig:
     sessions_per_day: float = param(3.0, 0.1, 50, doc="feed sessions per decoy per day (exactly, every day)")
     posts_per_day: float = param(1.0, 0, 100, doc="mean posts per decoy per day (the age shows through the posts)")
     private: bool = param(False, doc="whether decoys set their accounts private")
+    join_day: int = param(15, 1, 3650, doc="day the decoys register, as ordinary newcomers after a burn-in (their figures count from it)")
 
 
 @dataclass

@@ -152,6 +152,8 @@ class DayRecorder:
         self.contact_log.record(pop.cohort, att, allowed, delivered, out.unwanted, out.sexual)
         m.count("account_strikes", out.account_strikes)
         m.count("flagged_suspicious", out.flagged)
+        for counter, accounts in out.safeguard_counts.items():
+            m.count(counter, accounts)
         return out
 
     def enforced(self, out: Enforced) -> Enforced:

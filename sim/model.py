@@ -150,7 +150,7 @@ class ExposureModel(mesa.Model):
         contacted = rec.contacted(contact(                                # 6. contact attempts and responses
             pop, self.graph, self.followers, self.groups, self.discovered, self.conversations, self.moderation,
             self.safeguards, engaged, served.recent_posts, suggested.follow_requests, cfg.contact, day,
-            rng("contact", day)), day)
+            rng("contact", day), SafeguardContext(day, self.streams)), day)
         self._connect([suggested.follows, contacted.follows], [suggested.joins, contacted.joins])
         enforced = rec.enforced(enforce(                                  # 7. bans, ban evasion, daily safeguards
             self.moderation, self.safeguards, self.items, self.graph, self.groups, self.discovered,

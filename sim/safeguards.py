@@ -36,9 +36,11 @@ from sim.vocabulary import (ADULT_AGE, ADULT_CONTENT_PRODUCER, COMMENT, GROUP_AD
                             MESSAGE, MESSAGE_REQUEST, NETWORK, VIOLATING_CLASSES)
 
 #: The hook points phases call (docs/ODD.md §7.30; ``on_upload`` and ``limit_sessions`` are
-#: for the safeguards that act on uploads and on how long minors use the app).
-HOOKS = ("filter_feed", "filter_account_suggestions", "filter_group_suggestions",
-         "allow_contact", "on_delivery", "on_upload", "limit_sessions", "daily")
+#: for the safeguards that act on uploads and on how long minors use the app; ``on_join`` for
+#: accounts registering today, before their first session; ``before_contact`` on today's
+#: attempts before any is allowed or stopped).
+HOOKS = ("filter_feed", "filter_account_suggestions", "filter_group_suggestions", "before_contact",
+         "allow_contact", "on_delivery", "on_upload", "limit_sessions", "on_join", "daily")
 
 
 @dataclass
@@ -525,3 +527,14 @@ class SafeguardSet:
         """Once-a-day safeguards (age-assurance sweeps, defaults for newly protected accounts)."""
         for safeguard in self._by_hook["daily"]:
             safeguard.daily(context)
+
+    def on_join(self, accounts: np.ndarray, context: SafeguardContext) -> None:
+        """Let safeguards act on the accounts registering today, before their first session."""
+        for safeguard in self._by_hook["on_join"]:
+            safeguard.on_join(accounts, context)
+
+    def before_contact(self, attempts: Attempts, target_follows_sender: np.ndarray,
+                       context: SafeguardContext) -> None:
+        """Let safeguards act on today's attempts before any is allowed (e.g. check an account's age first)."""
+        for safeguard in self._by_hook["before_contact"]:
+            safeguard.before_contact(attempts, target_follows_sender, context)

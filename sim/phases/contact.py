@@ -17,7 +17,7 @@ from sim.moderation import Moderation
 from sim.network import FollowGraph, Groups
 from sim.phases.engage import Engaged
 from sim.population import Population
-from sim.safeguards import Delivery, SafeguardSet
+from sim.safeguards import Delivery, SafeguardContext, SafeguardSet
 from sim.vocabulary import (COMMENT_CHANNEL, ESCALATED, FOLLOW_REQUEST, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, OFFENDER,
                             S_ADULT, S_MINOR, S_OFFENDER, SOLICITATION, SUGGESTION)
 
@@ -34,10 +34,12 @@ class Contacted:
     responses: Responses          # per delivered attempt: the minor's response
     unwanted: np.ndarray          # bool per delivered attempt: an adult stranger reached a minor
     sexual: np.ndarray            # bool per delivered attempt: of those, from an offender or in solicitation
+    stage: np.ndarray             # per delivered attempt: its conversation's stage after today (-1: not adult->minor)
     account_strikes: np.ndarray   # accounts that got a strike from a minor's report
     flagged: np.ndarray           # accounts newly flagged as suspicious adults
     follows: tuple[np.ndarray, np.ndarray]   # (follower, followed): follows made by accepted requests
     joins: tuple[np.ndarray, np.ndarray]     # (account, group): group adds that were not blocked
+    safeguard_counts: dict[str, np.ndarray]  # counter -> accounts, from the before_contact safeguards
 
 
 def is_sexual(delivered: Attempts, unwanted: np.ndarray, stage: np.ndarray, a2m: np.ndarray) -> np.ndarray:
@@ -55,13 +57,14 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
             discovered: Discovered, conversations: Conversations, moderation: Moderation,
             safeguards: SafeguardSet, engaged: Engaged, recent_posts: np.ndarray,
             follow_requests: tuple[np.ndarray, np.ndarray] | None, cfg: ContactConfig, day: int,
-            rng: np.random.Generator) -> Contacted:
+            rng: np.random.Generator, context: SafeguardContext | None = None) -> Contacted:
     """Discovery, attempts, the ``allow_contact`` and ``on_delivery`` hooks, responses and their consequences.
 
     Args:
         engaged: today's engagements (the comment channel: minors whose posts an offender engaged with).
         recent_posts: per account, its servable posts (phase 3; search finds accounts that post).
         follow_requests: adults' follows of suggested minors (phase 5), or None.
+        context: what the ``before_contact`` safeguards may use (today's streams); None: no such hook runs.
     """
     active = ~pop.banned
     discover(discovered, pop, graph, followers, groups, cfg, active, recent_posts, rng)
@@ -77,6 +80,10 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
                               np.full(src.size, S_ADULT, np.int8), np.full(src.size, -1, np.int64)))
     att = Attempts.concat(parts)
     target_follows_sender = graph.has_edges(att.target, att.sender)
+    counts: dict[str, np.ndarray] = {}
+    if context is not None:
+        safeguards.before_contact(att, target_follows_sender, context)
+        counts = context.counts
     allowed, blocked_by = safeguards.allow_contact(att, target_follows_sender, rng)
     delivered = att.subset(allowed)
     # Offenders' messages and requests may carry an explicit image.
@@ -93,6 +100,8 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
         resp.blocked[a2m] | resp.reported[a2m], delivered.sender_type[a2m] == S_OFFENDER, cfg, day, rng)
     unwanted = adult_to_minor & ~resp.target_follows_sender
     sexual = is_sexual(delivered, unwanted, stage, a2m)
+    stage_of = np.full(delivered.n, -1, dtype=np.int8)
+    stage_of[a2m] = stage
 
     # Minors' reports go to account review; blocks and reports flag the sender.
     reported = delivered.sender[resp.reported & pop.is_minor[delivered.target]]
@@ -103,6 +112,6 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
     gone = resp.blocked & (delivered.sender_type == S_OFFENDER) & (rng.random(delivered.n) >= cfg.recontact_after_block)
     discovered.forget(delivered.sender[gone], delivered.target[gone])
     adds = (delivered.kind == GROUP_ADD) & ~resp.blocked
-    return Contacted(att, allowed, blocked_by, delivered, delivery, resp, unwanted, sexual, strikes, flagged,
+    return Contacted(att, allowed, blocked_by, delivered, delivery, resp, unwanted, sexual, stage_of, strikes, flagged,
                      (delivered.sender[resp.follow_made], delivered.target[resp.follow_made]),
-                     (delivered.target[adds], delivered.group[adds]))
+                     (delivered.target[adds], delivered.group[adds]), counts)
