@@ -33,7 +33,7 @@ from sim.contact import Attempts
 from sim.content import ItemStore
 from sim.population import Population
 from sim.vocabulary import (ADULT_AGE, ADULT_CONTENT_PRODUCER, COMMENT, GROUP_ADD, HARM_CLASSES, HARMFUL_CLASSES,
-                            MESSAGE, MESSAGE_REQUEST, NETWORK, VIOLATING_CLASSES)
+                            MESSAGE, MESSAGE_REQUEST, NETWORK, NONE, VIOLATING_CLASSES)
 
 #: The hook points phases call (docs/ODD.md §7.30; ``on_upload`` and ``limit_sessions`` are
 #: for the safeguards that act on uploads and on how long minors use the app; ``on_join`` for
@@ -74,6 +74,11 @@ class Delivery:
     report_lift: np.ndarray    # multiplier of the report probability
     image: np.ndarray          # carries an explicit image
     blurred: np.ndarray        # the image was blurred
+    benign_blurred: np.ndarray | None = None   # a message without an explicit image wrongly blurred (a cost)
+
+    def __post_init__(self) -> None:
+        if self.benign_blurred is None:
+            self.benign_blurred = np.zeros(self.image.shape[0], dtype=bool)
 
 
 class Safeguard:
@@ -441,7 +446,9 @@ class SafeguardSet:
         # Each safeguard draws from its own stream (keyed by name, hook and day), so switching
         # one on never shifts the random draws of the phase it acts in or of another safeguard.
         self.streams = streams
+        self.items = items
         self.day = 0
+        self.withheld: dict[str, list[np.ndarray]] = {"benign": [], "harmful": []}
         self.enabled: list[Safeguard] = []
         for name in safeguard_names():      # the schema's order: built-in safeguards, then plug-ins'
             section = getattr(config, name, None)   # None: a Config without the plug-ins' sections
@@ -469,9 +476,28 @@ class SafeguardSet:
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        """Let each feed safeguard lower scores in place (``-inf`` removes a candidate)."""
-        for safeguard in self._by_hook["filter_feed"]:
+        """Let each feed safeguard lower scores in place (``-inf`` removes a candidate).
+
+        Every candidate removed is noted by its viewer, benign and harmful apart
+        (:meth:`take_withheld`): benign items withheld are the filters' cost.
+        """
+        hooks = self._by_hook["filter_feed"]
+        if not hooks:
+            return
+        before = np.isfinite(scores)
+        for safeguard in hooks:
             safeguard.filter_feed(viewers, candidates, scores, in_network)
+        rows, cols = np.nonzero(before & ~np.isfinite(scores) & (candidates >= 0))
+        benign = self.items.harm[candidates[rows, cols]] == NONE
+        self.withheld["benign"].append(viewers[rows[benign]])
+        self.withheld["harmful"].append(viewers[rows[~benign]])
+
+    def take_withheld(self) -> dict[str, np.ndarray]:
+        """Viewer rows, one per candidate the feed safeguards removed since the last call, benign and harmful apart."""
+        out = {k: np.concatenate(v).astype(np.int64) if v else np.zeros(0, dtype=np.int64)
+               for k, v in self.withheld.items()}
+        self.withheld = {"benign": [], "harmful": []}
+        return out
 
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
         """Let safeguards blank suggested accounts in place (``-1`` removes a suggestion)."""

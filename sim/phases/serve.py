@@ -24,6 +24,9 @@ class Served:
     impressions: Impressions   # one row per item shown: viewer, item, in-network flag
     sessions: np.ndarray       # per account: feed sessions today (after usage limits; 0 for the banned)
     recent_posts: np.ndarray   # per account: its live items recent enough to be served (searchable accounts)
+    #: Viewer rows, one per candidate the feed safeguards removed: "benign" (class none, the filters'
+    #: cost) and "harmful".
+    withheld: dict[str, np.ndarray]
 
 
 def sessions_today(pop: Population, rng: np.random.Generator) -> np.ndarray:
@@ -53,4 +56,4 @@ def serve(items: ItemStore, pop: Population, graph: FollowGraph, groups: Groups,
     ctx = FeedContext(items, pop, config.recommender, day)
     impressions = serve_feeds(ctx, policy, index, viewers, graph.indptr, graph.indices, groups.account_indptr,
                               groups.account_groups, safeguards.filter_feed, rng)
-    return Served(impressions, sessions, np.diff(index.author_ptr))
+    return Served(impressions, sessions, np.diff(index.author_ptr), safeguards.take_withheld())
