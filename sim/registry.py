@@ -51,13 +51,14 @@ from typing import Any, TypeVar
 #: The pluggable kinds; each is a namespace of its own (one name may be a feed policy and a safeguard).
 KINDS = ("feed_policy", "account_suggester", "group_suggester", "safeguard", "graph_source")
 #: The modules that register the built-in implementations, imported in this order by the first lookup
-#: (the order names are listed in, and the order of the built-in safeguards' hooks).
+#: (the order names are listed in; built-in safeguards act in catalogue order, ``sim.config.SAFEGUARD_NAMES``).
 BUILTIN_MODULES = (
     "sim.recommenders.baseline",
     "sim.recommenders.content_based",
     "sim.recommenders.engagement",
     "sim.recommenders.accounts",
     "sim.safeguards",
+    "sim.age_assurance",
     "sim.network.sources",
 )
 #: Entry-point group of plug-in distributions; each entry point names a module to import.
