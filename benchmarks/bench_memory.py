@@ -5,7 +5,7 @@ Usage:
     python benchmarks/bench_memory.py --accounts 100000 --days 3 -- network.mean_following=100
 
 Each size runs the real command, ``python -m sim population.n=N days=D
-measure_days=D [overrides]``, in a child process (one at a time: each run
+measure_days=D decoys.join_day=1 [overrides]``, in a child process (one at a time: each run
 should have the machine to itself) and reads that child's peak resident set
 size (VmHWM, which the child reports itself: ``sim.resources.measure_peak``). It prints one line per size: accounts, the estimate of
 ``sim.resources.estimate_peak_bytes`` for the same config, the measured peak,
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"days={args.days}{' ' + extra if extra else ''}")
         print(f"{'accounts':>12}  {'estimate':>9}  {'measured':>9}  {'ratio':>5}  {'wall':>7}  heaviest phase (estimate)")
         for n in args.accounts:
-            overrides = [f"population.n={n}", f"days={args.days}", f"measure_days={args.days}", *args.overrides]
+            overrides = [f"population.n={n}", f"days={args.days}", f"measure_days={args.days}", "decoys.join_day=1",
+                         *args.overrides]
             footprint = estimate_footprint(composed_config(overrides))
             phases = footprint.phases()
             heaviest = max(phases, key=phases.get)

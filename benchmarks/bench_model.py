@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg.population.n = args.accounts
     cfg.recommender.feed = args.feed
     cfg.decoys.n = args.decoys
+    cfg.measure_days = min(cfg.measure_days, args.days)       # a short run is measured whole
+    cfg.decoys.join_day = min(cfg.decoys.join_day, args.days)
     validate(cfg)
 
     t0 = time.perf_counter()

@@ -24,6 +24,7 @@ from sim.measurement import DayRecorder
 from sim.metrics import COLUMN, Metrics, day_rows, prevalence_per_10k, share, summarize
 from sim.moderation import Moderation
 from sim.network import FollowGraph, Groups, build_groups, graph_statistics
+from sim.network.sources import Registrations
 from sim.phases.contact import contact
 from sim.phases.engage import engage_feeds
 from sim.phases.enforce import enforce
@@ -34,7 +35,7 @@ from sim.phases.suggest import suggest
 from sim.population import Population
 from sim.recommenders import make_feed_policy
 from sim.safeguards import SafeguardContext, SafeguardSet
-from sim.vocabulary import ADULT_COHORT, MINOR_COHORTS, N_COHORTS, OFFENDER
+from sim.vocabulary import ADULT_COHORT, MINOR_COHORTS, N_COHORTS, OFFENDER, VIEW_CAUSES
 
 
 class RandomStreams:
@@ -73,13 +74,16 @@ class ExposureModel(mesa.Model):
         super().__init__(rng=int(self.streams.get("mesa").integers(2**62)))
         self.config = config
 
-        self.population, self.graph, self.groups = self._build_world()
+        self.population, self.graph, self.groups, self.registrations = self._build_world()
         self.graph_stats = graph_statistics(self.graph, self.population.is_minor, self.streams.get("world.stats"))
         pop = self.population
         self.posts_per_day = posting_rates(pop, config.content, config.decoys.posts_per_day)
-        expected_items = float(self.posts_per_day.sum()) * (config.content.retention_days + 1)
+        # The store is sized for the accounts of a day (arrivals and departures balance by default).
+        on_platform = pop.present | pop.decoy
+        expected_items = float(self.posts_per_day[on_platform].sum()) * (config.content.retention_days + 1)
         self.items = ItemStore(int(expected_items * 1.3) + 64, config.population.interest_dim)
-        self.safeguards = SafeguardSet(config.safeguards, pop, self.items, self.streams)
+        self.safeguards = SafeguardSet(config.safeguards, pop, self.items, self.streams,
+                                       config.moderation.detector_correlation)
         self.feed_policy = make_feed_policy(config.recommender)
         self.metrics = Metrics(pop.cohort)
         self.moderation = Moderation(config.moderation, self.items, pop, config.content.retention_days)
@@ -107,12 +111,19 @@ class ExposureModel(mesa.Model):
 
     # ----------------------------------------------------------------- world
 
-    def _build_world(self) -> tuple[Population, FollowGraph, Groups]:
+    def _build_world(self) -> tuple[Population, FollowGraph, Groups, Registrations]:
+        """Every account of the run, and the follow graph and groups of the accounts present at the start.
+
+        The newcomers' registration follows and group joins are held back
+        (:class:`Registrations`) until each one's join day.
+        """
         cfg = self.config
         pop, graph = registry.get("graph_source", cfg.network.kind)().build(cfg, self.streams)
-        groups = build_groups(pop.interest, pop.is_minor, pop.role, pop.harmful_affinity, pop.decoy,
+        newcomer = pop.joined_day > 0
+        groups = build_groups(pop.interest, pop.is_minor, pop.role, pop.harmful_affinity, newcomer,
                               cfg.network, self.streams.get("world.groups"))
-        return pop, graph, groups
+        graph, groups, registrations = Registrations.split(graph, groups, newcomer)
+        return pop, graph, groups, registrations
 
     def account(self, row: int) -> AccountView:
         """The Mesa agent viewing account ``row`` (created on first use for large worlds)."""
@@ -134,6 +145,7 @@ class ExposureModel(mesa.Model):
         cfg, pop, day, rng, rec = self.config, self.population, self.day, self.streams.get, self.recorder
         cohorts = N_COHORTS
         self.safeguards.begin_day(day)
+        rec.joined(*self._open_day(day))                                 # 0. departures and registrations
         posted = rec.posted(post(                                         # 1. accounts post
             self.items, pop, self.posts_per_day, self.groups, cfg, day, rng("post", day)))
         rec.moderated(moderate(                                           # 2. hash matching, classifier, review
@@ -145,7 +157,8 @@ class ExposureModel(mesa.Model):
             pop, self.items, self.moderation, served.impressions, cfg, cohorts, day, rng("engage", day)), served, day)
         suggested = rec.suggested(suggest(                                # 5. account and group suggestions
             pop, self.graph, self.followers, self.groups, self.account_suggester, self.group_suggester,
-            self.safeguards, self.discovered, engaged, served.sessions, cfg.recommender, day, rng("suggest", day)),
+            self.safeguards, self.discovered, engaged, served.sessions, cfg.recommender, day, rng("suggest", day),
+            rng("suggest.withheld", day)),
             self.groups, day)
         contacted = rec.contacted(contact(                                # 6. contact attempts and responses
             pop, self.graph, self.followers, self.groups, self.discovered, self.conversations, self.moderation,
@@ -159,6 +172,60 @@ class ExposureModel(mesa.Model):
             self.graph, self.followers, self.groups = enforced.connections
         rec.close_day(self.conversations, day)                           # 8. close the day's cohort rows
         self.datacollector.collect(self)
+
+    def _open_day(self, day: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Who is on the platform today: some accounts leave, newcomers register.
+
+        An account that was on the platform before today and is not a decoy
+        leaves with chance ``population.departures_per_day`` (its posts go with
+        it). ``Population.present`` is then set for today. Newcomers whose join
+        day is today make their registration follows (of accounts still
+        present) and group joins; the ``on_join`` safeguards act on every
+        account that is present today and was not yesterday (newcomers, and
+        banned offenders back with a new account), before anyone posts.
+
+        Returns:
+            The ``on_join`` safeguards' counters, and the (cohorts x causes)
+            violating views of the departed accounts' posts, settled as never detected.
+        """
+        pop, rate = self.population, self.config.population.departures_per_day
+        views = np.zeros((N_COHORTS, len(VIEW_CAUSES)), dtype=np.int64)
+        if rate > 0:
+            # One uniform per row from a stream of its own: who leaves on a day is the same whatever
+            # the safeguards did (common random numbers for paired runs).
+            draw = self.streams.get("departures", day).random(pop.n)
+            staying = (pop.joined_day < day) & ~pop.banned & ~pop.left & ~pop.decoy
+            leaving = np.flatnonzero(staying & (draw < rate))
+            pop.left[leaving] = True
+            views = self._take_down(leaving, day)
+        arrived = pop.update_present(day)
+        # Banned offenders back with a new account joined yesterday and make no registration follows.
+        registering = arrived[pop.joined_day[arrived] == day]
+        if registering.size:
+            (follower, followed), joins = self.registrations.of(registering)
+            kept = pop.present[followed]           # an account that left or was banned since is not followed
+            follower, followed = follower[kept], followed[kept]
+            if follower.size:
+                # Two linear merges: cheaper than rebuilding the followers graph by transposing.
+                self.graph = self.graph.with_edges(follower, followed)
+                self.followers = self.followers.with_edges(followed, follower)
+            if joins[0].size:
+                self.groups = self.groups.with_members(*joins)
+        context = SafeguardContext(day, self.streams)
+        self.safeguards.on_join(arrived, context)
+        return context.counts, views
+
+    def _take_down(self, accounts: np.ndarray, day: int) -> np.ndarray:
+        """Remove the live posts of accounts that left; returns their uncaught violating views (never detected)."""
+        if accounts.size == 0:
+            return np.zeros((N_COHORTS, len(VIEW_CAUSES)), dtype=np.int64)
+        gone = np.zeros(self.population.n, dtype=bool)
+        gone[accounts] = True
+        items = self.items
+        live = items.live(day, self.config.content.retention_days)
+        theirs = live[gone[items.author[live]]]
+        items.removed_day[theirs] = day
+        return self.moderation.resolve_views(theirs[:0], theirs, N_COHORTS)
 
     def run(self, days: int | None = None, progress=None) -> None:
         """Run ``days`` days (default: the configured horizon); ``progress(day)`` is called after each."""
@@ -192,8 +259,9 @@ class ExposureModel(mesa.Model):
         pop = self.population
         d = pop.decoy
         out = summarize(self.metrics.as_array(), self.config.measure_days, pop.first_harm_day[d],
-                        pop.first_unwanted_day[d], pop.first_harmful_suggestion_day[d])
-        offenders = pop.role == OFFENDER
+                        pop.first_unwanted_day[d], pop.first_harmful_suggestion_day[d],
+                        int(pop.joined_day[d].min()) if d.any() else self.config.decoys.join_day)
+        offenders = (pop.role == OFFENDER) & (pop.joined_day <= self.day)     # those on the platform at some time
         out["offenders_banned_share"] = float(pop.banned[offenders].mean()) if offenders.any() else float("nan")
         return out
 

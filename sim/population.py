@@ -4,8 +4,21 @@ Core objects: :class:`Population`, :func:`build_population` (the role and cohort
 codes it assigns are defined in :mod:`sim.vocabulary`).
 
 Every per-account quantity the model reads or changes lives here as one numpy
-array indexed by account row. Decoy accounts are ordinary rows at the end,
-flagged by ``decoy``. Mesa agents (``sim.agents``) are views onto these rows.
+array indexed by account row. Mesa agents (``sim.agents``) are views onto these rows.
+
+The population lives: rows are allocated at build time for every account that
+will ever be on the platform during the run, in three blocks:
+
+1. the ``n`` accounts present when the run starts, with tenures drawn from the
+   steady state of the departure rate (:func:`initial_join_days`);
+2. the newcomers who register during the run (:func:`arrival_days`), sorted by
+   join day, drawn from the same population model as everyone else;
+3. the decoys, flagged by ``decoy``, who register on ``decoys.join_day``.
+
+A row is dormant until its ``joined_day``; ``present`` says who is on the
+platform today (joined, not banned, not ``left``). The model updates it at the
+start of each day (:meth:`sim.model.ExposureModel.step`), and every phase looks
+only at present accounts.
 """
 
 from __future__ import annotations
@@ -19,13 +32,19 @@ from sim.vocabulary import (ADULT, ADULT_AGE, ADULT_CONTENT_PRODUCER, COHORTS, C
                             HARMFUL_ROLES, MIN_AGE, MINOR_13_15, MINOR_16_17, OFFENDER, REGULAR, ROLE_NAMES,
                             YOUNG_BELOW)
 
-#: Join day of the accounts that exist when a run starts (long established).
+#: Join day of the accounts that exist when a run starts, when accounts never leave
+#: (long established); with departures, the earliest join day drawn.
 ESTABLISHED_JOIN_DAY = -10_000
 
 
 @dataclass
 class Population:
-    """Per-account arrays. ``n`` rows; decoys are the last ``n_decoys`` rows."""
+    """Per-account arrays, one row per account that is on the platform at some time in the run.
+
+    Rows: the accounts present at the start, then the newcomers (by join day),
+    then the decoys (the last rows). ``present`` and ``left`` default to the
+    state before day 1: the accounts that joined on day 0 or before, none left.
+    """
 
     true_age: np.ndarray            # int8, MIN_AGE..90
     declared_age: np.ndarray        # int8, what the platform believes
@@ -42,15 +61,35 @@ class Population:
     last_harm_day: np.ndarray       # int32, last day with a harmful impression (-10**6: never)
     last_explicit_day: np.ndarray   # int32, last day with an adult_sexual/exploitative impression
     last_unwanted_day: np.ndarray   # int32, last day an adult stranger's contact reached the account
-    last_sexual_day: np.ndarray     # int32, last day a sexual contact reached the account
     first_unwanted_day: np.ndarray  # int32, first such day (-1: never)
     first_harmful_suggestion_day: np.ndarray  # int32, first day a harmful account or group was suggested (-1: never)
     banned: np.ndarray              # bool, removed from the platform
-    joined_day: np.ndarray          # int32, day the account registered (decoys: day 1; others long before)
+    joined_day: np.ndarray          # int32, day the account registered (<= 0: before the run; decoys: decoys.join_day)
     strikes: np.ndarray             # int16, upheld violations (removed items, upheld reports)
     suspicious: np.ndarray          # bool, flagged as a suspicious adult
     returns_day: np.ndarray         # int32, day a banned offender returns as a new account (-1: not returning)
     first_harm_day: np.ndarray      # int32, first such day (-1: never)
+    present: np.ndarray | None = None   # bool, on the platform today: joined, not banned, not left
+    left: np.ndarray | None = None      # bool, left the platform for good (decoys never do)
+
+    def __post_init__(self) -> None:
+        if self.left is None:
+            self.left = np.zeros(self.true_age.shape[0], dtype=bool)
+        if self.present is None:
+            self.present = np.zeros(self.true_age.shape[0], dtype=bool)
+            self.update_present(0)
+
+    def update_present(self, day: int) -> np.ndarray:
+        """Set ``present`` for ``day``: joined by then, not banned, not left.
+
+        Returns:
+            The rows present today that were not before: newcomers registering,
+            and banned offenders back with a new account.
+        """
+        today = (self.joined_day <= day) & ~self.banned & ~self.left
+        arrived = np.flatnonzero(today & ~self.present)
+        self.present[:] = today
+        return arrived
 
     @property
     def n(self) -> int:
@@ -65,6 +104,7 @@ class Population:
         out = {f"role_{name}": int((self.role == code).sum()) for code, name in enumerate(ROLE_NAMES)}
         out.update({f"cohort_{name}": int((self.cohort == code).sum()) for code, name in enumerate(COHORTS)})
         out["minors_declared_adult"] = int((self.is_minor & ~self.decoy & (self.declared_age >= ADULT_AGE)).sum())
+        out["newcomers"] = int(((self.joined_day > 0) & ~self.decoy).sum())
         return out
 
     def check(self) -> None:
@@ -107,39 +147,75 @@ def draw_interests(is_minor: np.ndarray, centres: np.ndarray, rng: np.random.Gen
     return _unit_rows(x)
 
 
+def arrival_days(n: int, per_day: float, days: int, rng: np.random.Generator) -> np.ndarray:
+    """Join days of the accounts registering during a run, sorted (one entry per newcomer).
+
+    Each day ``1..days`` a Poisson(``n * per_day``) number of accounts
+    registers: independent sign-ups at a constant rate, so the count on a day
+    varies as it does on a real platform. Nothing is drawn when ``per_day`` is 0.
+    """
+    if per_day <= 0 or days <= 0:
+        return np.zeros(0, dtype=np.int32)
+    counts = rng.poisson(n * per_day, days)
+    return np.repeat(np.arange(1, days + 1, dtype=np.int32), counts)
+
+
+def initial_join_days(n: int, departures_per_day: float, rng: np.random.Generator) -> np.ndarray:
+    """Join days of the accounts present when the run starts.
+
+    With a daily departure chance q, the tenures of the accounts on the platform
+    in the steady state are geometric: P(joined k days before day 1, counting day 0
+    as k = 0) = q (1 - q)^k, whatever the arrival rate. Some are recent enough to
+    share the cold-start boost from day 1. Without departures (q = 0) every
+    account is long established (:data:`ESTABLISHED_JOIN_DAY`) and nothing is drawn.
+    """
+    if departures_per_day <= 0:
+        return np.full(n, ESTABLISHED_JOIN_DAY, dtype=np.int32)
+    tenure = rng.geometric(departures_per_day, n) - 1
+    return np.maximum(-tenure, ESTABLISHED_JOIN_DAY).astype(np.int32)
+
+
 def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random.Generator,
-                     n: int | None = None, true_age: np.ndarray | None = None) -> Population:
-    """Draw every account's state.
+                     n: int | None = None, true_age: np.ndarray | None = None,
+                     arrivals: np.ndarray | None = None) -> Population:
+    """Draw every account's state: the accounts present at the start, the newcomers, the decoys.
+
+    Newcomers are drawn from the same model as the accounts present at the
+    start (ages, roles including offenders, declared ages, tastes, activity):
+    they differ only in their ``joined_day``.
 
     Args:
         cfg: population settings.
-        decoys: decoy settings; decoys are appended after the ``n`` ordinary rows.
+        decoys: decoy settings; decoys are the last rows and join on ``decoys.join_day``.
         rng: the world-building stream.
-        n: number of ordinary accounts (defaults to ``cfg.n``; an imported graph sets it).
-        true_age: optional ages of the ordinary accounts given by an imported graph;
+        n: number of accounts present at the start (defaults to ``cfg.n``; an imported graph sets it).
+        true_age: optional ages of those ``n`` accounts given by an imported graph;
             missing entries (< MIN_AGE) are drawn.
+        arrivals: join day of each newcomer, sorted (:func:`arrival_days`); none by default.
 
     Returns:
-        The population, decoys last.
+        The population: the ``n`` accounts present at the start, the newcomers, the decoys.
     """
     n = cfg.n if n is None else n
+    arrivals = np.zeros(0, dtype=np.int32) if arrivals is None else np.asarray(arrivals, dtype=np.int32)
+    m = n + arrivals.size          # ordinary accounts: present at the start, then newcomers
     nd = decoys.n
-    total = n + nd
+    total = m + nd
 
     # Ages: minors 13-17 with the configured 13-15 share; adults 18-75, younger-skewed.
-    is_minor = rng.random(n) < cfg.minor_share
-    young_band = rng.random(n) < cfg.minor_13_15_share
-    minor_age = np.where(young_band, rng.integers(MIN_AGE, YOUNG_BELOW, n), rng.integers(YOUNG_BELOW, ADULT_AGE, n))
-    adult_age = np.minimum(ADULT_AGE + rng.gamma(2.0, 9.0, n).astype(np.int64), 75)
+    is_minor = rng.random(m) < cfg.minor_share
+    young_band = rng.random(m) < cfg.minor_13_15_share
+    minor_age = np.where(young_band, rng.integers(MIN_AGE, YOUNG_BELOW, m), rng.integers(YOUNG_BELOW, ADULT_AGE, m))
+    adult_age = np.minimum(ADULT_AGE + rng.gamma(2.0, 9.0, m).astype(np.int64), 75)
     age = np.where(is_minor, minor_age, adult_age)
     if true_age is not None:
-        age_given = true_age >= MIN_AGE
-        age = np.where(age_given, np.minimum(true_age, 90), age)
-        is_minor = age < ADULT_AGE
+        given = np.full(m, -1, dtype=np.int64)
+        given[:n] = true_age
+        age = np.where(given >= MIN_AGE, np.minimum(given, 90), age)
     age = np.concatenate([age, np.full(nd, decoys.age)]).astype(np.int8)
     is_minor = age < ADULT_AGE
     is_decoy = np.zeros(total, dtype=bool)
-    is_decoy[n:] = True
+    is_decoy[m:] = True
 
     # Declared age: some minors register as adults (often the minimum plus a few years).
     share_13_15 = (cfg.minor_declares_adult_share if cfg.minor_13_15_declares_adult_share is None
@@ -147,7 +223,7 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
     declare_p = np.where(age < YOUNG_BELOW, share_13_15, cfg.minor_declares_adult_share)
     declares_adult = is_minor & ~is_decoy & (rng.random(total) < declare_p)
     declared = np.where(declares_adult, ADULT_AGE + rng.integers(0, 8, total), age)
-    declared[n:] = decoys.declared_age
+    declared[m:] = decoys.declared_age
 
     # Roles: drawn for adults by the configured shares; minors may be creators.
     u = rng.random(total)
@@ -186,6 +262,10 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
     private = rng.random(total) < cfg.private_share
     private[is_decoy] = decoys.private
 
+    # Drawn last, so that without departures the draws above are those of a fixed population.
+    joined_day = np.concatenate([initial_join_days(n, cfg.departures_per_day, rng), arrivals,
+                                 np.full(nd, decoys.join_day, dtype=np.int32)])
+
     return Population(
         true_age=age,
         declared_age=declared,
@@ -202,11 +282,10 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
         last_harm_day=np.full(total, -10**6, dtype=np.int32),
         last_explicit_day=np.full(total, -10**6, dtype=np.int32),
         last_unwanted_day=np.full(total, -10**6, dtype=np.int32),
-        last_sexual_day=np.full(total, -10**6, dtype=np.int32),
         first_unwanted_day=np.full(total, -1, dtype=np.int32),
         first_harmful_suggestion_day=np.full(total, -1, dtype=np.int32),
         banned=np.zeros(total, dtype=bool),
-        joined_day=np.where(is_decoy, 1, ESTABLISHED_JOIN_DAY).astype(np.int32),
+        joined_day=joined_day,
         strikes=np.zeros(total, dtype=np.int16),
         suspicious=np.zeros(total, dtype=bool),
         returns_day=np.full(total, -1, dtype=np.int32),

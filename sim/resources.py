@@ -18,7 +18,10 @@ the structure of the model — a fixed base (interpreter and libraries), arrays
 per account, per follow, per group membership and per stored item, and the
 largest temporary of each phase (graph generation, graph statistics, a block of
 ranked feed sessions, engagement, suggestions, the daily rebuild of the follow
-graph) — so it scales the way a run does when a setting changes. Its byte
+graph) — so it scales the way a run does when a setting changes. Rows are
+allocated at build time for every account of the run, the newcomers who
+register later included (``population.arrivals_per_day``); the day's work
+scales with the accounts present on a day. Its byte
 coefficients were calibrated against the measured peak RSS of whole runs
 (``benchmarks/bench_memory.py`` repeats the measurement) and rounded up: the
 estimate is meant to be at or above the real peak, by at most about a third.
@@ -43,8 +46,8 @@ import numpy as np
 from sim.config import Config, ConfigError, DecoysConfig, PopulationConfig
 from sim.content import ItemStore
 from sim.engagement import BLOCK as ENGAGE_BLOCK
-from sim.network.groups import DECOY_GROUPS, GROUP_CANDIDATES
-from sim.network.synthetic import DECOY_FOLLOWS
+from sim.network.groups import GROUP_CANDIDATES, REGISTRATION_GROUPS
+from sim.network.synthetic import REGISTRATION_FOLLOWS
 from sim.population import build_population
 from sim.recommenders.accounts import GROUP_PROBES
 
@@ -93,6 +96,9 @@ MEMBERSHIP_BYTES = 8
 MEMBERSHIP_BUILD_BYTES = 4 * GROUP_CANDIDATES + 48
 #: Group memberships added per active account per day (measured 0.04).
 NEW_MEMBERSHIPS_PER_ACTIVE_DAY = 0.05
+#: A newcomer's registration follow or group join, held from build time to its join day
+#: (sim.network.sources.Registrations: two int64 per entry).
+REGISTRATION_BYTES = 16
 #: Per item slot beside the store's own arrays: the engagement policy's per-item logit
 #: (float32) and harm flag, kept between days; and the impression and engagement
 #: counts (zero-filled, but added to whole every day, so resident from day 1).
@@ -210,7 +216,7 @@ def _item_slot_bytes(interest_dim: int) -> tuple[float, float]:
     return (sum(a.nbytes for a in arrays) - lazy) / store.capacity, lazy / store.capacity
 
 
-def _posts_per_day(cfg: Config, m: int) -> float:
+def _posts_per_day(cfg: Config, m: float) -> float:
     """Expected posts per day (the role mix of build_population, the rates of posting_rates)."""
     p, c = cfg.population, cfg.content
     bad = p.offender_share + p.adult_content_producer_share + p.exploitative_seller_share
@@ -233,18 +239,32 @@ def _active_share(mean: float, sigma: float) -> float:
     return float(1.0 - (w * np.exp(-lam)).sum() / math.sqrt(2 * math.pi))
 
 
-def _follows(cfg: Config, m: int) -> float:
+def _follows(cfg: Config, m: int, newcomers: float) -> float:
     """Follows in the generated graph.
 
     ``network.mean_following`` is the mean *final* out-degree: triadic-closure
     slots are carved out of each account's degree, not added to it (see
     :func:`sim.network.synthetic.build_follow_graph`). Degrees are capped at
-    ``m - 1``; decoys follow DECOY_FOLLOWS accounts each.
+    ``m - 1``; newcomers (decoys included) follow REGISTRATION_FOLLOWS accounts each.
     """
     if m < 2:
-        return float(cfg.decoys.n * DECOY_FOLLOWS)
+        return float(newcomers * REGISTRATION_FOLLOWS)
     per_account = max(1.0, min(cfg.network.mean_following, m - 1))
-    return m * per_account + cfg.decoys.n * DECOY_FOLLOWS
+    return m * per_account + newcomers * REGISTRATION_FOLLOWS
+
+
+def _accounts_on_a_day(m: int, arrivals_per_day: float, departures_per_day: float, days: int) -> float:
+    """The most ordinary accounts present on one day of the run (expected).
+
+    ``m`` at the start; after t days m (1 - q)^t of them remain and
+    m a (1 - (1 - q)^t) / q newcomers (m a t when q = 0), a count that moves
+    monotonically towards the steady state m a / q, so its larger end is the
+    start or the last day.
+    """
+    a, q = arrivals_per_day, departures_per_day
+    survive = (1.0 - q) ** days
+    joined = m * a * (1.0 - survive) / q if q > 0 else m * a * days
+    return max(float(m), m * survive + joined)
 
 
 def estimate_footprint(cfg: Config, n_accounts: int | None = None) -> Footprint:
@@ -262,29 +282,34 @@ def estimate_footprint(cfg: Config, n_accounts: int | None = None) -> Footprint:
     d = p.interest_dim
     m = int(p.n if n_accounts is None else n_accounts)
     nd = int(cfg.decoys.n)
-    n = m + nd
     days = max(1, int(cfg.days))
+    # Rows: the accounts at the start, the newcomers of the run (allocated at build time), the decoys.
+    newcomers = m * p.arrivals_per_day * days + nd
+    n = m + newcomers
+    daily = _accounts_on_a_day(m, p.arrivals_per_day, p.departures_per_day, days)
 
-    # Activity: sessions per day, accounts with at least one session (they get
-    # suggestions), impressions (at most feed_size per session).
+    # Activity of a day's present accounts: sessions per day, accounts with at least
+    # one session (they get suggestions), impressions (at most feed_size per session).
     minor_mean = p.sessions_per_day * p.minor_activity_multiplier
-    sessions = (m * ((1 - p.minor_share) * p.sessions_per_day + p.minor_share * minor_mean)
+    sessions = (daily * ((1 - p.minor_share) * p.sessions_per_day + p.minor_share * minor_mean)
                 + nd * cfg.decoys.sessions_per_day)
-    active = (m * ((1 - p.minor_share) * _active_share(p.sessions_per_day, p.activity_sigma)
-                   + p.minor_share * _active_share(minor_mean, p.activity_sigma)) + nd)
+    active = (daily * ((1 - p.minor_share) * _active_share(p.sessions_per_day, p.activity_sigma)
+                       + p.minor_share * _active_share(minor_mean, p.activity_sigma)) + nd)
     impressions = sessions * min(rec.feed_size, rec.candidates)
 
-    # The graph and groups as generated, and as grown by the end of the run.
-    follows0 = _follows(cfg, m)
+    # The graph and groups as generated (the newcomers' registration follows and joins
+    # included), and as grown by the end of the run.
+    follows0 = _follows(cfg, m, newcomers)
     follows = follows0 + NEW_FOLLOWS_PER_ACTIVE_DAY * active * days
-    memberships0 = m * net.memberships_mean + nd * DECOY_GROUPS
+    memberships0 = m * net.memberships_mean + newcomers * REGISTRATION_GROUPS
     memberships = memberships0 + NEW_MEMBERSHIPS_PER_ACTIVE_DAY * active * days
     n_groups = max(1.0, net.groups_per_1k * m / 1000) if net.groups_per_1k else 0.0
 
-    # The item store, sized as ExposureModel sizes it (expected posts x (retention + 1)
-    # x 1.3); its zero-filled arrays are resident only for the slots written so far.
-    posts = _posts_per_day(cfg, m)
-    capacity = int(posts * (cfg.content.retention_days + 1) * 1.3) + 64
+    # The item store, sized as ExposureModel sizes it (expected posts of the accounts
+    # at the start x (retention + 1) x 1.3); its zero-filled arrays are resident only
+    # for the slots written so far.
+    capacity = int(_posts_per_day(cfg, m) * (cfg.content.retention_days + 1) * 1.3) + 64
+    posts = _posts_per_day(cfg, daily)
     eager, lazy = _item_slot_bytes(d)
     written = min(capacity, posts * days)
     live_recent = posts * min(rec.recency_days, cfg.content.retention_days)
@@ -292,7 +317,8 @@ def estimate_footprint(cfg: Config, n_accounts: int | None = None) -> Footprint:
     accounts = n * (_population_bytes_per_account(d) + ACCOUNT_EXTRA_BYTES)
     if n <= p.agent_views_max:
         accounts += n * AGENT_VIEW_BYTES
-    follow_bytes = follows * FOLLOW_BYTES
+    registrations = newcomers * (REGISTRATION_FOLLOWS + REGISTRATION_GROUPS) * REGISTRATION_BYTES
+    follow_bytes = follows * FOLLOW_BYTES + registrations
     group_bytes = memberships * MEMBERSHIP_BYTES + n_groups * (4 * d + 32) + n * 8
     item_bytes = capacity * (eager + ITEM_EXTRA_BYTES) + written * lazy
 

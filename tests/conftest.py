@@ -20,6 +20,7 @@ def tiny_config(**overrides) -> Config:
     cfg.measure_days = 7
     cfg.population.n = 600
     cfg.decoys.n = 4
+    cfg.decoys.join_day = 1        # a tiny run follows its decoys from the first day
     cfg.network.mean_following = 15
     cfg.network.community_size = 60
     for key, value in overrides.items():

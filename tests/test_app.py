@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["population.n=300", "days=4", "measure_days=3", "decoys.n=2", "network.mean_following=10"]
+TINY = ["population.n=300", "days=4", "measure_days=3", "decoys.n=2", "decoys.join_day=1",
+        "network.mean_following=10"]
 
 
 def sim(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -29,7 +30,8 @@ def results_in(folder: Path) -> list[str]:
 def test_run_writes_tables_and_a_complete_manifest(tmp_path):
     proc = sim(tmp_path, *TINY, "recommender=chronological")
     assert proc.returncode == 0, proc.stderr
-    assert "harmful impressions per 10k, minors" in proc.stdout
+    assert "violating impressions per 10k, minors" in proc.stdout
+    assert "borderline (suggestive) impressions per 10k, minors" in proc.stdout
     out = tmp_path / "run"
     assert results_in(out) == ["contacts.parquet", "days.parquet", "decoys.parquet", "manifest.json", "summary.parquet"]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -80,7 +82,9 @@ def test_network_file_sets_the_population_and_uses_its_ages(tmp_path):
         g.nodes[node]["age"] = 14 if node < 40 else 35
     path = tmp_path / "platform.graphml"
     nx.write_graphml(g, path)
-    proc = sim(tmp_path, "days=3", "measure_days=2", "decoys.n=2", "network=file", f"network.path={path}")
+    # No newcomers: every account but the decoys is one of the file's.
+    proc = sim(tmp_path, "days=3", "measure_days=2", "decoys.n=2", "decoys.join_day=1", "network=file",
+               "population.arrivals_per_day=0", f"network.path={path}")
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["graph"]["n"] == 122                     # the file's 120 nodes plus 2 decoys

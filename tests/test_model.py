@@ -83,14 +83,16 @@ def test_counters_conserve():
 def test_exposed_7d_matches_a_recount_from_first_principles():
     # Re-derive the trailing-7-day exposure of day t from the per-day "exposed today" sets.
     model = ExposureModel(tiny_config(days=10))
-    exposed_by_day = []
+    exposed_by_day, present_by_day = [], []
     for _ in range(10):
         model.step()
         exposed_by_day.append(set(np.flatnonzero(model.population.last_harm_day == model.day).tolist()))
+        present_by_day.append(set(np.flatnonzero(model.population.present).tolist()))
     h = model.metrics.as_array()
     cohort = model.population.cohort
     for t in range(10):
-        window = set().union(*exposed_by_day[max(0, t - 6): t + 1])
+        # Accounts on the platform on day t (those that left since are not counted).
+        window = set().union(*exposed_by_day[max(0, t - 6): t + 1]) & present_by_day[t]
         expected = np.bincount(cohort[list(window)], minlength=4) if window else np.zeros(4)
         assert h[t, :, COLUMN["exposed_7d"]].tolist() == expected.tolist()
 

@@ -204,7 +204,7 @@ def test_decoys_follow_popular_accounts_of_their_age_and_have_no_followers():
     in_deg = g.in_degree()
     decoys = np.flatnonzero(w["decoy"])
     assert np.all(in_deg[decoys] == 0)
-    assert np.all(g.out_degree()[decoys] == network.DECOY_FOLLOWS)
+    assert np.all(g.out_degree()[decoys] == network.REGISTRATION_FOLLOWS)
     followed = np.concatenate([g.followees(d) for d in decoys])
     assert np.all(w["is_minor"][followed])
     assert not np.any(w["decoy"][followed])
@@ -413,9 +413,9 @@ def test_bad_actors_concentrate_in_harmful_groups_and_minors_avoid_them():
     bad = np.isin(w["role"], BAD_ACTORS)
     assert bad[harmful_members].mean() > 4 * bad[~w["decoy"]].mean()
     assert w["is_minor"][harmful_members].mean() < 0.2 * w["is_minor"][benign_members].mean()
-    # Decoys join DECOY_GROUPS benign groups (fewer only if both picks coincide).
+    # Decoys join REGISTRATION_GROUPS benign groups (fewer only if both picks coincide).
     decoy_groups = [gr.groups_of(d) for d in np.flatnonzero(w["decoy"])]
-    assert all(1 <= len(x) <= network.DECOY_GROUPS for x in decoy_groups)
+    assert all(1 <= len(x) <= network.REGISTRATION_GROUPS for x in decoy_groups)
     assert not gr.harmful[np.concatenate(decoy_groups)].any()
 
 

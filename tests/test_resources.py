@@ -205,7 +205,7 @@ def test_format_bytes(n, text):
 
 def test_a_tiny_run_peaks_below_its_estimate(tmp_path, no_limit):
     """The whole command, in a child process: its own peak RSS (VmHWM, reported by the child) is within the estimate."""
-    overrides = {"population.n": 2000, "days": 3, "measure_days": 3}
+    overrides = {"population.n": 2000, "days": 3, "measure_days": 3, "decoys.join_day": 1}
     code, measured, errors = measure_peak([*(f"{k}={v}" for k, v in overrides.items()),
                                            f"hydra.run.dir={tmp_path / 'run'}"])
     assert code == 0, errors[-2000:]

@@ -7,7 +7,7 @@ Core objects:
   queries and updates.
 - :func:`build_follow_graph` (:mod:`sim.network.synthetic`) — the synthetic
   graph: local communities, age assortativity, heavy-tailed popularity, triadic
-  closure; decoys follow a few popular accounts and have no followers.
+  closure; newcomers (decoys included) follow a few popular accounts and have no followers.
 - :class:`Groups` and :func:`build_groups` (:mod:`sim.network.groups`) — groups
   with a topic, a harmful flag and a moderated flag; membership as CSR in both
   directions.
@@ -27,14 +27,14 @@ comes from the ``numpy.random.Generator`` passed in.
 
 from sim.network.files import NetworkFileError, load_follow_graph
 from sim.network.graph import FollowGraph
-from sim.network.groups import DECOY_GROUPS, HARMFUL_MODERATED_SHARE, Groups, build_groups
+from sim.network.groups import HARMFUL_MODERATED_SHARE, REGISTRATION_GROUPS, Groups, build_groups
 from sim.network.stats import graph_statistics
-from sim.network.synthetic import DECOY_FOLLOWS, build_follow_graph
+from sim.network.synthetic import REGISTRATION_FOLLOWS, build_follow_graph
 
 __all__ = [
-    "DECOY_FOLLOWS",
-    "DECOY_GROUPS",
     "HARMFUL_MODERATED_SHARE",
+    "REGISTRATION_FOLLOWS",
+    "REGISTRATION_GROUPS",
     "FollowGraph",
     "Groups",
     "NetworkFileError",

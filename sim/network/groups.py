@@ -5,7 +5,7 @@ Core objects:
 - :class:`Groups` — groups with a topic, a harmful flag and a moderated flag;
   membership as CSR in both directions.
 - :func:`build_groups` — generate groups and initial memberships.
-- :data:`DECOY_GROUPS`, :data:`HARMFUL_MODERATED_SHARE` and the other group
+- :data:`REGISTRATION_GROUPS`, :data:`HARMFUL_MODERATED_SHARE` and the other group
   constants.
 """
 
@@ -22,8 +22,8 @@ from sim.vocabulary import HARMFUL_ROLES
 
 # --- generator constants (model choices, documented in the ODD) -------------------
 
-#: Groups a decoy joins at registration (benign only, by interest).
-DECOY_GROUPS = 2
+#: Groups a newcomer (decoys included) joins at registration (benign only, by interest).
+REGISTRATION_GROUPS = 2
 #: Candidate groups an account looks at per join; it joins the best-matching one.
 GROUP_CANDIDATES = 8
 #: Spread of a group's topic around its founder's interest (before normalising).
@@ -140,11 +140,12 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 def build_groups(interest: np.ndarray, is_minor: np.ndarray, role: np.ndarray, harmful_affinity: np.ndarray,
-                 decoy: np.ndarray, cfg: NetworkConfig, rng: np.random.Generator) -> Groups:
+                 newcomer: np.ndarray, cfg: NetworkConfig, rng: np.random.Generator) -> Groups:
     """Generate groups and initial memberships.
 
-    ``round(groups_per_1k * n_nondecoy / 1000)`` groups (at least 1, unless
-    ``groups_per_1k`` is 0). Each topic is a noisy copy of a founder's interest:
+    ``round(groups_per_1k * n_start / 1000)`` groups (at least 1, unless
+    ``groups_per_1k`` is 0), for the ``n_start`` accounts present at the start.
+    Each topic is a noisy copy of a founder's interest:
     harmful groups (a ``harmful_group_share`` of them, stochastically rounded) are
     founded by offenders, producers or sellers when there are any. Benign groups
     are moderated with probability ``moderated_group_share``, harmful ones with
@@ -152,8 +153,11 @@ def build_groups(interest: np.ndarray, is_minor: np.ndarray, role: np.ndarray, h
     joins; per join it looks at ``GROUP_CANDIDATES`` random groups and joins the
     best by cosine(interest, topic) + popularity, plus for harmful groups
     ``HARM_WEIGHT * (harmful_affinity - HARM_PIVOT)``: bad actors concentrate in
-    harmful groups and minors rarely join one. Decoys join ``DECOY_GROUPS`` benign
-    groups by interest.
+    harmful groups and minors rarely join one. Newcomers (the accounts that
+    register during the run, decoys included) make ``REGISTRATION_GROUPS``
+    joins, by interest among benign groups only: their registration joins
+    (:class:`sim.network.sources.Registrations` holds them until each
+    newcomer's join day).
 
     Args:
         interest: float32 (n, d), unit interest vectors.
@@ -162,7 +166,7 @@ def build_groups(interest: np.ndarray, is_minor: np.ndarray, role: np.ndarray, h
             is high can join one, as audits report.
         role: int (n,), role codes.
         harmful_affinity: float (n,), in [0, 1].
-        decoy: bool (n,).
+        newcomer: bool (n,), rows that register during the run (decoys included).
         cfg: network settings.
         rng: the world-building stream.
 
@@ -170,10 +174,10 @@ def build_groups(interest: np.ndarray, is_minor: np.ndarray, role: np.ndarray, h
         The groups.
     """
     interest = np.asarray(interest, dtype=np.float32)
-    decoy = np.asarray(decoy, dtype=bool)
+    newcomer = np.asarray(newcomer, dtype=bool)
     role = np.asarray(role)
     n, d = interest.shape
-    real = np.flatnonzero(~decoy)
+    real = np.flatnonzero(~newcomer)
     m = real.size
     g = 0 if (cfg.groups_per_1k == 0 or m == 0) else max(1, round(cfg.groups_per_1k * m / 1000))
 
@@ -195,7 +199,7 @@ def build_groups(interest: np.ndarray, is_minor: np.ndarray, role: np.ndarray, h
         return _groups_from_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), n, topic, harmful, moderated)
 
     joins = rng.poisson(cfg.memberships_mean, n)
-    joins[decoy] = DECOY_GROUPS if (~harmful).any() else 0
+    joins[newcomer] = REGISTRATION_GROUPS if (~harmful).any() else 0
     account = np.repeat(np.arange(n, dtype=np.int64), joins)
     cand = rng.integers(0, g, (account.size, GROUP_CANDIDATES), dtype=np.int32)
     harm_term = (HARM_WEIGHT * (np.asarray(harmful_affinity, dtype=np.float32) - HARM_PIVOT)).astype(np.float32)
@@ -209,8 +213,8 @@ def build_groups(interest: np.ndarray, is_minor: np.ndarray, role: np.ndarray, h
         score = np.einsum("jd,jcd->jc", interest[acc], topic[c]) + popularity[c]
         is_harm = harmful[c]
         score += is_harm * harm_term[acc][:, None]
-        # Decoys are probes with ordinary interests: they never pick a harmful group.
-        score[is_harm & decoy[acc][:, None]] = -np.inf
+        # A newcomer's registration joins are benign groups (a harmful one is found later, if at all).
+        score[is_harm & newcomer[acc][:, None]] = -np.inf
         best = np.argmax(score, axis=1)
         chosen[lo:lo + acc.size] = c[np.arange(acc.size), best]
         keep[lo:lo + acc.size] = np.isfinite(score[np.arange(acc.size), best])

@@ -3,9 +3,10 @@
 Core objects:
 
 - :func:`build_follow_graph` — the synthetic graph: local communities, age
-  assortativity, heavy-tailed popularity, triadic closure; decoys follow a few
-  popular accounts and have no followers.
-- :data:`DECOY_FOLLOWS` and the other generator constants.
+  assortativity, heavy-tailed popularity, triadic closure; newcomers (the
+  accounts that register during the run, decoys included) follow a few popular
+  accounts and have no followers.
+- :data:`REGISTRATION_FOLLOWS` and the other generator constants.
 - ``_Sampler`` (exact O(1)-per-draw weighted sampling) and ``_World`` (what the
   edge-slot samplers need), with the per-class target draws, rejection and
   redraw of repeats.
@@ -23,8 +24,8 @@ from sim.vocabulary import ADULT_CONTENT_PRODUCER, CREATOR
 
 # --- generator constants (model choices, documented in the ODD) -------------------
 
-#: Follows a decoy makes at registration (popular accounts of its own age group).
-DECOY_FOLLOWS = 5
+#: Follows a newcomer (decoys included) makes at registration (popular accounts of its own age group).
+REGISTRATION_FOLLOWS = 5
 #: Out-degree cap as a multiple of ``mean_following`` (keeps the log-normal tail finite).
 MAX_DEGREE_FACTOR = 50
 #: Attempts at finding a two-step path u->v->w whose end has the wanted age group.
@@ -78,11 +79,11 @@ class _World:
 
     n: int
     is_minor: np.ndarray          # bool (n,)
-    community: np.ndarray         # int32 (n,), -1 for decoys
+    community: np.ndarray         # int32 (n,), -1 for newcomers
     bucket_start: np.ndarray      # int64 (2 * communities,), bucket = community * 2 + is_minor
     bucket_count: np.ndarray      # int64
-    bucket_members: np.ndarray    # int64, non-decoy accounts sorted by bucket
-    samplers: tuple[_Sampler, _Sampler]  # non-decoy adults, non-decoy minors, by attractiveness
+    bucket_members: np.ndarray    # int64, accounts present at the start, sorted by bucket
+    samplers: tuple[_Sampler, _Sampler]  # adults, minors present at the start, by attractiveness
     indptr: np.ndarray | None = None     # base graph, for triadic closure
     indices: np.ndarray | None = None
 
@@ -276,7 +277,7 @@ def _class_keys(counts: np.ndarray, want: bool, mode: int, w: _World, rng: np.ra
     src = np.repeat(np.arange(w.n, dtype=np.int64), counts)
     if mode == _LOCAL and w.samplers[int(want)].size:
         # Per-account bucket first, then repeated per slot: sequential copies
-        # instead of two random gathers per slot (decoys have no local slots).
+        # instead of two random gathers per slot (newcomers have no local slots).
         bucket = np.maximum(w.community.astype(np.int64) * 2 + int(want), 0)
         dst = _local_targets(np.repeat(w.bucket_start[bucket], counts), np.repeat(w.bucket_count[bucket], counts),
                              w.samplers[int(want)], w, rng)
@@ -287,17 +288,17 @@ def _class_keys(counts: np.ndarray, want: bool, mode: int, w: _World, rng: np.ra
     return src
 
 
-def build_follow_graph(is_minor: np.ndarray, role: np.ndarray, decoy: np.ndarray,
+def build_follow_graph(is_minor: np.ndarray, role: np.ndarray, newcomer: np.ndarray,
                        cfg: NetworkConfig, rng: np.random.Generator) -> FollowGraph:
     """Generate the synthetic follow graph.
 
     The model, vectorised over edge slots:
 
-    1. Communities (schools, towns): each non-decoy account joins one of
-       ``round(n_nondecoy / community_size)`` communities uniformly, so sizes
+    1. Communities (schools, towns): each account present at the start joins one of
+       ``round(n_start / community_size)`` communities uniformly, so sizes
        average ``community_size`` and ages mix as in the population.
     2. Out-degree: log-normal with mean ``mean_following`` and spread
-       ``following_sigma``, in [1, min(n_nondecoy - 1, 50 * mean)]. A share
+       ``following_sigma``, in [1, min(n_start - 1, 50 * mean)]. A share
        ``triadic_share / (1 + triadic_share)`` of each account's slots is kept for
        triadic closure (step 4), so ``mean_following`` is the mean *final*
        out-degree.
@@ -314,23 +315,26 @@ def build_follow_graph(is_minor: np.ndarray, role: np.ndarray, decoy: np.ndarray
        u->v->x (a followee's followee) of the wanted age group.
     5. Self-loops and repeats are redrawn (sampling without replacement) and the
        CSR is built from sorted int64 keys ``src * n + dst``.
-    6. Decoys follow ``DECOY_FOLLOWS`` accounts of their own age group by
-       attractiveness; nobody follows them.
+    6. Newcomers (the accounts that register during the run, decoys
+       included) follow ``REGISTRATION_FOLLOWS`` accounts present at the start,
+       of their own age group, by attractiveness; nobody follows them. These are
+       their registration follows (:class:`sim.network.sources.Registrations`
+       holds them until each newcomer's join day).
 
     Args:
         is_minor: bool (n,), true age under 18.
         role: int (n,), role codes from :mod:`sim.vocabulary`.
-        decoy: bool (n,), decoy rows.
+        newcomer: bool (n,), rows that register during the run (decoys included).
         cfg: network settings.
         rng: the world-building stream.
 
     Returns:
-        The graph, with ``community`` set (-1 for decoys).
+        The graph, with ``community`` set (-1 for newcomers).
     """
     is_minor = np.asarray(is_minor, dtype=bool)
-    decoy = np.asarray(decoy, dtype=bool)
+    newcomer = np.asarray(newcomer, dtype=bool)
     n = int(is_minor.shape[0])
-    real = np.flatnonzero(~decoy)
+    real = np.flatnonzero(~newcomer)
     m = real.size
 
     # 1. Communities.
@@ -349,7 +353,7 @@ def build_follow_graph(is_minor: np.ndarray, role: np.ndarray, decoy: np.ndarray
                    samplers=(_Sampler(adults.astype(np.int64), weight[adults]),
                              _Sampler(minors.astype(np.int64), weight[minors])))
 
-    # 2. Out-degrees, split into base and triadic slots; decoys get a few global slots.
+    # 2. Out-degrees, split into base and triadic slots; newcomers get a few global slots.
     degree = np.zeros(n, dtype=np.int64)
     triadic = np.zeros(n, dtype=np.int64)
     if m >= 2:
@@ -357,17 +361,17 @@ def build_follow_graph(is_minor: np.ndarray, role: np.ndarray, decoy: np.ndarray
         degree[real] = _out_degrees(m, cfg, cap, rng)
         closing = cfg.triadic_share / (1.0 + cfg.triadic_share)
         triadic[real] = rng.binomial(degree[real] - 1, closing)
-    if decoy.any() and m:
-        own_group = np.where(is_minor[decoy], minors.size, adults.size)
+    if newcomer.any() and m:
+        own_group = np.where(is_minor[newcomer], minors.size, adults.size)
         own_group[own_group == 0] = m  # that age group is empty: the draw uses the other one
-        degree[decoy] = np.minimum(DECOY_FOLLOWS, own_group)
+        degree[newcomer] = np.minimum(REGISTRATION_FOLLOWS, own_group)
     base = degree - triadic
 
     # 3. Base slots: per-account counts per class, then one batch per class.
     share = np.where(is_minor, cfg.minor_follows_minor_share, cfg.adult_follows_minor_share)
-    share[decoy] = is_minor[decoy]  # decoys follow their own age group
+    share[newcomer] = is_minor[newcomer]  # newcomers follow their own age group
     local = rng.binomial(base, cfg.local_share)
-    local[decoy] = 0
+    local[newcomer] = 0
     local_minor = rng.binomial(local, share)
     global_minor = rng.binomial(base - local, share)
     counts = ((local - local_minor, False, _LOCAL), (local_minor, True, _LOCAL),

@@ -24,8 +24,8 @@ class Posted:
 
 def post(items: ItemStore, pop: Population, posts_per_day: np.ndarray, groups: Groups, config: Config,
          day: int, rng: np.random.Generator) -> Posted:
-    """Every account that is not banned posts a Poisson number of items into the store."""
+    """Every account on the platform today (``Population.present``) posts a Poisson number of items into the store."""
     slots = post_items(items, pop, posts_per_day, groups.account_indptr, groups.account_groups, config.content,
-                       config.moderation, day, rng, active=~pop.banned,
+                       config.moderation, day, rng, active=pop.present,
                        hash_listed_share=config.safeguards.hash_matching.known_share)
     return Posted(slots)

@@ -22,7 +22,7 @@ class Served:
     """Today's feeds."""
 
     impressions: Impressions   # one row per item shown: viewer, item, in-network flag
-    sessions: np.ndarray       # per account: feed sessions today (after usage limits; 0 for the banned)
+    sessions: np.ndarray       # per account: feed sessions today (after usage limits; 0 for accounts not present)
     recent_posts: np.ndarray   # per account: its live items recent enough to be served (searchable accounts)
     #: Viewer rows, one per candidate the feed safeguards removed: "benign" (class none, the filters'
     #: cost) and "harmful".
@@ -50,7 +50,7 @@ def serve(items: ItemStore, pop: Population, graph: FollowGraph, groups: Groups,
     """
     index = FeedIndex.build(items, pop.private, pop.n, groups.n_groups, day, config.recommender.recency_days)
     sessions = sessions_today(pop, session_rng)
-    sessions[pop.banned] = 0
+    sessions[~pop.present] = 0
     safeguards.limit_sessions(sessions, limit_rng)
     viewers = np.repeat(np.arange(pop.n, dtype=np.int32), sessions)
     ctx = FeedContext(items, pop, config.recommender, day)

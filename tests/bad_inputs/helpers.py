@@ -18,7 +18,7 @@ from sim.preflight import Checked, check
 #: A run that takes well under a second (sim.runner.run on tiny_config(**TINY_RUN)).
 TINY_RUN = {"population.n": 300, "days": 2, "measure_days": 1, "decoys.n": 2}
 #: The same on the command line.
-TINY_ARGS = ["population.n=300", "days=2", "measure_days=1", "decoys.n=2"]
+TINY_ARGS = ["population.n=300", "days=2", "measure_days=1", "decoys.n=2", "decoys.join_day=1"]
 #: The tables a complete run with the default output switches writes.
 TABLES = ("contacts.parquet", "days.parquet", "decoys.parquet", "summary.parquet")
 
