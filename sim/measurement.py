@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.contact import ContactLog, Conversations
 from sim.content import ItemStore
-from sim.metrics import Metrics
+from sim.metrics import SENDER_GROUPS, Metrics
 from sim.network import Groups
 from sim.phases.contact import Contacted
 from sim.phases.engage import Engaged
@@ -27,15 +27,42 @@ from sim.phases.post import Posted
 from sim.phases.serve import Served
 from sim.phases.suggest import Suggested
 from sim.population import Population
-from sim.vocabulary import (CHANNELS, DISCOVERY_CHANNELS, FIRST_VIOLATING, HARMFUL_ROLES, NONE, S_ADULT, S_MINOR,
-                            STAGES, SUGGESTIVE)
+from sim.vocabulary import (CHANNELS, COMMENT, DISCOVERY_CHANNELS, ESCALATED, FIRST_VIOLATING, HARMFUL_ROLES,
+                            MESSAGE, MESSAGE_REQUEST, NONE, S_ADULT, S_MINOR, S_OFFENDER, SOLICITATION, STAGES,
+                            SUGGESTIVE)
 
 #: Days in the trailing window of the "... in the last 7 days" figures.
 WINDOW_DAYS = 7
+#: "Never" in the recorder's per-account last-day arrays.
+NEVER = -10**6
+#: Sender type of each group of ``sim.metrics.SENDER_GROUPS``, in that order.
+SENDER_TYPES = (S_OFFENDER, S_ADULT)
+#: Kinds of contact that can be a sexual advance (follow requests and group adds are not).
+ADVANCE_KINDS = (MESSAGE, MESSAGE_REQUEST, COMMENT)
+#: Kinds that are messages (they can carry an image, and be blurred).
+MESSAGE_KINDS = (MESSAGE, MESSAGE_REQUEST)
+
+
+def sexual_advances(out: Contacted) -> np.ndarray:
+    """Which delivered attempts are unwanted sexual advances (bool per delivered attempt).
+
+    An unwanted contact (an adult stranger reached a minor) that is a message,
+    message request or comment, and that carries an explicit image (blurred or
+    not: it was sent) or belongs to a conversation at ``solicitation`` or
+    ``escalated``. Follow requests and group adds are not advances.
+    """
+    d = out.delivered
+    in_solicitation = (out.stage == SOLICITATION) | (out.stage == ESCALATED)
+    return out.unwanted & np.isin(d.kind, ADVANCE_KINDS) & (out.delivery.image | in_solicitation)
 
 
 class DayRecorder:
     """Records each phase's outcome into the day's counters; closes the day.
+
+    The per-account "last day" facts that only measurement needs (the last
+    day an account received unwanted contact from an offender, from another
+    adult, a sexual advance, or saw an explicit image) are kept here, one row
+    per account row of the population.
 
     Args:
         metrics: the cohort counters.
@@ -52,9 +79,21 @@ class DayRecorder:
         self.items = items
         self.contact_log = contact_log
         self.safeguard_names = safeguard_names
-        self.accounts_per_cohort = np.bincount(population.cohort, minlength=metrics.today.shape[0]).astype(np.int64)
+        n = population.n
+        #: Per sender group (offenders, other adults): last day an unwanted contact from one reached the account.
+        self.last_unwanted_from = {group: np.full(n, NEVER, dtype=np.int32) for group in SENDER_GROUPS}
+        self.last_advance_day = np.full(n, NEVER, dtype=np.int32)        # last sexual advance received
+        self.last_sexual_image_day = np.full(n, NEVER, dtype=np.int32)   # explicit image seen (feed or message)
 
-    # ----------------------------------------------------------- phases 1-7
+    # ----------------------------------------------------------- phases 0-7
+
+    def joined(self, safeguard_counts: dict[str, np.ndarray], departed_views: np.ndarray) -> None:
+        """The start of the day: the ``on_join`` safeguards' counters (counter -> accounts), and the
+        (cohorts x causes) violating views of departed accounts' posts, taken down with them."""
+        m = self.metrics
+        for counter, accounts in safeguard_counts.items():
+            m.count(counter, accounts)
+        m.add_views_by_cause(departed_views)
 
     def posted(self, out: Posted) -> Posted:
         m, items = self.metrics, self.items
@@ -77,6 +116,8 @@ class DayRecorder:
         m = self.metrics
         m.add("sessions", m.by_cohort(np.arange(self.population.n), weights=out.sessions))
         m.add("active_accounts", m.by_cohort(np.flatnonzero(out.sessions)))
+        for kind in ("benign", "harmful"):
+            m.count(f"{kind}_withheld", out.withheld.get(kind, np.zeros(0, dtype=np.int64)))
         return out
 
     def engaged(self, out: Engaged, served: Served, day: int) -> Engaged:
@@ -97,7 +138,9 @@ class DayRecorder:
         pop.last_harm_day[exposed] = day
         first = exposed[pop.first_harm_day[exposed] < 0]
         pop.first_harm_day[first] = day
-        pop.last_explicit_day[imps.viewer[harm >= FIRST_VIOLATING]] = day
+        explicit = imps.viewer[harm >= FIRST_VIOLATING]
+        pop.last_explicit_day[explicit] = day
+        self.last_sexual_image_day[explicit] = day
         return out
 
     def suggested(self, out: Suggested, groups: Groups, day: int) -> Suggested:
@@ -114,6 +157,8 @@ class DayRecorder:
         m.count("harmful_group_suggestions", out.group_viewer[harmful])
         self._first_harmful_suggestion(out.group_viewer[harmful], day)
         m.count("group_joins", out.joins[0])
+        m.count("account_suggestions_withheld", out.withheld_viewer)
+        m.count("legit_prevented", out.legit_prevented)
         return out
 
     def _first_harmful_suggestion(self, viewers: np.ndarray, day: int) -> None:
@@ -141,15 +186,27 @@ class DayRecorder:
         for code, name in enumerate(CHANNELS):
             if name in DISCOVERY_CHANNELS:           # each has an unwanted_via_<channel> counter
                 m.count(f"unwanted_via_{name}", delivered.target[out.unwanted & (delivered.channel == code)])
-        m.count("sexual_contacts", delivered.target[out.sexual])
+        for group, sender_type in zip(SENDER_GROUPS, SENDER_TYPES):
+            mine = out.unwanted & (delivered.sender_type == sender_type)
+            m.count(f"unwanted_from_{group}", delivered.target[mine])
+            for code, name in enumerate(CHANNELS):
+                if name in DISCOVERY_CHANNELS:
+                    m.count(f"unwanted_via_{name}_{group}", delivered.target[mine & (delivered.channel == code)])
+            self.last_unwanted_from[group][delivered.target[mine]] = day
+        advance = sexual_advances(out)
+        m.count("sexual_advances", delivered.target[advance])
+        self.last_advance_day[delivered.target[advance]] = day
+        self.last_sexual_image_day[delivered.target[out.delivery.image & ~out.delivery.blurred]] = day
+        benign = np.isin(delivered.kind, MESSAGE_KINDS) & ~out.delivery.image
+        m.count("benign_messages", delivered.target[benign])
+        m.count("benign_blurred", delivered.target[benign & out.delivery.benign_blurred])
         m.count("stranger_blocks", delivered.target[resp.blocked])
         m.count("stranger_reports", delivered.target[resp.reported])
         reached = delivered.target[out.unwanted]
         pop.last_unwanted_day[reached] = day
         first = reached[pop.first_unwanted_day[reached] < 0]
         pop.first_unwanted_day[first] = day
-        pop.last_sexual_day[delivered.target[out.sexual]] = day
-        self.contact_log.record(pop.cohort, att, allowed, delivered, out.unwanted, out.sexual)
+        self.contact_log.record(pop.cohort, att, allowed, delivered, out.unwanted, advance)
         m.count("account_strikes", out.account_strikes)
         m.count("flagged_suspicious", out.flagged)
         for counter, accounts in out.safeguard_counts.items():
@@ -172,12 +229,18 @@ class DayRecorder:
     def close_day(self, conversations: Conversations, day: int) -> np.ndarray:
         """Trailing-window counts and conversation stages, then close the day's cohort rows."""
         m, pop = self.metrics, self.population
-        m.add("accounts", self.accounts_per_cohort)
-        m.count("exposed_7d", np.flatnonzero(pop.last_harm_day > day - WINDOW_DAYS))
-        m.count("unwanted_contacted_7d", np.flatnonzero(pop.last_unwanted_day > day - WINDOW_DAYS))
-        m.count("sexual_contacted_7d", np.flatnonzero(pop.last_sexual_day > day - WINDOW_DAYS))
+        here = pop.present                                   # the window shares count accounts on the platform today
+        m.count("accounts", np.flatnonzero(here))
+        m.count("protected_accounts", np.flatnonzero(here & pop.protected))
+        window = day - WINDOW_DAYS
+        m.count("exposed_7d", np.flatnonzero(here & (pop.last_harm_day > window)))
+        m.count("unwanted_contacted_7d", np.flatnonzero(here & (pop.last_unwanted_day > window)))
+        for group, last in self.last_unwanted_from.items():
+            m.count(f"unwanted_from_{group}_7d", np.flatnonzero(here & (last > window)))
+        m.count("sexual_advanced_7d", np.flatnonzero(here & (self.last_advance_day > window)))
+        m.count("sexual_image_7d", np.flatnonzero(here & (self.last_sexual_image_day > window)))
         by_stage = conversations.counts_by_stage(pop.cohort, m.today.shape[0])
         for code, name in enumerate(STAGES):
             m.add(f"conversations_{name}", by_stage[:, code])
-        m.count("explicit_exposed_7d", np.flatnonzero(pop.last_explicit_day > day - WINDOW_DAYS))
+        m.count("explicit_exposed_7d", np.flatnonzero(here & (pop.last_explicit_day > window)))
         return m.close_day()

@@ -18,17 +18,24 @@ import numpy as np
 
 from sim.config import safeguard_names
 from sim.vocabulary import (ADULT_COHORT, COHORTS, DECOY_COHORT, DISCOVERY_CHANNELS, HARM_CLASSES, HARMFUL_CLASSES,
-                            MINOR_13_15, MINOR_16_17, MINOR_COHORTS, NON_DECOY_COHORTS, STAGES, VIEW_CAUSES,
-                            VIOLATING_CLASSES)
+                            MINOR_13_15, MINOR_16_17, MINOR_COHORTS, NON_DECOY_COHORTS, STAGES, SUGGESTIVE,
+                            VIEW_CAUSES, VIOLATING_CLASSES)
 
 #: Every safeguard of the config schema (the built-in ones, then plug-ins'): the order of the
 #: ``blocked_by_<name>`` counters and summary figures. Asking for it loads the registry, so the
 #: modules the registry imports (sim.registry.BUILTIN_MODULES, plug-ins) must not import this one.
 SAFEGUARDS = safeguard_names()
 
+#: Senders of unwanted contact, split in the counters and figures: offenders, and every other adult
+#: (sender type ``adult``: ordinary adults). Names as in ``unwanted_from_<group>``.
+SENDER_GROUPS = ("offenders", "other_adults")
+#: The borderline class (allowed, harmful for minors): its name in ``impressions_<class>``.
+BORDERLINE_CLASS = HARM_CLASSES[SUGGESTIVE]
+
 COUNTERS = (
     "accounts",                  # accounts in the cohort today
     "active_accounts",           # accounts with >= 1 session today
+    "protected_accounts",        # accounts the platform treats as minors today (declared or found by age checks)
     "sessions",
     "impressions",
     *(f"impressions_{c}" for c in HARM_CLASSES),
@@ -50,11 +57,17 @@ COUNTERS = (
     "contacts_blocked",          # stopped by a safeguard (allow_contact)
     "unwanted_contacts",         # delivered, from an adult the minor did not follow
     *(f"unwanted_via_{c}" for c in DISCOVERY_CHANNELS),
-    "sexual_contacts",           # unwanted and from an offender, or in a conversation at solicitation or later
+    # The same split by sender: offenders, and other (ordinary) adults; each pair adds up to the total.
+    *(f"unwanted_from_{g}" for g in SENDER_GROUPS),
+    *(f"unwanted_via_{c}_{g}" for g in SENDER_GROUPS for c in DISCOVERY_CHANNELS),
+    "sexual_advances",           # unwanted message, request or comment with an explicit image or in solicitation
     "unwanted_contacted_7d",     # accounts with >= 1 unwanted contact in the trailing 7 days
-    "sexual_contacted_7d",
+    *(f"unwanted_from_{g}_7d" for g in SENDER_GROUPS),
+    "sexual_advanced_7d",        # accounts with >= 1 sexual advance in the trailing 7 days
+    "sexual_image_7d",           # accounts that saw an explicit image (feed, or unblurred in a message) in 7 days
     "legit_attempts",            # non-offender adult -> minor attempts
     "legit_blocked",             # of which stopped by a safeguard
+    "legit_prevented",           # follow requests ordinary adults would have sent to suggestions safeguards withheld
     "stranger_blocks",           # minors blocking an adult stranger
     "stranger_reports",
     *(f"conversations_{s}" for s in STAGES),
@@ -66,6 +79,10 @@ COUNTERS = (
     "harmful_group_suggestions",
     "follows_from_suggestions",
     "group_joins",
+    "account_suggestions_withheld",  # account suggestions the safeguards removed
+    # Feed safeguards' removals, by the viewer's cohort (phase 3).
+    "benign_withheld",           # benign (class none) candidates withheld: the filters' cost
+    "harmful_withheld",
     # Moderation and enforcement (by the author's or account's cohort; views by the viewer's).
     "hash_matched",
     "queued_at_upload",
@@ -81,9 +98,12 @@ COUNTERS = (
     *(f"blocked_by_{name}" for name in SAFEGUARDS),
     "explicit_images",           # delivered to the account unblurred
     "explicit_images_blurred",
+    "benign_messages",           # delivered messages and message requests without an explicit image
+    "benign_blurred",            # of those, wrongly blurred
     "age_checks",
     "minors_found_by_age_assurance",
     "adults_wrongly_protected",
+    "adults_wrongly_flagged",    # ordinary adults flagged as suspicious in error (filled by a safeguard)
     "posers_found_by_age_assurance",
     "peer_attempts",             # minor -> minor
     "peer_blocked",
@@ -166,8 +186,9 @@ def share(count: np.ndarray, accounts: np.ndarray) -> np.ndarray:
 
 def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.ndarray,
               decoy_first_unwanted_day: np.ndarray | None = None,
-              decoy_first_harmful_suggestion_day: np.ndarray | None = None) -> dict[str, float]:
-    """The run summary over the last ``measure_days`` days.
+              decoy_first_harmful_suggestion_day: np.ndarray | None = None,
+              decoy_join_day: int = 1) -> dict[str, float]:
+    """The run summary over the last ``measure_days`` days (decoys: from their join day).
 
     Args:
         history: (days, cohorts, counters) from :meth:`Metrics.as_array`.
@@ -175,21 +196,34 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
         decoy_first_harm_day: each decoy's first day (1-based) with a harmful impression, -1 if never.
         decoy_first_unwanted_day: the same for the first unwanted adult contact.
         decoy_first_harmful_suggestion_day: the same for the first harmful account or group suggestion.
+        decoy_join_day: the day (1-based) the decoys registered: their figures count from it.
 
     Returns:
         Column name -> value (NaN where the denominator is zero).
     """
     window = history[-measure_days:] if measure_days < history.shape[0] else history
+    n_window = window.shape[0]
     total = window.sum(axis=0)                 # (cohorts, counters)
     c = COLUMN
     minors = total[list(MINOR_COHORTS)].sum(axis=0)
     adults = total[ADULT_COHORT]
-    decoys = total[DECOY_COHORT]
+    # Decoys are probes from the day they register: their figures cover the run from that day on,
+    # not the window (``accounts`` summed over days is decoy-days), plus their first week.
+    joined = max(int(decoy_join_day), 1) - 1          # 0-based index of the join day
+    probe = history[joined:, DECOY_COHORT].sum(axis=0)
+
+    def violating(row: np.ndarray) -> float:
+        return sum(row[c[f"impressions_{v}"]] for v in VIOLATING_CLASSES)
 
     out: dict[str, float] = {
-        "measured_days": float(window.shape[0]),
+        "measured_days": float(n_window),
     }
-    for who, row in (("minor", minors), ("adult", adults), ("decoy", decoys)):
+    # The platform's prevalence (violating classes only) and the borderline class, apart.
+    for who, row in (("minor", minors), ("adult", adults), ("decoy", probe)):
+        out[f"{who}_violating_prevalence_per_10k"] = float(prevalence_per_10k(violating(row), row[c["impressions"]]))
+        out[f"{who}_borderline_prevalence_per_10k"] = float(prevalence_per_10k(
+            row[c[f"impressions_{BORDERLINE_CLASS}"]], row[c["impressions"]]))
+    for who, row in (("minor", minors), ("adult", adults), ("decoy", probe)):
         out[f"{who}_harm_prevalence_per_10k"] = float(prevalence_per_10k(row[c["harmful_impressions"]],
                                                                          row[c["impressions"]]))
     for cls in HARMFUL_CLASSES:
@@ -208,8 +242,14 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     out["minor_13_15_exposed_7d_share"] = daily_share((MINOR_13_15,), "exposed_7d")
     out["minor_16_17_exposed_7d_share"] = daily_share((MINOR_16_17,), "exposed_7d")
     out["adult_exposed_7d_share"] = daily_share((ADULT_COHORT,), "exposed_7d")
+    out["minor_sexual_image_7d_share"] = daily_share(MINOR_COHORTS, "sexual_image_7d")
+    out["minor_13_15_sexual_image_7d_share"] = daily_share((MINOR_13_15,), "sexual_image_7d")
+    minor_days = minors[c["accounts"]]
     out["minor_engagements_per_session"] = _ratio(minors[c["engagements"]], minors[c["sessions"]])
     out["minor_impressions_per_session"] = _ratio(minors[c["impressions"]], minors[c["sessions"]])
+    out["minor_engagements_per_minor_day"] = _ratio(minors[c["engagements"]], minor_days)
+    out["minor_sessions_per_minor_day"] = _ratio(minors[c["sessions"]], minor_days)
+    out["minor_protected_share"] = daily_share(MINOR_COHORTS, "protected_accounts")
 
     out["minor_explicit_exposed_7d_share"] = daily_share(MINOR_COHORTS, "explicit_exposed_7d")
     out["minor_13_15_explicit_exposed_7d_share"] = daily_share((MINOR_13_15,), "explicit_exposed_7d")
@@ -219,29 +259,49 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     out["violating_removed_share"] = _ratio(sum(everyone[c[f"removed_{v}"]] for v in VIOLATING_CLASSES),
                                                       sum(everyone[c[f"posts_{v}"]] for v in VIOLATING_CLASSES))
 
-    minor_days = minors[c["accounts"]]
     out["minor_unwanted_contact_7d_share"] = daily_share(MINOR_COHORTS, "unwanted_contacted_7d")
     out["minor_13_15_unwanted_contact_7d_share"] = daily_share((MINOR_13_15,), "unwanted_contacted_7d")
-    out["minor_sexual_contact_7d_share"] = daily_share(MINOR_COHORTS, "sexual_contacted_7d")
-    out["minor_13_15_sexual_contact_7d_share"] = daily_share((MINOR_13_15,), "sexual_contacted_7d")
+    for g in SENDER_GROUPS:
+        out[f"minor_unwanted_contact_from_{g}_7d_share"] = daily_share(MINOR_COHORTS, f"unwanted_from_{g}_7d")
+        out[f"minor_13_15_unwanted_contact_from_{g}_7d_share"] = daily_share((MINOR_13_15,), f"unwanted_from_{g}_7d")
+    out["minor_sexual_advance_7d_share"] = daily_share(MINOR_COHORTS, "sexual_advanced_7d")
+    out["minor_13_15_sexual_advance_7d_share"] = daily_share((MINOR_13_15,), "sexual_advanced_7d")
     out["unwanted_contact_per_1k_minor_days"] = _ratio(minors[c["unwanted_contacts"]], minor_days, 1e3)
-    out["sexual_contact_per_1k_minor_days"] = _ratio(minors[c["sexual_contacts"]], minor_days, 1e3)
+    for g in SENDER_GROUPS:
+        out[f"unwanted_contact_from_{g}_per_1k_minor_days"] = _ratio(minors[c[f"unwanted_from_{g}"]],
+                                                                     minor_days, 1e3)
+    out["sexual_advances_per_1k_minor_days"] = _ratio(minors[c["sexual_advances"]], minor_days, 1e3)
     for channel in DISCOVERY_CHANNELS:
         out[f"unwanted_contact_share_via_{channel}"] = _ratio(minors[c[f"unwanted_via_{channel}"]],
                                                               minors[c["unwanted_contacts"]])
+    for g in SENDER_GROUPS:
+        for channel in DISCOVERY_CHANNELS:
+            out[f"unwanted_contact_share_via_{channel}_{g}"] = _ratio(minors[c[f"unwanted_via_{channel}_{g}"]],
+                                                                      minors[c[f"unwanted_from_{g}"]])
     out["contacts_blocked_by_safeguards"] = _ratio(minors[c["contacts_blocked"]], minor_days, 1e3)
     out["legit_contact_blocked_share"] = _ratio(minors[c["legit_blocked"]], minors[c["legit_attempts"]])
+    out["legit_contact_prevented_share"] = _ratio(minors[c["legit_blocked"]] + minors[c["legit_prevented"]],
+                                                  minors[c["legit_attempts"]] + minors[c["legit_prevented"]])
     out["peer_contact_blocked_share"] = _ratio(minors[c["peer_blocked"]], minors[c["peer_attempts"]])
+    # Costs to everyone else: what the safeguards withhold or flag in error.
+    out["minor_benign_withheld_per_1k_impressions"] = _ratio(minors[c["benign_withheld"]],
+                                                             minors[c["impressions"]], 1e3)
+    out["benign_messages_blurred_share"] = _ratio(minors[c["benign_blurred"]], minors[c["benign_messages"]])
+    mean_adults = adults[c["accounts"]] / n_window if n_window else 0.0
+    out["adults_wrongly_protected_per_1k_adults"] = _ratio(adults[c["adults_wrongly_protected"]], mean_adults, 1e3)
+    out["adults_wrongly_flagged_per_1k_adults"] = _ratio(adults[c["adults_wrongly_flagged"]], mean_adults, 1e3)
     out["minor_harmful_account_suggestions_per_1k_days"] = _ratio(minors[c["harmful_account_suggestions"]],
                                                                    minor_days, 1e3)
-    # Decoys are probes from their first day: their rates cover the whole run, not the window
-    # (``accounts`` summed over days is decoy-days), plus their first week on the platform.
-    probe = history[:, DECOY_COHORT].sum(axis=0)
-    first_week = history[:7, DECOY_COHORT].sum(axis=0)
-    n_decoys = history[0, DECOY_COHORT, c["accounts"]] if history.shape[0] else 0
+    first_week = history[joined:joined + 7, DECOY_COHORT].sum(axis=0)
+    n_decoys = history[joined, DECOY_COHORT, c["accounts"]] if history.shape[0] > joined else 0
     out["decoy_unwanted_contacts_per_week"] = _ratio(7 * probe[c["unwanted_contacts"]], probe[c["accounts"]])
-    out["decoy_sexual_contacts_per_week"] = _ratio(7 * probe[c["sexual_contacts"]], probe[c["accounts"]])
+    for g in SENDER_GROUPS:
+        out[f"decoy_unwanted_contacts_from_{g}_per_week"] = _ratio(7 * probe[c[f"unwanted_from_{g}"]],
+                                                                   probe[c["accounts"]])
+    out["decoy_sexual_advances_per_week"] = _ratio(7 * probe[c["sexual_advances"]], probe[c["accounts"]])
     out["decoy_unwanted_contacts_first_week"] = _ratio(first_week[c["unwanted_contacts"]], n_decoys)
+    for g in SENDER_GROUPS:
+        out[f"decoy_unwanted_contacts_from_{g}_first_week"] = _ratio(first_week[c[f"unwanted_from_{g}"]], n_decoys)
 
     # Moderation and enforcement.
     removed = sum(everyone[c[f"removed_{k}"]] for k in HARM_CLASSES)
@@ -258,25 +318,26 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     out["minor_explicit_images_per_1k_minor_days"] = _ratio(minors[c["explicit_images"]], minor_days, 1e3)
     out["decoy_explicit_images_per_week"] = _ratio(7 * probe[c["explicit_images"]], probe[c["accounts"]])
 
-    out["decoy_days_to_first_harm"] = median_days_to_first(decoy_first_harm_day)
     none = np.zeros(0, dtype=int)
+    out["decoy_days_to_first_harm"] = median_days_to_first(decoy_first_harm_day, decoy_join_day)
     out["decoy_days_to_first_unwanted_contact"] = median_days_to_first(
-        none if decoy_first_unwanted_day is None else decoy_first_unwanted_day)
+        none if decoy_first_unwanted_day is None else decoy_first_unwanted_day, decoy_join_day)
     out["decoy_days_to_first_harmful_suggestion"] = median_days_to_first(
-        none if decoy_first_harmful_suggestion_day is None else decoy_first_harmful_suggestion_day)
+        none if decoy_first_harmful_suggestion_day is None else decoy_first_harmful_suggestion_day, decoy_join_day)
     out["decoy_harmful_impressions_per_week"] = _ratio(7 * probe[c["harmful_impressions"]], probe[c["accounts"]])
     return out
 
 
-def median_days_to_first(first_day: np.ndarray) -> float:
-    """Median over decoys of the day of a first event, counting "never" as infinitely late.
+def median_days_to_first(first_day: np.ndarray, join_day: int = 1) -> float:
+    """Median over decoys of the days to a first event, counting "never" as infinitely late.
 
-    NaN when there are no decoys or when at least half never had the event
-    (the median is then "never").
+    An event on the join day is day 1: days = ``first_day - join_day + 1``. NaN
+    when there are no decoys or when at least half never had the event (the
+    median is then "never").
     """
     if first_day.size == 0:
         return math.nan
-    days = np.where(first_day > 0, first_day.astype(float), math.inf)
+    days = np.where(first_day > 0, first_day.astype(float) - join_day + 1, math.inf)
     median = float(np.median(days))
     return median if math.isfinite(median) else math.nan
 

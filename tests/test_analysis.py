@@ -528,3 +528,43 @@ def test_cli_exits_2_naming_the_problem(case, args, needles, sweep, failed_only,
     for needle in needles:
         assert needle in done.stderr, (case, needle, done.stderr)
     assert "bootstrap intervals" not in done.stdout
+
+
+# --------------------------------------------------------------------------- new figures and the ideal preset
+
+NEW_FIGURES = ("minor_violating_prevalence_per_10k", "minor_borderline_prevalence_per_10k",
+               "minor_13_15_sexual_image_7d_share", "minor_13_15_sexual_advance_7d_share",
+               "unwanted_contact_from_offenders_per_1k_minor_days",
+               "unwanted_contact_from_other_adults_per_1k_minor_days",
+               "unwanted_contact_share_via_suggestion_offenders", "unwanted_contact_share_via_suggestion_other_adults",
+               "legit_contact_prevented_share", "minor_benign_withheld_per_1k_impressions",
+               "benign_messages_blurred_share", "adults_wrongly_protected_per_1k_adults",
+               "adults_wrongly_flagged_per_1k_adults", "minor_engagements_per_minor_day",
+               "minor_sessions_per_minor_day", "decoy_sexual_advances_per_week")
+
+
+def test_the_new_figures_are_compared_with_intervals(sweep):
+    result = compare_sweep(sweep, report=False, out=None)
+    rows = by_key(result.table)
+    for metric in NEW_FIGURES:
+        assert metric in result.metrics, metric
+        for setting in result.settings:
+            row = rows[(setting, metric)]
+            if row["n"] == 2:         # two finite replicates: a mean and its interval
+                assert row["ci_low"] <= row["mean"] <= row["ci_high"], (setting, metric)
+    # The removed figures are gone, not left behind under their old names.
+    assert not [m for m in result.metrics if "sexual_contact" in m]
+
+
+def test_the_terminal_table_names_the_ideal_preset_as_an_analytic_bound(tmp_path):
+    rows = [(s, i, f"r{r}", 10.0 - 5 * i + r, 1.0) for i, s in enumerate(("safeguards=none", "safeguards=ideal"))
+            for r in range(3)]
+    summary = summary_rows(rows).rename_columns(["setting", "order", "replicate_key", HEADLINE[0], "other"])
+    table = compare_settings(summary, [HEADLINE[0]], "safeguards=none")
+    from sim.analysis.compare import Comparison
+
+    result = Comparison(table, pa.table({}), [], "safeguards=none", ["safeguards=none", "safeguards=ideal"],
+                        [HEADLINE[0]], tmp_path / COMPARISON, None)
+    lines = format_table(result).splitlines()
+    assert any(line.startswith("  safeguards=ideal — an analytic bound, not a policy  n=3") for line in lines)
+    assert any(line.startswith("  safeguards=none ") for line in lines)

@@ -13,14 +13,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, DECOY_METRICS, HARM_METRICS, HEADLINE,
-                                 TIMELINE_SERIES, label)
+from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, DECOY_METRICS, HARM_METRICS, HEADLINE, IDEAL_NOTE,
+                                 SENDER_METRICS, TIMELINE_SERIES, is_ideal, label, setting_label)
 from sim.analysis.report import render_report, write_report
 
 BASELINE = "safeguards=none"
 SETTINGS = (BASELINE, "safeguards=teen_accounts_2024", "safeguards=all_on")
 METRICS = tuple(dict.fromkeys(HEADLINE + HARM_METRICS + CONTACT_METRICS + COST_METRICS + DECOY_METRICS
-                              + ("offenders_banned_share", "unlabelled_extra_metric")))
+                              + tuple(m for pair in SENDER_METRICS for m in pair)
+                              + ("minor_harm_prevalence_per_10k", "offenders_banned_share", "unlabelled_extra_metric")))
+HEADLINE_HARM = "minor_violating_prevalence_per_10k"
 ERRORS = ("ValueError: population.n must be positive, got -3 <see config>",
           "RuntimeError: worker killed & never finished")
 FACTOR = {BASELINE: 1.0, SETTINGS[1]: 0.7, SETTINGS[2]: 0.4}
@@ -35,18 +37,18 @@ def comparison_table() -> pa.Table:
         base = setting == BASELINE
         for j, metric in enumerate(METRICS):
             b = 0.05 + 0.01 * j if metric.endswith("_share") else 10.0 + j
-            if metric == "minor_harm_prevalence_per_10k":
+            if metric == HEADLINE_HARM:
                 b = 12.3
             f = FACTOR[setting]
             mean, n = b * f, 4
             if metric.startswith("decoy_days_to_first") and setting == SETTINGS[2]:
                 mean, n = math.nan, 0                         # the decoys were never reached
             lo, hi = (mean - 0.18 * b, mean + 0.14 * b) if n >= 2 else (math.nan, math.nan)
-            if metric == "minor_harm_prevalence_per_10k" and base:
+            if metric == HEADLINE_HARM and base:
                 lo, hi = 10.1, 14.0
             diff = mean - b
             rel = (mean / b - 1, mean / b - 1 - 0.07, mean / b - 1 + 0.07)
-            if metric == "minor_harm_prevalence_per_10k" and setting == SETTINGS[2]:
+            if metric == HEADLINE_HARM and setting == SETTINGS[2]:
                 rel = (-0.45, -0.52, -0.38)
             row = {"setting": setting, "order": order, "metric": metric, "n": n, "mean": mean, "ci_low": lo,
                    "ci_high": hi, "is_baseline": base, "n_pairs": n,
@@ -171,11 +173,59 @@ def test_all_complete_runs_are_one_line():
 
 def test_missing_cost_metrics_skip_the_panel_with_a_note():
     table = comparison_table()
-    keep = np.array([m != "minor_engagements_per_session" for m in table["metric"].to_pylist()])
+    keep = np.array([m != "minor_engagements_per_minor_day" for m in table["metric"].to_pylist()])
     page = render_report(table.filter(pa.array(keep)), timelines_table(), runs_table(), meta())
     text = " ".join(visible_text(page).split())   # the note is wrapped over several SVG <text> lines
-    assert "Not available: minor_engagements_per_session not in this sweep" in text
+    assert "Not available: minor_engagements_per_minor_day not in this sweep" in text
     assert page.count("<svg") == 4
+
+
+def test_headline_shows_violating_and_borderline_apart_and_not_the_all_class_figure():
+    assert HEADLINE[:2] == ("minor_violating_prevalence_per_10k", "minor_borderline_prevalence_per_10k")
+    assert "minor_harm_prevalence_per_10k" not in HEADLINE
+    main = render().split('id="results"')[1].split("</section>")[0]
+    assert html.escape(label("minor_violating_prevalence_per_10k")) in main
+    assert html.escape(label("minor_borderline_prevalence_per_10k")) in main
+    assert html.escape(label("minor_harm_prevalence_per_10k")) not in main
+
+
+def test_report_has_contact_by_sender_and_costs_sections():
+    page = render()
+    sender = page.split('id="contact-by-sender"')[1].split("</section>")[0]
+    for offenders, others in SENDER_METRICS:
+        assert html.escape(label(offenders)) in sender and html.escape(label(others)) in sender
+    costs = page.split('id="costs"')[1].split("</section>")[0]
+    for metric in COST_METRICS:
+        assert html.escape(label(metric)) in costs
+    assert page.index('id="costs"') < page.index('id="cost-benefit"')
+
+
+def test_the_ideal_preset_is_named_as_an_analytic_bound_wherever_settings_are_named():
+    ideal = "safeguards=ideal"
+    table = comparison_table()
+    settings = [ideal if s == SETTINGS[2] else s for s in table["setting"].to_pylist()]
+    table = table.set_column(table.schema.get_field_index("setting"), "setting", pa.array(settings, pa.string()))
+    runs = runs_table()
+    run_settings = [ideal if s == SETTINGS[2] else s for s in runs["setting"].to_pylist()]
+    runs = runs.set_column(runs.schema.get_field_index("setting"), "setting", pa.array(run_settings, pa.string()))
+    page = render_report(table, empty_timelines(), runs, meta())
+    named = f"{ideal} — {IDEAL_NOTE}"
+    assert named == "safeguards=ideal — an analytic bound, not a policy"
+    for section in ("results", "runs", "costs", "contact-by-sender", "all-metrics"):
+        assert html.escape(named) in page.split(f'id="{section}"')[1].split("</section>")[0], section
+    # In the figures' axis labels too (wrapped over lines there): never the bare name alone.
+    assert "an analytic bound" in " ".join(visible_text(page.split('id="harm"')[1].split("</section>")[0]).split())
+    assert html.escape(setting_label(SETTINGS[1])) == html.escape(SETTINGS[1])
+
+
+@pytest.mark.parametrize("setting,ideal", [
+    ("safeguards=ideal", True), ("safeguards.preset=ideal", True), ("recommender=random, safeguards=ideal", True),
+    ("safeguards=all_on", False), ("recommender=ideal", False), ("safeguards=ideal_ish", False), ("all runs", False),
+])
+def test_which_settings_are_the_ideal_preset(setting, ideal):
+    assert is_ideal(setting) is ideal
+    assert (IDEAL_NOTE in setting_label(setting)) is ideal
+    assert setting_label(setting).startswith(setting.split(" — ")[0])
 
 
 # ----------------------------------------------------------------------------- a real browser

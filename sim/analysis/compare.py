@@ -22,7 +22,7 @@ from typing import TextIO
 
 import pyarrow as pa
 
-from sim.analysis.labels import HEADLINE, TIMELINE_SERIES, label
+from sim.analysis.labels import HEADLINE, TIMELINE_SERIES, label, setting_label
 from sim.analysis.runs import (UNKNOWN_CODE, Run, assign_settings, decoy_days, runs_table, scan_runs,
                                summary_dataset)
 from sim.analysis.stats import compare_settings, decoy_timelines
@@ -146,10 +146,10 @@ def _mixed_code_message(complete: list[Run], versions: dict[str, int]) -> str:
 
     if mixed:
         lines.append(f"settings with runs from more than one version ({len(mixed)} of {len(settings)}):")
-        lines += [f"  {s} ({versions_of(s)})" for s in mixed]
+        lines += [f"  {setting_label(s)} ({versions_of(s)})" for s in mixed]
     else:
         lines.append("no setting has runs from more than one version, but the settings were made by different code:")
-        lines += [f"  {s} ({versions_of(s)})" for s in settings]
+        lines += [f"  {setting_label(s)} ({versions_of(s)})" for s in settings]
     stale = "the runs not made by the installed code" if installed in versions else "the stale runs"
     lines.append(f"To proceed, either re-run the sweep's command to recompute {stale} (a finished run is reused "
                  "only when the same code made it), then compare again; or pass --mixed-code (mixed_code=True "
@@ -287,12 +287,13 @@ def format_table(result: Comparison, level: float = 0.95) -> str:
     rows = result.table.to_pylist()
     by_key = {(r["setting"], r["metric"]): r for r in rows}
     metrics = [m for m in HEADLINE if m in result.metrics] or result.metrics[:8]
-    width = max(len(s) for s in result.settings)
+    names = {s: setting_label(s) for s in result.settings}    # the ideal preset is named as a bound
+    width = max(len(n) for n in names.values())
     pct = f"{level * 100:g}%"
     complete = sum(r.status == 'complete' for r in result.runs)
     lines = [f"{len(result.settings)} settings, "
              f"{complete} complete runs; means over replicates, "
-             f"{pct} bootstrap intervals; change vs baseline ({result.baseline}) paired by replicate, "
+             f"{pct} bootstrap intervals; change vs baseline ({setting_label(result.baseline)}) paired by replicate, "
              f"* = interval of the difference excludes 0"]
     versions = result.code_versions or {}
     if len(versions) > 1:
@@ -304,7 +305,7 @@ def format_table(result: Comparison, level: float = 0.95) -> str:
         lines.append(label(metric))
         for setting in result.settings:
             r = by_key[(setting, metric)]
-            lines.append(f"  {setting:<{width}}  n={r['n']:<3} {number(r['mean']):>8} "
+            lines.append(f"  {names[setting]:<{width}}  n={r['n']:<3} {number(r['mean']):>8} "
                          f"{interval(r['ci_low'], r['ci_high']):<22} {_change(r)}")
     bad = [r for r in result.runs if r.status != "complete"]
     if bad:

@@ -1,51 +1,93 @@
 """Which summary figures a comparison shows, in what order, under which names.
 
 Core objects: :data:`LABELS`, :data:`HARM_METRICS`, :data:`CONTACT_METRICS`,
-:data:`DECOY_METRICS`, :data:`COST_METRICS`, :data:`HEADLINE`,
-:data:`TIMELINE_SERIES`.
+:data:`SENDER_METRICS`, :data:`DECOY_METRICS`, :data:`COST_METRICS`,
+:data:`HEADLINE`, :data:`TIMELINE_SERIES`, :func:`setting_label`.
 
 ``comparison.parquet`` holds every numeric summary column; these lists only
 choose what the terminal table and the report put first. For every figure
 here lower is better for minors except the costs, where lower is better for
-everyone else (fewer legitimate contacts blocked, less engagement lost) —
-with one exception, ``minor_engagements_per_session``, where a fall is the
-cost.
+everyone else (fewer legitimate contacts blocked or prevented, fewer benign
+items withheld, fewer adults wrongly treated as minors) — with the exceptions
+of minors' engagement and sessions (per minor-day, per session), where a fall
+is the cost.
+
+A setting that runs the safeguard preset ``ideal`` (every safeguard
+perfect) is named with :data:`IDEAL_NOTE` wherever a setting is named: it is
+an analytic bound, not a policy anyone could run.
 """
 
 from __future__ import annotations
 
 LABELS: dict[str, str] = {
-    "minor_harm_prevalence_per_10k": "harmful impressions per 10k, minors",
-    "minor_exposed_7d_share": "minors exposed to harm in 7 days",
-    "minor_explicit_exposed_7d_share": "minors shown explicit items in 7 days",
+    "minor_violating_prevalence_per_10k": "violating impressions per 10k, minors (the platform's prevalence)",
+    "minor_borderline_prevalence_per_10k": "borderline (suggestive) impressions per 10k, minors",
+    "minor_13_15_sexual_image_7d_share": "13-15s who saw an explicit image in 7 days (feed or message)",
+    "minor_sexual_image_7d_share": "minors who saw an explicit image in 7 days (feed or message)",
+    "minor_exposed_7d_share": "minors shown harmful content (any class) in 7 days",
+    "minor_explicit_exposed_7d_share": "minors shown explicit items in their feed in 7 days",
+    "minor_harm_prevalence_per_10k": "harmful impressions per 10k (all classes), minors",
+    "minor_13_15_sexual_advance_7d_share": "13-15s with an unwanted sexual advance in 7 days",
+    "minor_sexual_advance_7d_share": "minors with an unwanted sexual advance in 7 days",
+    "sexual_advances_per_1k_minor_days": "unwanted sexual advances per 1,000 minor-days",
+    "unwanted_contact_from_offenders_per_1k_minor_days": "unwanted contacts from offenders per 1,000 minor-days",
+    "unwanted_contact_from_other_adults_per_1k_minor_days":
+        "unwanted contacts from other adults per 1,000 minor-days",
+    "minor_unwanted_contact_from_offenders_7d_share": "minors contacted by an offender stranger in 7 days",
+    "minor_unwanted_contact_from_other_adults_7d_share": "minors contacted by another adult stranger in 7 days",
+    "unwanted_contact_share_via_suggestion_offenders": "offenders' unwanted contact: share via account suggestions",
+    "unwanted_contact_share_via_suggestion_other_adults":
+        "other adults' unwanted contact: share via account suggestions",
     "minor_unwanted_contact_7d_share": "minors contacted by an adult stranger in 7 days",
-    "minor_sexual_contact_7d_share": "minors with a sexual contact in 7 days",
-    "unwanted_contact_per_1k_minor_days": "unwanted contacts per 1,000 minor-days",
-    "sexual_contact_per_1k_minor_days": "sexual contacts per 1,000 minor-days",
+    "unwanted_contact_per_1k_minor_days": "unwanted contacts per 1,000 minor-days (all adults)",
     "decoy_days_to_first_harm": "decoys: day of first harmful impression",
     "decoy_days_to_first_unwanted_contact": "decoys: day of first unwanted contact",
+    "decoy_unwanted_contacts_from_offenders_per_week": "decoys: unwanted contacts from offenders per week",
+    "decoy_unwanted_contacts_from_other_adults_per_week": "decoys: unwanted contacts from other adults per week",
+    "decoy_sexual_advances_per_week": "decoys: unwanted sexual advances per week",
     "decoy_unwanted_contacts_per_week": "decoys: unwanted contacts per week",
     "decoy_harmful_impressions_per_week": "decoys: harmful impressions per week",
-    "legit_contact_blocked_share": "known adults' contacts to minors blocked",
+    "legit_contact_prevented_share": "ordinary adults' contact to minors blocked or prevented",
+    "legit_contact_blocked_share": "ordinary adults' contact to minors blocked",
     "peer_contact_blocked_share": "minors' contacts to peers blocked",
-    "benign_removed_share": "benign uploads wrongly removed",
+    "minor_benign_withheld_per_1k_impressions": "benign items withheld from minors' feeds per 1,000 impressions",
+    "benign_messages_blurred_share": "benign messages to minors wrongly blurred",
+    "adults_wrongly_protected_per_1k_adults": "adults wrongly treated as minors per 1,000 adults",
+    "adults_wrongly_flagged_per_1k_adults": "ordinary adults wrongly flagged per 1,000 adults",
+    "minor_engagements_per_minor_day": "minors' engagements per minor-day",
+    "minor_sessions_per_minor_day": "minors' sessions per minor-day",
+    "minor_protected_share": "minors treated as minors (declared or found by age checks)",
     "minor_engagements_per_session": "minors' engagements per session",
+    "benign_removed_share": "benign uploads wrongly removed",
     "contacts_blocked_by_safeguards": "contacts stopped by safeguards per 1,000 minor-days",
     "offenders_banned_share": "offenders banned by the end",
 }
 
-HARM_METRICS = ("minor_harm_prevalence_per_10k", "minor_exposed_7d_share", "minor_explicit_exposed_7d_share")
-CONTACT_METRICS = ("unwanted_contact_per_1k_minor_days", "minor_unwanted_contact_7d_share",
-                   "minor_sexual_contact_7d_share")
+HARM_METRICS = ("minor_violating_prevalence_per_10k", "minor_borderline_prevalence_per_10k",
+                "minor_13_15_sexual_image_7d_share")
+CONTACT_METRICS = ("unwanted_contact_from_offenders_per_1k_minor_days",
+                   "unwanted_contact_from_other_adults_per_1k_minor_days", "minor_13_15_sexual_advance_7d_share")
+#: Unwanted contact split by sender: (offenders, other adults) pairs, shown side by side.
+SENDER_METRICS = (
+    ("unwanted_contact_from_offenders_per_1k_minor_days", "unwanted_contact_from_other_adults_per_1k_minor_days"),
+    ("minor_unwanted_contact_from_offenders_7d_share", "minor_unwanted_contact_from_other_adults_7d_share"),
+    ("unwanted_contact_share_via_suggestion_offenders", "unwanted_contact_share_via_suggestion_other_adults"),
+    ("decoy_unwanted_contacts_from_offenders_per_week", "decoy_unwanted_contacts_from_other_adults_per_week"),
+)
 DECOY_METRICS = ("decoy_days_to_first_harm", "decoy_days_to_first_unwanted_contact",
-                 "decoy_unwanted_contacts_per_week", "decoy_harmful_impressions_per_week")
-COST_METRICS = ("legit_contact_blocked_share", "peer_contact_blocked_share", "benign_removed_share",
-                "minor_engagements_per_session")
+                 "decoy_unwanted_contacts_from_offenders_per_week", "decoy_sexual_advances_per_week",
+                 "decoy_harmful_impressions_per_week")
+COST_METRICS = ("legit_contact_prevented_share", "legit_contact_blocked_share", "peer_contact_blocked_share",
+                "minor_benign_withheld_per_1k_impressions", "benign_messages_blurred_share",
+                "adults_wrongly_protected_per_1k_adults", "adults_wrongly_flagged_per_1k_adults",
+                "minor_engagements_per_minor_day", "minor_sessions_per_minor_day", "benign_removed_share")
 
-#: The terminal table's rows, in order.
-HEADLINE = ("minor_harm_prevalence_per_10k", "minor_exposed_7d_share", "unwanted_contact_per_1k_minor_days",
-            "minor_sexual_contact_7d_share", "decoy_days_to_first_unwanted_contact",
-            "legit_contact_blocked_share", "minor_engagements_per_session")
+#: The terminal table's rows and the report's main table, in order.
+HEADLINE = ("minor_violating_prevalence_per_10k", "minor_borderline_prevalence_per_10k",
+            "minor_13_15_sexual_image_7d_share", "minor_13_15_sexual_advance_7d_share",
+            "unwanted_contact_from_offenders_per_1k_minor_days",
+            "unwanted_contact_from_other_adults_per_1k_minor_days", "decoy_days_to_first_unwanted_contact",
+            "legit_contact_prevented_share", "minor_engagements_per_minor_day")
 
 #: Decoy timelines built from ``days.parquet`` (cohort ``decoy``): cumulative count per decoy by day.
 TIMELINE_SERIES = {
@@ -53,7 +95,29 @@ TIMELINE_SERIES = {
     "unwanted_contacts_per_decoy": ("unwanted_contacts", "unwanted contacts per decoy (cumulative)"),
 }
 
+#: The safeguard preset in which every safeguard is perfect, and what is said wherever it is named.
+IDEAL_PRESET = "ideal"
+IDEAL_NOTE = "an analytic bound, not a policy"
+#: Setting keys that name the safeguard preset: a Hydra override, or the config value.
+_PRESET_KEYS = ("safeguards", "safeguards.preset")
+
 
 def label(metric: str) -> str:
     """The human name of a summary column (the column name itself when it has none)."""
     return LABELS.get(metric, metric)
+
+
+def _names_ideal(part: str) -> bool:
+    key, sep, value = part.partition("=")
+    return bool(sep) and key.strip().lstrip("+~") in _PRESET_KEYS and value.strip() == IDEAL_PRESET
+
+
+def is_ideal(setting: str) -> bool:
+    """Whether a setting's name (``key=value, ...``) runs the safeguard preset ``ideal``."""
+    return any(_names_ideal(part) for part in setting.split(", "))
+
+
+def setting_label(setting: str) -> str:
+    """How a setting is named to readers: ``safeguards=ideal`` reads "safeguards=ideal — an analytic bound,
+    not a policy"; every other setting is its own name."""
+    return ", ".join(f"{part} — {IDEAL_NOTE}" if _names_ideal(part) else part for part in setting.split(", "))

@@ -9,8 +9,9 @@ sharp on a projector) and there is no JavaScript. Figures are built with
 selected and no global state is touched. Nothing time-dependent goes into the
 page and SVG ids come from a fixed salt, so the same inputs give a
 byte-identical file. Which metrics come first and what they are called comes
-from :mod:`sim.analysis.labels`; every other numeric metric still appears in
-the full table at the end.
+from :mod:`sim.analysis.labels`, and so does how a setting is named (the
+``ideal`` preset is named as an analytic bound, not a policy); every other
+numeric metric still appears in the full table at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import pyarrow as pa
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.analysis.labels import (CONTACT_METRICS, HARM_METRICS, HEADLINE, LABELS, TIMELINE_SERIES, label)
+from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, HARM_METRICS, HEADLINE, LABELS, SENDER_METRICS,
+                                 TIMELINE_SERIES, label, setting_label)
 from sim.analysis.text import excludes_zero, interval, number
 
 DASH = "–"
@@ -137,20 +139,19 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
         f"<title>{e(title)}</title><style>{CSS}</style></head><body><main>",
         f"<h1>{e(title)}</h1>",
         f'<p class="sub">Sweep <span class="code">{e(str(meta.get("sweep_dir", "")))}</span> · '
-        f"{len(res.settings)} settings · baseline <strong>{e(res.baseline)}</strong></p>",
+        f"{len(res.settings)} settings · baseline <strong>{e(setting_label(res.baseline))}</strong></p>",
         _mixed_code(meta.get("code_versions") or {}, meta.get("code_by_setting") or {}),
-        _how_to_read(res.baseline, level, resamples),
+        _how_to_read(setting_label(res.baseline), level, resamples),
         _run_status(run_rows),
-        "<section id=\"results\"><h2>Main results</h2>", _main_table(res, metrics), "</section>",
+        "<section id=\"results\"><h2>Main results</h2>", _main_table(res, metrics), _MAIN_NOTE, "</section>",
         _figure_section("harm", "Harm by setting", _interval_figure(res, HARM_METRICS),
                         "Mean and interval per setting; the dashed line is the baseline mean. A filled dot marks a "
                         "paired difference from the baseline whose interval excludes 0."),
         _figure_section("contact", "Contact by setting", _interval_figure(res, CONTACT_METRICS),
                         "Mean and interval per setting, drawn as for harm."),
+        _sender_section(res),
         _timeline_section(timelines, res),
-        _figure_section("cost-benefit", "Cost–benefit", _cost_benefit_figure(res),
-                        "Each point is a setting compared with the baseline on paired replicates, with intervals "
-                        "in both directions. Up is more protection; right is more cost."),
+        _costs_section(res),
         _full_table(res),
         f"<footer>exposim {e(str(meta.get('exposim_version', 'unknown')))}{_code_footer(meta)} · "
         f"{len(run_rows)} runs · "
@@ -287,7 +288,7 @@ def _mixed_code(versions: dict[str, int], by_setting: dict[str, dict[str, int]])
     items = "".join(f'<li><span class="code">{e(_short(fp))}</span>: {_runs(n)}</li>' for fp, n in versions.items())
     mixed = [s for s, counts in by_setting.items() if len(counts) > 1]
     settings = ("<p>Settings with runs from more than one version: "
-                + "; ".join(f"<strong>{e(s)}</strong>" for s in mixed) + ".</p>") if mixed else ""
+                + "; ".join(f"<strong>{e(setting_label(s))}</strong>" for s in mixed) + ".</p>") if mixed else ""
     return (f'<section id="mixed-code" class="warn"><p><strong>Mixed code: the {total} complete runs come from '
             f"{len(versions)} code versions</strong> (source fingerprints; “unknown” is a run recorded before "
             f"runs kept one). They were compared anyway: a difference below may come from a change in the code, "
@@ -321,6 +322,7 @@ def _run_status(rows: list[dict[str, Any]]) -> str:
                "<th>status</th><th>error</th></tr></thead><tbody>")
     for r in sorted(bad, key=lambda r: str(r.get("run_dir"))):
         cols = [str(r.get(k) or "") for k in ("run_dir", "setting", "replicate", "status")]
+        cols[1] = setting_label(cols[1])
         out.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cols)
                    + f'<td class="err">{e(str(r.get("error") or DASH))}</td></tr>')
     out.append("</tbody></table></div></section>")
@@ -335,8 +337,8 @@ def _main_table(res: _Results, metrics: Sequence[str]) -> str:
     for s in res.settings:
         n = max((int(res.cells[(s, m)]["n"] or 0) for m in res.metrics if (s, m) in res.cells), default=0)
         tag = '<span class="tag">baseline</span>' if s == res.baseline else ""
-        out.append(f'<tr{" class=baseline" if s == res.baseline else ""}><th scope="row">{e(s)}{tag}</th>'
-                   f'<td class="num">{n}</td>' + "".join(_cell(res, s, m) for m in metrics) + "</tr>")
+        out.append(f'<tr{" class=baseline" if s == res.baseline else ""}><th scope="row">{e(setting_label(s))}'
+                   f'{tag}</th><td class="num">{n}</td>' + "".join(_cell(res, s, m) for m in metrics) + "</tr>")
     out.append("</tbody></table></div>")
     missing = [m for m in metrics if m not in res.metrics]
     if missing:
@@ -347,7 +349,7 @@ def _main_table(res: _Results, metrics: Sequence[str]) -> str:
 def _full_table(res: _Results) -> str:
     e = html.escape
     metrics = res.ordered_metrics()
-    head = "".join(f'<th scope="col">{e(s)}</th>' for s in res.settings)
+    head = "".join(f'<th scope="col">{e(setting_label(s))}</th>' for s in res.settings)
     out = ['<section id="all-metrics"><h2>All metrics</h2><details>',
            f"<summary>Every summary metric ({len(metrics)}) for every setting</summary>",
            f'<div class="scroll"><table class="full"><thead><tr><th scope="col">metric</th>{head}</tr></thead><tbody>']
@@ -357,6 +359,50 @@ def _full_table(res: _Results) -> str:
                    + "".join(_cell(res, s, m) for s in res.settings) + "</tr>")
     out.append("</tbody></table></div></details></section>")
     return "".join(out)
+
+
+_MAIN_NOTE = ('<p class="note">Violating content (adult_sexual, exploitative: what moderation removes) and '
+              "borderline content (suggestive: allowed, harmful for minors) are shown apart; the all-class "
+              "prevalence is in the full table. A sexual advance is an unwanted message, message request or "
+              "comment from an adult stranger that carries an explicit image or belongs to a conversation at "
+              "solicitation; follow requests are not advances.</p>")
+
+
+def _metric_table(res: _Results, metrics: Sequence[str]) -> str:
+    """Settings down, the given metrics across: each cell as in the main table."""
+    e = html.escape
+    present = [m for m in metrics if m in res.metrics]
+    head = "".join(f'<th scope="col">{e(_title(m))}</th>' for m in present)
+    out = [f'<div class="scroll"><table><thead><tr><th scope="col">setting</th>{head}</tr></thead><tbody>']
+    for s in res.settings:
+        out.append(f'<tr{" class=baseline" if s == res.baseline else ""}><th scope="row">{e(setting_label(s))}</th>'
+                   + "".join(_cell(res, s, m) for m in present) + "</tr>")
+    out.append("</tbody></table></div>")
+    missing = [m for m in metrics if m not in res.metrics]
+    if missing:
+        out.append(f'<p class="note">Not in this sweep: {e(", ".join(missing))}.</p>')
+    return "".join(out)
+
+
+def _sender_section(res: _Results) -> str:
+    """Unwanted contact split by sender: offenders and other (ordinary) adults side by side."""
+    metrics = [m for pair in SENDER_METRICS for m in pair]
+    return ('<section id="contact-by-sender"><h2>Unwanted contact by sender</h2>'
+            "<p>Offenders and other adults apart: what a safeguard does to offenders' contact is the benefit; "
+            "what it does to ordinary adults' contact is mostly a cost, and the two can move differently.</p>"
+            + _metric_table(res, metrics) + "</section>")
+
+
+def _costs_section(res: _Results) -> str:
+    """What the safeguards cost everyone else: a table of the cost figures, then the cost–benefit figure."""
+    figure = _figure_section("cost-benefit", "Cost–benefit", _cost_benefit_figure(res),
+                             "Each point is a setting compared with the baseline on paired replicates, with "
+                             "intervals in both directions. Up is more protection; right is more cost.")
+    return ('<section id="costs"><h2>Costs</h2>'
+            "<p>Ordinary adults' contact with minors stopped by a safeguard or prevented upstream (the "
+            "suggestion that would have led to it was withheld), benign items withheld from minors' feeds, "
+            "benign messages blurred, adults wrongly treated as minors or flagged, and minors' engagement and "
+            "sessions.</p>" + _metric_table(res, COST_METRICS) + "</section>" + figure)
 
 
 def _figure_section(anchor: str, heading: str, svg: str, caption: str) -> str:
@@ -437,7 +483,7 @@ def _interval_figure(res: _Results, metrics: Sequence[str]) -> str:
                     filled = base or res.significant(s, metric)
                     ax.plot([mean], [i], "o", markersize=7, color=colour,
                             markerfacecolor=colour if filled else "white", markeredgewidth=1.8)
-        axes[0].set_yticks(np.arange(n), [_wrap(s) for s in res.settings])
+        axes[0].set_yticks(np.arange(n), [_wrap(setting_label(s)) for s in res.settings])
         axes[0].set_ylim(max(n, 1) - 0.5, -0.5)
         return _svg(fig, f"fig-{metrics[0]}")
 
@@ -472,7 +518,7 @@ def _timeline_figure(timelines: pa.Table, res: _Results) -> str:
                 if ok.any():
                     ax.fill_between(day, np.where(ok, lo, 0.0), np.where(ok, hi, 0.0), where=ok,
                                     color=style["color"], alpha=0.15, linewidth=0)
-                ax.plot(day, mean, linewidth=2, label=s, **style)
+                ax.plot(day, mean, linewidth=2, label=setting_label(s), **style)
         handles, labels = axes[0].get_legend_handles_labels()
         if not handles:
             handles, labels = axes[-1].get_legend_handles_labels()
@@ -519,7 +565,7 @@ def _tradeoff_panel(ax: Axes, res: _Results, benefit: str, cost: str, cost_is_sh
             continue
         ax.errorbar([x], [y], xerr=_whisker(x, xlo, xhi), yerr=_whisker(y, ylo, yhi), fmt="o", color=styles[s]["color"],
                     markersize=7, capsize=3, linewidth=1.5)
-        ax.annotate(_wrap(s, 30), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8.5)
+        ax.annotate(_wrap(setting_label(s), 30), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8.5)
     ax.axhline(0, color="#999999", linewidth=0.8)
     ax.axvline(0, color="#999999", linewidth=0.8)
     ax.set_xlabel(xlabel)
@@ -531,10 +577,11 @@ def _cost_benefit_figure(res: _Results) -> str:
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(12, 5.5), layout="constrained")
         left, right = fig.subplots(1, 2)
-        left.set_title("harm vs engagement", fontsize=11)
-        _tradeoff_panel(left, res, "minor_harm_prevalence_per_10k", "minor_engagements_per_session", False,
-                        "harm removed (%)", "engagement lost (%)")
-        right.set_title("unwanted contact vs legitimate contact", fontsize=11)
-        _tradeoff_panel(right, res, "unwanted_contact_per_1k_minor_days", "legit_contact_blocked_share", True,
-                        "unwanted contact removed (%)", "legitimate contact blocked (%)")
+        left.set_title("violating content vs engagement", fontsize=11)
+        _tradeoff_panel(left, res, "minor_violating_prevalence_per_10k", "minor_engagements_per_minor_day", False,
+                        "violating impressions removed (%)", "engagement per minor-day lost (%)")
+        right.set_title("offenders' contact vs ordinary adults' contact", fontsize=11)
+        _tradeoff_panel(right, res, "unwanted_contact_from_offenders_per_1k_minor_days",
+                        "legit_contact_prevented_share", True, "offenders' unwanted contact removed (%)",
+                        "ordinary adults' contact blocked or prevented (%)")
         return _svg(fig, "fig-cost-benefit")
