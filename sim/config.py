@@ -222,6 +222,7 @@ class ModerationConfig:
     ban_evasion_delay_days: int = param(3, 0, 365, doc="days before a banned offender's new account appears")
     flag_requests_threshold: int = param(5, 1, 10_000, doc="stranger contacts to minors in the window that flag an adult as suspicious")
     flag_window_days: int = param(7, 1, 365, doc="window of the request count, days")
+    detector_correlation: float = param(0.5, 0, 1, doc="chance, per item or account, that a safeguard's detector reads the moderation classifier's latent score instead of its own draw (0: independent errors, 1: they miss the same items)")
 
 
 @dataclass
@@ -234,7 +235,8 @@ class FeedFilteringConfig:
     downrank_classes: list[str] = param(["suggestive"], doc="classes downranked in protected feeds",
                                         choices=HARMFUL_CLASSES)
     downrank_factor: float = param(0.3, 0, 1, doc="score multiplier for downranked classes (0 removes them)")
-    classifier_recall: float = param(0.8, 0, 1, doc="share of items of a filtered class the filter recognises")
+    classifier_recall: float = param(0.87, 0, 1, doc="share of items of a filtered or downranked class the filter recognises")
+    false_positive_rate: float = param(0.014, 0, 1, doc="share of other items the filter wrongly removes from protected feeds (benign content withheld)")
 
 
 @dataclass
@@ -259,7 +261,10 @@ class DmFromConnectionsOnlyConfig:
 class SuspiciousAdultExclusionConfig:
     """S3: flagged adults are hidden from minors and lose the message button to them."""
 
-    enabled: bool = param(False, doc="hide flagged adults from protected minors and block their stranger contact")
+    enabled: bool = param(False, doc="hide suspected adults from protected minors and block their stranger contact")
+    recall: float = param(0.8, 0, 1, doc="share of adults flagged by moderation's signals (blocks, reports, many requests to minors) the safeguard acts on")
+    false_positive_rate: float = param(0.001, 0, 1, doc="share of other adults wrongly treated as suspicious")
+    basis: str = param("signals", doc="signals: act on adults moderation flagged (blocks, reports, requests); offenders: on the true offenders, an analytic bound", choices=("signals", "offenders"))
 
 
 @dataclass
@@ -296,16 +301,48 @@ class SensitiveContentControlConfig:
                        "limited: all harmful classes everywhere", choices=("more", "13+", "limited"))
     block_producer_follows: bool = param(True, doc="protected minors cannot follow adult-content producers")
     classifier_recall: float = param(0.8, 0, 1, doc="share of sensitive items the control recognises")
+    false_positive_rate: float = param(0.014, 0, 1, doc="share of other items the control wrongly withholds")
+
+
+#: Age-assurance methods (docs/SOURCES.md#age-assurance): what one check learns about an account's age.
+AGE_ASSURANCE_METHODS = ("self_declaration", "facial_estimation", "document")
 
 
 @dataclass
 class AgeAssuranceConfig:
-    """S9: checks that find minors registered as adults (and adults posing as minors)."""
+    """S9: checks of an account's age by a method with an error, run at set moments.
+
+    The defaults describe a facial-estimation deployment with a document
+    fallback: vendor-reported error (Yoti, MAE about 1.4-1.55 years for
+    13-17-year-olds; NIST reports higher errors, NISTIR 7995's best MAE was
+    4.3 years) and a "Challenge 25"-style buffer. ``evasion_share`` (0.1) is
+    an assumption, not a measured figure.
+    """
 
     enabled: bool = param(False, doc="run age-assurance checks")
-    recall: float = param(0.9, 0, 1, doc="chance one check finds a minor registered as an adult (or an adult posing as a minor)")
-    false_positive_rate: float = param(0.01, 0, 1, doc="chance one check wrongly treats an adult as a minor")
-    cadence_days: int = param(30, 1, 3650, doc="each account is checked on average once in this many days")
+    method: str = param("facial_estimation", doc="how a check estimates age: self_declaration (learns nothing new), "
+                        "facial_estimation (true age + Gaussian error; under the threshold, a document check), "
+                        "document (an adult passes with document_adult_pass, a minor never)",
+                        choices=AGE_ASSURANCE_METHODS)
+    estimation_mae_years: float = param(1.5, 0, 10, doc="mean absolute error of facial age estimation, years (Gaussian, "
+                                        "sigma = MAE * sqrt(pi/2)); vendor-reported 1.4-1.55 for 13-17, NISTIR 7995 best 4.3")
+    buffer_years: float = param(3.0, 0, 20, doc="facial estimation passes an account as adult when the estimate is at "
+                                "least 18 + buffer_years (3: 21, a 'Challenge 25'-style buffer)")
+    document_adult_pass: float = param(0.97, 0, 1, doc="chance an adult passes a document check (the rest have no ID at "
+                                       "hand and are taken for minors); once passed, a document check always passes")
+    evasion_share: float = param(0.1, 0, 1, doc="share of minors who evade every check persistently while registered "
+                                 "as adults (a borrowed ID, an adult's face), drawn once per account; an assumption "
+                                 "(decoys never evade)")
+    at_registration: bool = param(True, doc="check accounts when they register, before their first session")
+    before_first_contact: bool = param(False, doc="check both accounts, if never checked, before a stranger the "
+                                       "platform takes for an adult contacts someone")
+    on_flags: bool = param(True, doc="check accounts newly flagged as suspicious adults")
+    youth_signal_per_day: float = param(0.01, 0, 1, doc="chance per day that an unprotected minor trips an age signal "
+                                        "(content, a report of being under age) that triggers a check")
+    false_signal_per_day: float = param(0.0005, 0, 1, doc="chance per day that an unprotected adult trips an age signal "
+                                        "that triggers a check")
+    cadence_days: int = param(0, 0, 3650, doc="periodic re-check of every account on average once in this many days "
+                              "(0: no periodic check)")
 
 
 @dataclass
@@ -315,6 +352,7 @@ class HashMatchingConfig:
     enabled: bool = param(False, doc="match uploads against hashes of known exploitative items")
     known_share: float = param(0.5, 0, 1, doc="share of exploitative items that are already known (hashed)")
     recall_on_known: float = param(0.99, 0, 1, doc="share of known items the match catches")
+    false_positive_rate: float = param(1e-6, 0, 1, doc="share of other uploads wrongly matched and blocked")
 
 
 @dataclass
@@ -323,6 +361,7 @@ class NudityProtectionConfig:
 
     enabled: bool = param(False, doc="blur explicit images in messages to protected accounts")
     recall: float = param(0.9, 0, 1, doc="share of explicit images recognised and blurred")
+    false_positive_rate: float = param(0.01, 0, 1, doc="share of messages without an explicit image wrongly blurred")
     block_lift: float = param(1.5, 1, 20, doc="multiplier of the block probability for a blurred image")
 
 
@@ -331,7 +370,8 @@ class CommentFilterConfig:
     """S12: unwanted comments from non-followers are hidden."""
 
     enabled: bool = param(False, doc="filter comments from accounts a protected minor does not follow")
-    recall: float = param(0.8, 0, 1, doc="share of such comments the filter catches")
+    recall: float = param(0.8, 0, 1, doc="share of offenders' comments from non-followers the filter catches")
+    false_positive_rate: float = param(0.05, 0, 1, doc="share of other adults' comments from non-followers it wrongly hides")
 
 
 @dataclass
@@ -555,6 +595,10 @@ def validate(cfg: Config) -> Config:
     if cfg.measure_days > cfg.days:
         raise ConfigError(f"measure_days={cfg.measure_days} exceeds days={cfg.days}: the summary is measured over "
                           f"the last measure_days of the run; set measure_days<={cfg.days} or raise days")
+    if cfg.decoys.n > 0 and cfg.decoys.join_day > cfg.days:
+        raise ConfigError(f"decoys.join_day={cfg.decoys.join_day} exceeds days={cfg.days}: the decoys register on "
+                          f"decoys.join_day and would never be on the platform; set decoys.join_day<={cfg.days}, "
+                          f"raise days or set decoys.n=0")
     pop = cfg.population
     if cfg.network.kind == "synthetic":
         # A graph file settles the population size; sim.inputs checks its decoys once it is read.

@@ -29,8 +29,20 @@ from sim.vocabulary import (ACQUAINTANCE, CHANNELS, COHORTS, COMMENT, CONTACT, C
                             FOLLOW_REQUEST, GROUP, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, NETWORK, OFFENDER, RAPPORT,
                             S_ADULT, S_MINOR, S_OFFENDER, SEARCH, SENDERS, SOLICITATION, STAGES, YOUNG_BELOW)
 
+#: Half-life, in days, of the discovery counts behind an offender's closed share (:meth:`Discovered.closed_share`).
+EFFORT_HALF_LIFE_DAYS = 7.0
+
+
 class Discovered:
-    """Each offender's bounded set of discovered minors (a ring of ``capacity`` slots)."""
+    """Each offender's bounded set of discovered minors (a ring of ``capacity`` slots).
+
+    It also keeps, per offender, how many minors he was shown through open
+    channels (every :meth:`add`) and how many safeguards withheld from him
+    (:meth:`note_closed`), both decaying with a half-life of
+    :data:`EFFORT_HALF_LIFE_DAYS`: their ratio is the share of his discovery a
+    safeguard has closed, which sets how much of his effort is deterred
+    (``contact.displacement``).
+    """
 
     def __init__(self, offenders: np.ndarray, n_accounts: int, capacity: int) -> None:
         self.offenders = offenders.astype(np.int64)
@@ -39,6 +51,24 @@ class Discovered:
         self.target = np.full((self.offenders.size, capacity), -1, dtype=np.int64)
         self.channel = np.full((self.offenders.size, capacity), -1, dtype=np.int8)
         self.cursor = np.zeros(self.offenders.size, dtype=np.int64)
+        self.opened = np.zeros(self.offenders.size)     # minors found through open channels (decaying)
+        self.closed = np.zeros(self.offenders.size)     # minors safeguards withheld from him (decaying)
+
+    def note_closed(self, offender: np.ndarray) -> None:
+        """One discovery a safeguard withheld from each listed offender row (e.g. a minor kept out of his suggestions)."""
+        idx = self.index_of[np.asarray(offender, dtype=np.int64)]
+        np.add.at(self.closed, idx[idx >= 0], 1.0)
+
+    def closed_share(self) -> np.ndarray:
+        """Per offender: the share of his recent discovery that safeguards closed (0 with no history)."""
+        total = self.opened + self.closed
+        return np.where(total > 0, self.closed / np.maximum(total, 1e-300), 0.0)
+
+    def decay(self) -> None:
+        """Age the discovery counts by one day."""
+        factor = 0.5 ** (1.0 / EFFORT_HALF_LIFE_DAYS)
+        self.opened *= factor
+        self.closed *= factor
 
     @property
     def capacity(self) -> int:
@@ -52,6 +82,7 @@ class Discovered:
         idx, target, channel = idx[keep], np.asarray(target, dtype=np.int64)[keep], channel[keep]
         if idx.size == 0:
             return
+        np.add.at(self.opened, idx, 1.0)
         # One entry per (offender, target), first channel wins; drop those already held.
         key = idx * (target.max() + 1) + target
         _, first = np.unique(key, return_index=True)
@@ -132,17 +163,18 @@ def discover(found: Discovered, pop: Population, graph: FollowGraph, followers: 
         found: the offenders' discovered sets (updated in place).
         pop, graph, followers, groups: the platform.
         cfg: contact settings.
-        visible: accounts that can be found by browsing (not banned; safeguards may hide more).
+        visible: accounts that can be found by browsing (present today; safeguards may hide more).
         recent_posts: each account's servable posts today (search favours accounts that post).
         rng: today's discovery stream.
     """
     off = found.offenders
+    on = pop.present[off]            # only offenders on the platform today browse (draws made for all)
     is_target = pop.is_minor & visible
 
     # Search: public minors, in proportion to 1 + their recent posts (search and explore
     # surface active accounts; the offender recognises a minor from the profile and posts).
     public = np.flatnonzero(~pop.private & is_target)
-    n_search = rng.poisson(cfg.search_per_day, off.size)
+    n_search = rng.poisson(cfg.search_per_day, off.size) * on
     if public.size and n_search.sum():
         who = np.repeat(off, n_search)
         cdf = np.cumsum(1.0 + recent_posts[public])
@@ -150,13 +182,13 @@ def discover(found: Discovered, pop: Population, graph: FollowGraph, followers: 
         found.add(who, public[pick], SEARCH)
 
     # Groups: fellow members of a random group of the offender's.
-    who, member = _browse(np.repeat(off, rng.poisson(cfg.group_browse_per_day, off.size)),
+    who, member = _browse(np.repeat(off, rng.poisson(cfg.group_browse_per_day, off.size) * on),
                           (groups.account_indptr, groups.account_groups), (groups.member_indptr, groups.members), rng)
     keep = is_target[member]
     found.add(who[keep], member[keep], GROUP)
 
     # Network: followers of accounts the offender follows.
-    who, fan = _browse(np.repeat(off, rng.poisson(cfg.network_browse_per_day, off.size)),
+    who, fan = _browse(np.repeat(off, rng.poisson(cfg.network_browse_per_day, off.size) * on),
                        (graph.indptr, graph.indices), (followers.indptr, followers.indices), rng)
     keep = is_target[fan]
     found.add(who[keep], fan[keep], NETWORK)
@@ -174,14 +206,21 @@ def _browse(who: np.ndarray, first: tuple[np.ndarray, np.ndarray], second: tuple
 
 def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, groups: Groups,
                       cfg: ContactConfig, active: np.ndarray, rng: np.random.Generator) -> Attempts:
-    """Each offender spends a Poisson budget on discovered targets, weighted young and public."""
+    """Each offender spends a Poisson budget on discovered targets, weighted young and public.
+
+    The budget's mean is ``offender_attempts_per_day`` times
+    ``1 - (1 - displacement) * closed_share``: of the discovery safeguards closed
+    to him, the share ``1 - displacement`` is effort he gives up rather than
+    spends on the minors he can still reach.
+    """
     young = pop.true_age < YOUNG_BELOW
     weight = np.where(found.target >= 0, 1.0, 0.0)
     t = np.maximum(found.target, 0)
     weight *= np.where(young[t], cfg.prefer_young, 1.0) * np.where(pop.private[t], 1.0, cfg.prefer_public)
-    weight *= active[found.offenders][:, None]
+    weight *= active[found.offenders][:, None] & active[t]    # both on the platform today
     total = weight.sum(axis=1)
-    budget = np.where(total > 0, rng.poisson(cfg.offender_attempts_per_day, found.offenders.size), 0)
+    rate = cfg.offender_attempts_per_day * (1.0 - (1.0 - cfg.displacement) * found.closed_share())
+    budget = np.where(total > 0, rng.poisson(rate), 0)
     row = np.repeat(np.arange(found.offenders.size), budget)
     if row.size == 0:
         return _attempts(np.zeros(0), np.zeros(0), 0, 0, S_OFFENDER)
@@ -210,6 +249,41 @@ def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, gr
     group = np.where(kind == GROUP_ADD, group, -1)
     return Attempts(sender.astype(np.int64), target.astype(np.int64), kind.astype(np.int8),
                     channel.astype(np.int8), np.full(row.size, S_OFFENDER, dtype=np.int8), group.astype(np.int64))
+
+
+def retarget(found: Discovered, pop: Population, graph: FollowGraph, blocked: Attempts, cfg: ContactConfig,
+             active: np.ndarray, rng: np.random.Generator) -> Attempts:
+    """Offenders' blocked attempts, each aimed again with chance ``displacement`` at another discovered minor.
+
+    The new target is drawn as in :func:`offender_attempts` (weighted young and
+    public) among the offender's other discovered minors; the attempt keeps its
+    kind, settled for the new target (a follow request to someone already
+    followed becomes a message; a message to a minor who does not follow back
+    arrives as a request). An offender with no other target gives up.
+    """
+    again = np.flatnonzero((blocked.sender_type == S_OFFENDER) & (rng.random(blocked.n) < cfg.displacement))
+    idx = found.index_of[blocked.sender[again]]
+    again, idx = again[idx >= 0], idx[idx >= 0]
+    t = found.target[idx]
+    tt = np.maximum(t, 0)
+    young = pop.true_age < YOUNG_BELOW
+    weight = ((t >= 0) & (t != blocked.target[again][:, None]) & active[tt]).astype(float)
+    weight *= np.where(young[tt], cfg.prefer_young, 1.0) * np.where(pop.private[tt], 1.0, cfg.prefer_public)
+    total = weight.sum(axis=1)
+    u = rng.random(again.size)
+    has = total > 0
+    again, idx, weight, total, u = again[has], idx[has], weight[has], total[has], u[has]
+    if again.size == 0:
+        return blocked.subset(np.zeros(blocked.n, dtype=bool))
+    col = np.minimum((np.cumsum(weight, axis=1) < (u * total)[:, None]).sum(axis=1), found.capacity - 1)
+    sender = blocked.sender[again]
+    target = found.target[idx, col]
+    kind = blocked.kind[again].copy()
+    kind = np.where((kind == FOLLOW_REQUEST) & graph.has_edges(sender, target), MESSAGE, kind)
+    messages = (kind == MESSAGE) | (kind == MESSAGE_REQUEST)
+    kind = np.where(messages, np.where(graph.has_edges(target, sender), MESSAGE, MESSAGE_REQUEST), kind)
+    return Attempts(sender, target, kind.astype(np.int8), found.channel[idx, col].astype(np.int8),
+                    blocked.sender_type[again], blocked.group[again])
 
 
 def ordinary_attempts(pop: Population, graph: FollowGraph, followers: FollowGraph, cfg: ContactConfig,
@@ -362,10 +436,10 @@ class Conversations:
 class ContactLog:
     """Each day's attempts counted by target cohort x sender type x channel x kind x outcome.
 
-    Outcomes: attempted, delivered, blocked (by a safeguard), unwanted, sexual.
+    Outcomes: attempted, delivered, blocked (by a safeguard), unwanted, sexual_advance.
     """
 
-    OUTCOMES = ("attempted", "delivered", "blocked", "unwanted", "sexual")
+    OUTCOMES = ("attempted", "delivered", "blocked", "unwanted", "sexual_advance")
 
     def __init__(self) -> None:
         self.days: list[np.ndarray] = []
@@ -374,8 +448,8 @@ class ContactLog:
         return (len(COHORTS), len(SENDERS), len(CHANNELS), len(CONTACT_KINDS))
 
     def record(self, cohort: np.ndarray, att: Attempts, allowed: np.ndarray, delivered: Attempts,
-               unwanted: np.ndarray, sexual: np.ndarray) -> None:
-        """Add today's counts (``unwanted`` and ``sexual`` are masks over ``delivered``)."""
+               unwanted: np.ndarray, advance: np.ndarray) -> None:
+        """Add today's counts (``unwanted`` and ``advance``, the sexual advances, are masks over ``delivered``)."""
         shape = self._shape()
 
         def cube(a: Attempts, mask: np.ndarray | None = None) -> np.ndarray:
@@ -385,7 +459,7 @@ class ContactLog:
             return np.bincount(code, minlength=int(np.prod(shape))).reshape(shape)
 
         self.days.append(np.stack([cube(att), cube(delivered), cube(att, ~allowed),
-                                   cube(delivered, unwanted), cube(delivered, sexual)], axis=-1))
+                                   cube(delivered, unwanted), cube(delivered, advance)], axis=-1))
 
     def table(self) -> dict[str, np.ndarray]:
         """Columns: day, cohort, sender, channel, kind and one per outcome; rows with any count only."""

@@ -46,7 +46,7 @@ class ItemStore:
         self.time = np.zeros(capacity, dtype=np.float32)          # day + fraction of the day posted
         self.group = np.full(capacity, -1, dtype=np.int32)
         self.score = np.zeros(capacity, dtype=np.float32)         # proactive classifier score
-        self.filter_draw = np.zeros(capacity, dtype=np.float32)   # fixed per item: recognised by a feed filter iff < recall
+        self.detect_u = np.zeros(capacity, dtype=np.float32)      # latent detectability (sim.detection); the classifier's draw
         self.removed_day = np.full(capacity, -1, dtype=np.int32)
         self.engagements = np.zeros(capacity, dtype=np.int32)
         self.impressions = np.zeros(capacity, dtype=np.int32)
@@ -64,7 +64,7 @@ class ItemStore:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         names = ("item_id", "author", "topic", "harm", "appeal", "day", "time", "group", "score",
-                 "filter_draw", "removed_day", "engagements", "impressions", "hash_listed", "queued_day", "kept_day",
+                 "detect_u", "removed_day", "engagements", "impressions", "hash_listed", "queued_day", "kept_day",
                  "reported", "pending_views")
         return {name: getattr(self, name) for name in names}
 
@@ -196,14 +196,17 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
     else:
         group = np.full(k, -1)
 
+    # One latent draw per item: the moderation classifier's score is a monotone function of it, and
+    # every safeguard detector reads it too (sim.detection), so their errors can be correlated.
+    detect_u = rng.random(k).astype(np.float32)
     return items.add(
         day, content.retention_days,
         author=author, topic=topic, harm=harm, appeal=appeal,
         day=np.full(k, day, dtype=np.int32),
         time=(day + rng.random(k)).astype(np.float32),
         group=group.astype(np.int32),
-        score=classifier_scores(harm, moderation, rng.random(k)),
-        filter_draw=rng.random(k).astype(np.float32),
+        score=classifier_scores(harm, moderation, detect_u),
+        detect_u=detect_u,
         hash_listed=(harm == EXPLOITATIVE) & (rng.random(k) < hash_listed_share),
     )
 

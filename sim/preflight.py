@@ -138,12 +138,15 @@ def _check_group_options(ov: Override, loader: Any, groups: list[str]) -> None:
     key = ov.key_or_group.split("@", 1)[0]
     if key not in groups or ov.is_delete():
         return
-    options = loader.get_group_options(key)
     values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
     for value in values:
-        if value not in options:
-            raise ConfigError(f"{key}={value}: there is no such option{_suggest_among(value, options)}; "
-                              f"choose from {', '.join(options)}")
+        # An option may sit in a subfolder of the group (safeguards=single/feed_filtering).
+        folder, _, option = f"{key}/{value}".rpartition("/")
+        options = loader.get_group_options(folder)
+        if option not in options:
+            named = [f"{folder[len(key) + 1:]}/{o}" if folder != key else o for o in options]
+            raise ConfigError(f"{key}={value}: there is no such option{_suggest_among(value, named)}; "
+                              f"choose from {', '.join(named) or '(none: no such folder)'}")
 
 
 def _suggest_among(value: str, options: list[str]) -> str:

@@ -2,9 +2,10 @@
 
 Core objects: :data:`HOOKS`, :class:`Safeguard`, :class:`SafeguardSet`,
 :class:`Delivery`, :class:`SafeguardContext`, and one class per safeguard of the
-catalogue (S1-S13, S15; the user tools of S14 are always present as minors'
-block and report responses), each registered as kind ``safeguard`` of
-:mod:`sim.registry` with the dataclass of its config section.
+catalogue (S1-S8, S10-S13, S15; S9 age assurance is :mod:`sim.age_assurance`;
+the user tools of S14 are always present as minors' block and report
+responses), each registered as kind ``safeguard`` of :mod:`sim.registry` with
+the dataclass of its config section.
 
 A phase never asks "is safeguard X on?". It calls a hook on the
 :class:`SafeguardSet`; every enabled safeguard registered for that hook acts on
@@ -24,16 +25,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sim import registry
-from sim.config import (AgeAssuranceConfig, CommentFilterConfig, DmFromConnectionsOnlyConfig, FeedFilteringConfig,
+from sim.config import (CommentFilterConfig, DmFromConnectionsOnlyConfig, FeedFilteringConfig,
                         GroupAddConsentConfig, HashMatchingConfig, HiddenConnectionsConfig, NoMinorSuggestionsConfig,
                         NudityProtectionConfig, PrivateByDefaultConfig, SafeguardsConfig, SafetyNoticesConfig,
                         SensitiveContentControlConfig, SuspiciousAdultExclusionConfig, UsageLimitsConfig,
                         safeguard_names)
 from sim.contact import Attempts
 from sim.content import ItemStore
+from sim.detection import Detector, account_latent, detector_key
 from sim.population import Population
-from sim.vocabulary import (ADULT_AGE, ADULT_CONTENT_PRODUCER, COMMENT, GROUP_ADD, HARM_CLASSES, HARMFUL_CLASSES,
-                            MESSAGE, MESSAGE_REQUEST, NETWORK, NONE, VIOLATING_CLASSES)
+from sim.vocabulary import (ADULT_CONTENT_PRODUCER, COMMENT, GROUP_ADD, HARM_CLASSES, HARMFUL_CLASSES,
+                            MESSAGE, MESSAGE_REQUEST, NETWORK, NONE, OFFENDER, S_OFFENDER,
+                            VIOLATING_CLASSES)
 
 #: The hook points phases call (docs/ODD.md §7.30; ``on_upload`` and ``limit_sessions`` are
 #: for the safeguards that act on uploads and on how long minors use the app; ``on_join`` for
@@ -92,6 +95,12 @@ class Safeguard:
     name: ClassVar[str] = ""
     hooks: ClassVar[tuple[str, ...]] = ()
     config_class: ClassVar[type]
+    #: True for safeguards that decide who is protected (age assurance): at registration they act
+    #: before the others, so a newcomer found to be a minor gets every default on her first day.
+    decides_protection: ClassVar[bool] = False
+    #: Set by :class:`SafeguardSet`: the run's root seed and how often detectors err with moderation.
+    seed: int = 0
+    correlation: float = 0.5
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -120,10 +129,17 @@ class Safeguard:
         """Attempts to an account this safeguard covers from a sender that account does not follow."""
         return self.covered(att.target) & ~target_follows_sender
 
-    def recognised(self, classes: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Candidates of the given classes that this safeguard's classifier recognises (fixed per item)."""
+    def detector(self, recall: float, false_positive_rate: float, part: str = "") -> Detector:
+        """This safeguard's detector at an operating point, tied to moderation's latent score (:mod:`sim.detection`)."""
+        return Detector(recall, false_positive_rate, self.correlation,
+                        detector_key(self.seed, f"{self.name}{part}"))
+
+    def flagged_items(self, classes: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Candidates this safeguard's classifier flags: items of ``classes`` with its recall, any other
+        item with its false-positive rate (fixed per item, :mod:`sim.detection`)."""
         slots = np.maximum(candidates, 0)
-        return classes[self.items.harm[slots]] & (self.items.filter_draw[slots] < self.config.classifier_recall)
+        det = self.detector(self.config.classifier_recall, self.config.false_positive_rate)
+        return det.flags(self.items.item_id[slots], self.items.detect_u[slots], classes[self.items.harm[slots]])
 
 
 def _hide(suggested: np.ndarray, hide: np.ndarray) -> None:
@@ -146,15 +162,19 @@ class PrivateByDefault(Safeguard):
     """
 
     config_class = PrivateByDefaultConfig
-    hooks = ("daily",)
+    hooks = ("on_join", "daily")
 
     def setup(self, context: SafeguardContext) -> None:
         self.defaulted = np.zeros(self.population.n, dtype=bool)
         self.daily(context)
 
+    def on_join(self, accounts: np.ndarray, context: SafeguardContext) -> None:
+        """Newcomers the platform takes for minors (after any check at registration) start private."""
+        self.daily(context)
+
     def daily(self, context: SafeguardContext) -> None:
         pop = self.population
-        fresh = np.flatnonzero(self.covered(np.arange(pop.n)) & ~self.defaulted & ~pop.decoy)
+        fresh = np.flatnonzero(self.covered(np.arange(pop.n)) & ~self.defaulted)
         rng = context.rng("private_by_default")
         # The default makes accounts private; a few switch back. Accounts already private stay so.
         pop.private[fresh] |= rng.random(fresh.size) >= self.config.switch_public_share
@@ -217,19 +237,52 @@ class DmFromConnectionsOnly(Safeguard):
 
 @registry.register("safeguard", "suspicious_adult_exclusion")
 class SuspiciousAdultExclusion(Safeguard):
-    """S3 (Instagram 2021-22): flagged adults are hidden from minors and lose the message button to them."""
+    """S3 (Instagram 2021-22): suspected adults are hidden from minors and lose the message button to them.
+
+    Moderation flags adults from signals (blocked or reported by a minor, many
+    requests to minors, :meth:`sim.moderation.Moderation.flag`). The safeguard
+    acts on a ``recall`` share of the flagged and wrongly on a
+    ``false_positive_rate`` share of other adults, both fixed per account
+    (:mod:`sim.detection`, the account row as its id). With ``basis: offenders``
+    it acts on the true offenders instead, signals or not: a bound no platform
+    reaches (the ``ideal`` preset). Ordinary adults it
+    suspects are counted as ``adults_wrongly_flagged`` on the day they are first
+    suspected.
+    """
 
     config_class = SuspiciousAdultExclusionConfig
-    hooks = ("filter_account_suggestions", "allow_contact")
+    hooks = ("on_join", "daily", "filter_account_suggestions", "allow_contact")
+
+    def __init__(self, config: Any, population: Population, items: ItemStore) -> None:
+        super().__init__(config, population, items)
+        # Nobody is suspected until the first day's decision (so its wrong suspicions are counted on day 1).
+        self.suspected = np.zeros(population.n, dtype=bool)
+
+    def on_join(self, accounts: np.ndarray, context: SafeguardContext) -> None:
+        """Newcomers are judged on registration, like everyone each day."""
+        self.daily(context)
+
+    def daily(self, context: SafeguardContext) -> None:
+        """Decide today whom the safeguard suspects (it acts on that from the next phase on)."""
+        pop = self.population
+        rows = np.arange(pop.n)
+        det = self.detector(self.config.recall, self.config.false_positive_rate)
+        # The account's own latent: a hash of its row under a run-wide key shared by account detectors.
+        latent = account_latent(rows, self.seed)
+        target = pop.suspicious if self.config.basis == "signals" else pop.role == OFFENDER
+        hit = det.flags(rows, latent, target)
+        now = hit & ~pop.protected & ~pop.decoy & pop.present
+        new = now & ~self.suspected
+        context.count("adults_wrongly_flagged", np.flatnonzero(new & (pop.role != OFFENDER)))
+        self.suspected = now
 
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
-        pop = self.population
         s = np.maximum(suggested, 0)
-        _hide(suggested, (self.covered(viewers)[:, None] & pop.suspicious[s])
-              | (pop.suspicious[viewers][:, None] & self.covered(s)))
+        _hide(suggested, (self.covered(viewers)[:, None] & self.suspected[s])
+              | (self.suspected[viewers][:, None] & self.covered(s)))
 
     def allow_contact(self, att: Attempts, target_follows_sender: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return ~(self.population.suspicious[att.sender] & self.from_stranger(att, target_follows_sender))
+        return ~(self.suspected[att.sender] & self.from_stranger(att, target_follows_sender))
 
 
 @registry.register("safeguard", "safety_notices")
@@ -299,9 +352,9 @@ class SensitiveContentControl(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        caught = self.recognised(self.sensitive, candidates)
+        flagged = self.flagged_items(self.sensitive, candidates)
         where = np.ones_like(in_network) if self.everywhere else ~in_network
-        scores[self.covered(viewers)[:, None] & caught & where & (candidates >= 0)] = -np.inf
+        scores[self.covered(viewers)[:, None] & flagged & where & (candidates >= 0)] = -np.inf
 
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
         if not self.config.block_producer_follows:
@@ -314,11 +367,13 @@ class SensitiveContentControl(Safeguard):
 class FeedFiltering(Safeguard):
     """S8, recommender filtering for children (Ofcom Protection of Children Codes, 2025).
 
-    For protected viewers, items of the filtered classes that the filter
-    recognises are removed from the ranking; items of the downranked classes
-    have their scores multiplied by ``downrank_factor``. Recognition is fixed
-    per item (its ``filter_draw`` below ``classifier_recall``), so one item is
-    either caught for every viewer or for none, as a real classifier would be.
+    For protected viewers, the filter's classifier flags items of the filtered
+    and downranked classes with ``classifier_recall`` and any other item with
+    ``false_positive_rate`` (:mod:`sim.detection`: fixed per item, so one item
+    is caught for every viewer or for none, and its errors are tied to the
+    moderation classifier's). Flagged items of a downranked class have their
+    scores multiplied by ``downrank_factor``; every other flagged item is
+    removed, benign ones included (the filter's cost).
     """
 
     config_class = FeedFilteringConfig
@@ -327,90 +382,75 @@ class FeedFiltering(Safeguard):
     def __init__(self, config: Any, population: Population, items: ItemStore) -> None:
         super().__init__(config, population, items)
         self.filtered = _classes(config.filter_classes)
-        self.downranked = _classes(config.downrank_classes)
+        self.downranked = _classes(config.downrank_classes) & ~self.filtered
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
         protected = self.covered(viewers)[:, None] & (candidates >= 0)
-        caught = self.recognised(self.filtered, candidates)
-        scores[protected & caught] = -np.inf
-        demote = protected & self.downranked[self.items.harm[np.maximum(candidates, 0)]] & ~caught
+        flagged = protected & self.flagged_items(self.filtered | self.downranked, candidates)
+        demote = flagged & self.downranked[self.items.harm[np.maximum(candidates, 0)]]
+        scores[flagged & ~demote] = -np.inf
         factor = self.config.downrank_factor
         # A factor of 0 means "never show": removal, not a score of zero that could still fill a slot.
         scores[demote] = scores[demote] * factor if factor > 0 else -np.inf
 
 
-@registry.register("safeguard", "age_assurance")
-class AgeAssurance(Safeguard):
-    """S9 (Ofcom 2025 "highly effective age assurance"; DSA Art. 28): checks against declared age.
-
-    Each day an account is checked with probability ``1 / cadence_days``. A
-    check finds a minor registered as an adult (who becomes protected) or an
-    adult posing as a minor (who loses protection) with probability
-    ``recall``, and wrongly treats an unprotected adult as a minor with
-    probability ``false_positive_rate``.
-    """
-
-    config_class = AgeAssuranceConfig
-    hooks = ("daily",)
-
-    def daily(self, context: SafeguardContext) -> None:
-        pop, cfg = self.population, self.config
-        rng = context.rng("age_assurance")
-        # Decoys are checked too: an audit account registered as an adult is what the check is for.
-        checked = (rng.random(pop.n) < 1.0 / cfg.cadence_days) & ~pop.banned
-        hit = rng.random(pop.n)
-        minor = pop.is_minor
-        found_minor = checked & minor & ~pop.protected & (hit < cfg.recall)
-        found_poser = checked & ~minor & pop.protected & (hit < cfg.recall)
-        wrong = checked & ~minor & ~pop.protected & (hit < cfg.false_positive_rate)
-        # The platform now believes the estimated age: true age for those it found, 17 for
-        # adults it wrongly takes for minors. Age-banded safeguards follow that belief.
-        pop.declared_age[found_minor | found_poser] = pop.true_age[found_minor | found_poser]
-        pop.declared_age[wrong] = ADULT_AGE - 1
-        pop.protected[:] = pop.declared_age < ADULT_AGE
-        context.count("age_checks", np.flatnonzero(checked))
-        context.count("minors_found_by_age_assurance", np.flatnonzero(found_minor))
-        context.count("adults_wrongly_protected", np.flatnonzero(wrong))
-        context.count("posers_found_by_age_assurance", np.flatnonzero(found_poser))
-
-
 @registry.register("safeguard", "hash_matching")
 class HashMatching(Safeguard):
-    """S10: known exploitative items are blocked at upload."""
+    """S10: known exploitative items are blocked at upload.
+
+    A hash-listed item is matched with ``recall_on_known``, any other upload
+    wrongly with ``false_positive_rate`` (fixed per item, :mod:`sim.detection`).
+    """
 
     config_class = HashMatchingConfig
     hooks = ("on_upload",)
 
     def on_upload(self, new: np.ndarray, day: int, rng: np.random.Generator) -> np.ndarray:
-        """Returns the uploads to block (hash-listed items the match catches)."""
-        hit = self.items.hash_listed[new] & (rng.random(new.size) < self.config.recall_on_known)
+        """Returns the uploads to block (hash-listed items the match catches, and false matches)."""
+        det = self.detector(self.config.recall_on_known, self.config.false_positive_rate)
+        hit = det.flags(self.items.item_id[new], self.items.detect_u[new], self.items.hash_listed[new])
         return new[hit]
 
 
 @registry.register("safeguard", "nudity_protection")
 class NudityProtection(Safeguard):
-    """S11 (Instagram 2024-25): explicit images in messages to protected minors are blurred."""
+    """S11 (Instagram 2024-25): explicit images in messages to protected minors are blurred.
+
+    The detector sees each message to a covered account: it blurs an explicit
+    image with ``recall`` and wrongly blurs a message without one with
+    ``false_positive_rate`` (``Delivery.benign_blurred``, a cost). Messages are
+    not items, so its errors are drawn per message, independent of moderation.
+    """
 
     config_class = NudityProtectionConfig
     hooks = ("on_delivery",)
 
     def on_delivery(self, att: Attempts, target_follows_sender: np.ndarray, day: int, delivery: Delivery,
                     rng: np.random.Generator) -> None:
-        blur = delivery.image & self.covered(att.target) & (rng.random(att.n) < self.config.recall)
+        message = np.isin(att.kind, (MESSAGE, MESSAGE_REQUEST)) & self.covered(att.target)
+        u = rng.random(att.n)
+        blur = delivery.image & message & (u < self.config.recall)
         delivery.blurred |= blur
+        delivery.benign_blurred |= ~delivery.image & message & (u < self.config.false_positive_rate)
         delivery.block_lift[blur] *= self.config.block_lift
 
 
 @registry.register("safeguard", "comment_filter")
 class CommentFilter(Safeguard):
-    """S12 (hidden words, Teen Accounts 2024): comments from non-followers are filtered."""
+    """S12 (hidden words, Teen Accounts 2024): abusive comments from non-followers are hidden.
+
+    It hides an offender's comment with ``recall`` and another adult's with
+    ``false_positive_rate`` (legitimate contact blocked); comments are not items,
+    so its errors are drawn per comment.
+    """
 
     config_class = CommentFilterConfig
     hooks = ("allow_contact",)
 
     def allow_contact(self, att: Attempts, target_follows_sender: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        caught = rng.random(att.n) < self.config.recall
+        rate = np.where(att.sender_type == S_OFFENDER, self.config.recall, self.config.false_positive_rate)
+        caught = rng.random(att.n) < rate
         return ~((att.kind == COMMENT) & self.from_stranger(att, target_follows_sender) & caught)
 
 
@@ -442,7 +482,7 @@ class SafeguardSet:
     """The enabled safeguards of a run, dispatched by hook."""
 
     def __init__(self, config: SafeguardsConfig, population: Population, items: ItemStore,
-                 streams: Any = None) -> None:
+                 streams: Any = None, correlation: float = 0.5) -> None:
         # Each safeguard draws from its own stream (keyed by name, hook and day), so switching
         # one on never shifts the random draws of the phase it acts in or of another safeguard.
         self.streams = streams
@@ -453,8 +493,15 @@ class SafeguardSet:
         for name in safeguard_names():      # the schema's order: built-in safeguards, then plug-ins'
             section = getattr(config, name, None)   # None: a Config without the plug-ins' sections
             if section is not None and section.enabled:
-                self.enabled.append(registry.get("safeguard", name)(section, population, items))
+                safeguard = registry.get("safeguard", name)(section, population, items)
+                safeguard.seed = 0 if streams is None else int(streams.seed)
+                safeguard.correlation = correlation
+                self.enabled.append(safeguard)
         self._by_hook = {hook: [s for s in self.enabled if hook in s.hooks] for hook in HOOKS}
+        # At registration and in the daily pass, the safeguards that decide who is protected act
+        # first, so the defaults that follow from protection apply the same day.
+        for hook in ("on_join", "daily"):
+            self._by_hook[hook].sort(key=lambda s: not s.decides_protection)
 
     @property
     def names(self) -> list[str]:
@@ -555,7 +602,10 @@ class SafeguardSet:
             safeguard.daily(context)
 
     def on_join(self, accounts: np.ndarray, context: SafeguardContext) -> None:
-        """Let safeguards act on the accounts registering today, before their first session."""
+        """Let safeguards act on the accounts registering today, before their first session.
+
+        Those that decide who is protected act first, then the defaults that follow from it.
+        """
         for safeguard in self._by_hook["on_join"]:
             safeguard.on_join(accounts, context)
 

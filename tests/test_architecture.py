@@ -9,8 +9,8 @@ from pathlib import Path
 SIM = Path(__file__).resolve().parents[1] / "sim"
 #: The core (docs/ARCHITECTURE.md): it runs from a notebook or a test, without the app's stack.
 CORE = ("sim.model", "sim.measurement", "sim.phases", "sim.recommenders", "sim.contact", "sim.moderation",
-        "sim.safeguards", "sim.engagement", "sim.population", "sim.network", "sim.content", "sim.metrics",
-        "sim.agents", "sim.config", "sim.registry", "sim.vocabulary")
+        "sim.safeguards", "sim.age_assurance", "sim.engagement", "sim.population", "sim.network", "sim.content",
+        "sim.metrics", "sim.agents", "sim.config", "sim.registry", "sim.vocabulary")
 APP_ONLY = ("hydra", "omegaconf", "matplotlib", "sim.app", "sim.preflight", "sim.sweep", "sim.compose",
             "sim.analysis", "sim.runner", "sim.io", "sim.__main__")
 
@@ -116,8 +116,8 @@ LAYERS = (
     ("sim.runner", "sim.io", "sim.inputs", "sim.resources"),
     ("sim.model", "sim.measurement"),
     ("sim.phases",),
-    ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.engagement"),
-    ("sim.population", "sim.network", "sim.content", "sim.metrics", "sim.agents"),
+    ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.age_assurance", "sim.engagement"),
+    ("sim.population", "sim.network", "sim.content", "sim.detection", "sim.metrics", "sim.agents"),
     ("sim.config", "sim.registry", "sim.vocabulary"),
 )
 

@@ -101,17 +101,18 @@ def test_contact_table_conserves_attempts_when_a_safeguard_blocks_some(monkeypat
         return allowed, np.full(att.n, -1, dtype=np.int16)
 
     monkeypatch.setattr(SafeguardSet, "allow_contact", block_even_targets)
-    model = run_model(seed=seed, **BUSY)
+    # No displacement: blocked attempts are not re-aimed, so the hook is called once a day.
+    model = run_model(seed=seed, **{**BUSY, "contact.displacement": 0.0})
     t = model.contact_table()
 
     # Every day, per channel and kind (summed over cohorts and senders): attempted = delivered + blocked.
     key = np.array([f"{d}|{c}|{k}" for d, c, k in zip(t["day"], t["channel"], t["kind"])])
     cells, inverse = np.unique(key, return_inverse=True)
     sums = {name: np.bincount(inverse, weights=t[name], minlength=cells.size)
-            for name in ("attempted", "delivered", "blocked", "unwanted", "sexual")}
+            for name in ("attempted", "delivered", "blocked", "unwanted", "sexual_advance")}
     assert (sums["attempted"] == sums["delivered"] + sums["blocked"]).all()
     assert (t["attempted"] == t["delivered"] + t["blocked"]).all()
-    assert (t["delivered"] >= t["unwanted"]).all() and (t["unwanted"] >= t["sexual"]).all()
+    assert (t["delivered"] >= t["unwanted"]).all() and (t["unwanted"] >= t["sexual_advance"]).all()
 
     # The blocks the hook made are the blocks the table and the counters show, day by day.
     blocked_by_day = np.bincount(t["day"], weights=t["blocked"], minlength=model.day + 1)[1:]
@@ -148,17 +149,19 @@ NO_OFFENDERS = {"population.n": 500, "days": 10, "population.offender_share": 0.
                 "contact.adult_stranger_contact_per_day": 0.02, "contact.block_stranger": 0.5}
 
 
-def test_no_offenders_gives_sexual_contact_exactly_zero():
+def test_no_offenders_gives_sexual_advances_exactly_zero():
     # Many ordinary strangers are blocked here, so many conversations end: an ENDED stage (code 4,
-    # above SOLICITATION) must not make a contact sexual.
+    # above SOLICITATION) must not make a contact a sexual advance.
     model = run_model(seed=5, **NO_OFFENDERS)
     assert counter(model, "unwanted_contacts") > 0          # ordinary strangers still make unwanted contact
-    assert counter(model, "sexual_contacts") == 0
-    assert counter(model, "sexual_contacted_7d") == 0
-    assert model.contact_table()["sexual"].sum() == 0
+    assert counter(model, "unwanted_from_offenders") == 0
+    assert counter(model, "sexual_advances") == 0
+    assert counter(model, "sexual_advanced_7d") == 0
+    assert model.contact_table()["sexual_advance"].sum() == 0
     s = model.summary()
-    assert s["minor_sexual_contact_7d_share"] == 0
-    assert s["sexual_contact_per_1k_minor_days"] == 0
+    assert s["minor_sexual_advance_7d_share"] == 0
+    assert s["sexual_advances_per_1k_minor_days"] == 0
+    assert s["unwanted_contact_from_offenders_per_1k_minor_days"] == 0
 
 
 def test_no_offenders_no_conversation_passes_rapport():
@@ -709,9 +712,9 @@ def test_contact_rates_and_shares_by_hand():
     h = history(3)
     # Day 0 is burn-in (outside a 2-day window); adults and decoys never count in minor figures.
     put(h, 0, M13, accounts=100, unwanted_contacts=99, unwanted_via_suggestion=99, contacts_blocked=99,
-        legit_attempts=99, legit_blocked=99, sexual_contacts=99)
+        legit_attempts=99, legit_blocked=99, sexual_advances=99)
     put(h, 1, M13, accounts=100, unwanted_contacts=6, unwanted_via_suggestion=3, unwanted_via_search=2,
-        unwanted_via_group=1, contacts_blocked=4, legit_attempts=10, legit_blocked=2, sexual_contacts=2)
+        unwanted_via_group=1, contacts_blocked=4, legit_attempts=10, legit_blocked=2, sexual_advances=2)
     put(h, 1, M16, accounts=50, unwanted_contacts=4, unwanted_via_suggestion=1, unwanted_via_comment=3,
         contacts_blocked=1, legit_attempts=5, legit_blocked=1)
     put(h, 2, M13, accounts=100, legit_attempts=0)
@@ -723,7 +726,7 @@ def test_contact_rates_and_shares_by_hand():
     s = summarize(h, 2, np.array([1, -1, 2, 3]), np.array([2, -1, 4, 5]))
     minor_days = 300
     assert s["unwanted_contact_per_1k_minor_days"] == pytest.approx(1e3 * 20 / minor_days)
-    assert s["sexual_contact_per_1k_minor_days"] == pytest.approx(1e3 * 2 / minor_days)
+    assert s["sexual_advances_per_1k_minor_days"] == pytest.approx(1e3 * 2 / minor_days)
     assert s["unwanted_contact_share_via_suggestion"] == pytest.approx(4 / 20)
     assert s["unwanted_contact_share_via_network"] == pytest.approx(10 / 20)
     assert s["unwanted_contact_share_via_comment"] == pytest.approx(3 / 20)
@@ -736,19 +739,19 @@ def test_contact_rates_and_shares_by_hand():
 
 def test_seven_day_contact_shares_are_means_of_daily_shares():
     h = history(3)
-    put(h, 0, M13, accounts=100, unwanted_contacted_7d=100, sexual_contacted_7d=100)     # burn-in
-    put(h, 1, M13, accounts=100, unwanted_contacted_7d=5, sexual_contacted_7d=1)
+    put(h, 0, M13, accounts=100, unwanted_contacted_7d=100, sexual_advanced_7d=100)     # burn-in
+    put(h, 1, M13, accounts=100, unwanted_contacted_7d=5, sexual_advanced_7d=1)
     put(h, 1, M16, accounts=50, unwanted_contacted_7d=10)
     put(h, 2, M13, accounts=100, unwanted_contacted_7d=5)
-    put(h, 2, M16, accounts=50, unwanted_contacted_7d=20, sexual_contacted_7d=3)
+    put(h, 2, M16, accounts=50, unwanted_contacted_7d=20, sexual_advanced_7d=3)
     for d in range(3):
-        put(h, d, ADULT_ROW, accounts=10, unwanted_contacted_7d=10, sexual_contacted_7d=10)
-        put(h, d, DECOY_ROW, accounts=2, unwanted_contacted_7d=2, sexual_contacted_7d=2)
+        put(h, d, ADULT_ROW, accounts=10, unwanted_contacted_7d=10, sexual_advanced_7d=10)
+        put(h, d, DECOY_ROW, accounts=2, unwanted_contacted_7d=2, sexual_advanced_7d=2)
     s = summarize(h, 2, np.array([]))
     assert s["minor_unwanted_contact_7d_share"] == pytest.approx((15 / 150 + 25 / 150) / 2)
     assert s["minor_13_15_unwanted_contact_7d_share"] == pytest.approx(0.05)
-    assert s["minor_sexual_contact_7d_share"] == pytest.approx((1 / 150 + 3 / 150) / 2)
-    assert s["minor_13_15_sexual_contact_7d_share"] == pytest.approx((1 / 100 + 0) / 2)
+    assert s["minor_sexual_advance_7d_share"] == pytest.approx((1 / 150 + 3 / 150) / 2)
+    assert s["minor_13_15_sexual_advance_7d_share"] == pytest.approx((1 / 100 + 0) / 2)
 
 
 def test_contact_figures_are_nan_without_a_denominator():

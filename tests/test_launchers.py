@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 RAY_PLUGIN = "hydra_plugins.hydra_ray_launcher"
 SUBMITIT_PLUGIN = "hydra_plugins.hydra_submitit_launcher"
-TINY = ["population.n=600", "days=6", "measure_days=3", "decoys.n=2",
+TINY = ["population.n=600", "days=6", "measure_days=3", "decoys.n=2", "decoys.join_day=1",
         "network.mean_following=15", "network.community_size=60"]
 SWEEP = ["safeguards=none,all_on", "replicate=0,1"]
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["population.n=300", "days=2", "measure_days=1", "decoys.n=2", "network.mean_following=10"]
+TINY = ["population.n=300", "days=2", "measure_days=1", "decoys.n=2", "decoys.join_day=1",
+        "network.mean_following=10"]
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.contact import Attempts
 from sim.measurement import DayRecorder
 from sim.metrics import COLUMN
 from sim.model import ExposureModel
-from sim.phases.contact import contact, is_sexual
+from sim.phases.contact import contact
 from sim.phases.engage import Engaged
 from sim.phases.post import Posted
 from sim.phases.suggest import Suggested, suggest
 from sim.phases.enforce import without_accounts
 from sim.phases.serve import sessions_today
-from sim.vocabulary import FOLLOW_REQUEST, S_ADULT, S_OFFENDER, SOLICITATION, SUGGESTION
+from sim.vocabulary import FOLLOW_REQUEST, S_ADULT, SUGGESTION
 from tests.conftest import tiny_config
 
 
@@ -63,15 +62,6 @@ def test_suggested_follow_requests_become_contact_attempts_through_suggestions()
     assert (att.sender[0], att.target[0]) == (adult, minor)
     assert (att.kind[0], att.channel[0], att.sender_type[0]) == (FOLLOW_REQUEST, SUGGESTION, S_ADULT)
     assert out.allowed.all() and out.delivered.n == 1      # no safeguard is on
-
-
-def test_a_contact_is_sexual_when_unwanted_and_from_an_offender_or_in_solicitation():
-    delivered = Attempts(np.arange(4), np.arange(4), np.zeros(4, np.int8), np.zeros(4, np.int8),
-                         np.array([S_OFFENDER, S_ADULT, S_ADULT, S_OFFENDER], np.int8), np.full(4, -1))
-    unwanted = np.array([True, True, True, False])
-    a2m = np.arange(4)
-    stage = np.array([0, SOLICITATION, 0, SOLICITATION])
-    assert is_sexual(delivered, unwanted, stage, a2m).tolist() == [True, True, False, False]
 
 
 def test_decoys_get_exactly_their_whole_sessions():

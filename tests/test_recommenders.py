@@ -24,7 +24,7 @@ def population(n: int, dim: int = 4) -> Population:
         interest=interest, harmful_affinity=z.astype(np.float32), affinity_baseline=z.astype(np.float32),
         learned_harm_rate=z.astype(np.float32), activity=np.ones(n, np.float32), private=z.astype(bool),
         last_harm_day=np.full(n, -10**6, np.int32), last_explicit_day=np.full(n, -10**6, np.int32),
-        last_unwanted_day=np.full(n, -10**6, np.int32), last_sexual_day=np.full(n, -10**6, np.int32),
+        last_unwanted_day=np.full(n, -10**6, np.int32),
         first_unwanted_day=np.full(n, -1, np.int32), first_harmful_suggestion_day=np.full(n, -1, np.int32),
         banned=np.zeros(n, bool), joined_day=np.full(n, -10_000, np.int32), strikes=np.zeros(n, np.int16),
         suspicious=np.zeros(n, bool), returns_day=np.full(n, -1, np.int32),
@@ -47,7 +47,7 @@ def store_with(authors, harms, day=1, groups=None, dim=4) -> ItemStore:
               topic=topic, appeal=np.ones(k, np.float32), day=np.full(k, day, np.int32),
               time=(day + np.linspace(0.1, 0.9, k)).astype(np.float32),
               group=np.array(groups if groups is not None else [-1] * k, dtype=np.int32),
-              filter_draw=np.zeros(k, np.float32))
+              detect_u=np.zeros(k, np.float32))
     return store
 
 

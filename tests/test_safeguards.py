@@ -26,7 +26,8 @@ from sim.content import REMOVAL_THRESHOLD, ItemStore, classifier_scores
 from sim.metrics import COLUMN
 from sim.model import ExposureModel, RandomStreams
 from sim.population import Population
-from sim.safeguards import (AgeAssurance, SafeguardContext, CommentFilter, Delivery, DmFromConnectionsOnly, FeedFiltering,
+from sim.age_assurance import AgeAssurance
+from sim.safeguards import (SafeguardContext, CommentFilter, Delivery, DmFromConnectionsOnly, FeedFiltering,
                             GroupAddConsent, HashMatching, HiddenConnections, NoMinorSuggestions, NudityProtection,
                             PrivateByDefault, SafeguardSet, SafetyNotices, SensitiveContentControl,
                             SuspiciousAdultExclusion, UsageLimits)
@@ -55,16 +56,21 @@ def world(ages, declared=None, roles=None, decoy=None) -> Population:
     return pop
 
 
-def item_store(harms, filter_draw=None, hash_listed=None) -> ItemStore:
-    """Items 0..k-1 (slots equal ids) of the given harm classes, all posted on day 1."""
+def item_store(harms, miss=None, hash_listed=None) -> ItemStore:
+    """Items 0..k-1 (slots equal ids) of the given harm classes, all posted on day 1.
+
+    ``miss`` per item: a detector at correlation 1 with recall r misses the item iff ``miss > r``
+    (its latent ``detect_u`` is ``1 - miss``); by default every item is as recognisable as can be.
+    """
     k = len(harms)
+    miss = np.zeros(k) if miss is None else np.asarray(miss, float)
     store = ItemStore(64, 4)
     topic = np.zeros((k, 4), dtype=np.float32)
     topic[:, 0] = 1
     store.add(1, 7, author=np.zeros(k, np.int32), harm=np.asarray(harms, np.int8), topic=topic,
               appeal=np.ones(k, np.float32), day=np.ones(k, np.int32), time=np.full(k, 1.5, np.float32),
               group=np.full(k, -1, np.int32),
-              filter_draw=np.zeros(k, np.float32) if filter_draw is None else np.asarray(filter_draw, np.float32),
+              detect_u=np.minimum(1.0 - miss, 0.9999).astype(np.float32),
               hash_listed=np.zeros(k, bool) if hash_listed is None else np.asarray(hash_listed, bool))
     return store
 
@@ -99,14 +105,15 @@ def no_contact_known(n: int) -> np.ndarray:
 
 
 def test_private_by_default_makes_protected_minors_private_and_nobody_else():
-    # 0: protected 14; 1: minor declared adult; 2: adult; 3: decoy declared 13 (probes keep their
-    # scripted privacy); 4: protected 16 outside a max_age=15 band; 5: offender posing as a 15-year-old.
+    # 0: protected 14; 1: minor declared adult; 2: adult; 3: decoy declared 13 (decoys are newcomers
+    # like any other: the default applies to them); 4: protected 16 outside a max_age=15 band;
+    # 5: offender posing as a 15-year-old.
     pop = world([14, 15, 30, 13, 16, 40], declared=[14, 19, 30, 13, 16, 15], roles=[0, 0, 0, 0, 0, OFFENDER],
                 decoy=[False, False, False, True, False, False])
     guard = PrivateByDefault(PrivateByDefaultConfig(enabled=True, max_age=15, switch_public_share=0.0), pop, NO_ITEMS)
     guard.setup(day_stub(pop))
     # Protection follows the declared age, not the true one: the poser gets it, the minor who lied does not.
-    assert pop.private.tolist() == [True, False, False, False, False, True]
+    assert pop.private.tolist() == [True, False, False, True, False, True]
 
 
 def test_private_by_default_does_not_redraw_a_minor_who_switched_to_public():
@@ -125,8 +132,8 @@ BANDED = "sim/safeguards.py:72-73 Safeguard.covered() bands by declared_age, whi
 def test_minor_found_by_age_assurance_gets_the_age_banded_safeguards():
     # 0: a 14-year-old registered as 19; 1: an adult stranger.
     pop = world([14, 30], declared=[19, 30])
-    AgeAssurance(AgeAssuranceConfig(enabled=True, recall=1.0, false_positive_rate=0.0, cadence_days=1),
-                 pop, NO_ITEMS).daily(day_stub(pop))
+    AgeAssurance(AgeAssuranceConfig(enabled=True, method="document", document_adult_pass=1.0, evasion_share=0.0,
+                                    cadence_days=1), pop, NO_ITEMS).daily(day_stub(pop))
     assert pop.protected.tolist() == [True, False]
     PrivateByDefault(PrivateByDefaultConfig(enabled=True, switch_public_share=0.0), pop, NO_ITEMS).setup(day_stub(pop))
     dm = DmFromConnectionsOnly(DmFromConnectionsOnlyConfig(enabled=True, request_allowance=0), pop, NO_ITEMS)
@@ -210,7 +217,9 @@ def test_suspicious_adults_and_protected_minors_are_hidden_from_each_others_sugg
     # 0: protected minor; 1: minor declared adult; 2: suspicious adult; 3: ordinary adult.
     pop = world([14, 15, 30, 35], declared=[14, 19, 30, 35])
     pop.suspicious[2] = True
-    guard = SuspiciousAdultExclusion(SuspiciousAdultExclusionConfig(enabled=True), pop, NO_ITEMS)
+    guard = SuspiciousAdultExclusion(SuspiciousAdultExclusionConfig(enabled=True, recall=1.0, false_positive_rate=0.0),
+                                     pop, NO_ITEMS)
+    guard.daily(day_stub(pop))
     viewers = np.array([0, 1, 2, 3])
     suggested = np.array([[2, 3, -1], [2, 3, 0], [0, 1, 3], [0, 2, 1]])
     guard.filter_account_suggestions(viewers, suggested)
@@ -220,11 +229,38 @@ def test_suspicious_adults_and_protected_minors_are_hidden_from_each_others_sugg
 def test_suspicious_adults_cannot_contact_protected_minors_who_do_not_follow_them():
     pop = world([14, 15, 30, 35, 14], declared=[14, 19, 30, 35, 14])
     pop.suspicious[2] = True
-    guard = SuspiciousAdultExclusion(SuspiciousAdultExclusionConfig(enabled=True), pop, NO_ITEMS)
+    guard = SuspiciousAdultExclusion(SuspiciousAdultExclusionConfig(enabled=True, recall=1.0, false_positive_rate=0.0),
+                                     pop, NO_ITEMS)
+    guard.daily(day_stub(pop))
     att = attempts([2, 2, 2, 3, 2], [0, 0, 1, 0, 4], [MESSAGE_REQUEST, COMMENT, MESSAGE_REQUEST, MESSAGE_REQUEST,
                                                       FOLLOW_REQUEST])
     known = np.array([False, False, False, False, True])
     assert guard.allow_contact(att, known, rng()).tolist() == [False, False, True, True, True]
+
+
+def test_suspicious_adult_exclusion_misses_some_flagged_adults_and_wrongly_suspects_others():
+    # 400 flagged adults and 4,000 unflagged ones; recall 0.6, false-positive rate 0.05.
+    n = 4400
+    pop = world([30] * n)
+    pop.suspicious[:400] = True
+    pop.role[:] = np.where(np.arange(n) < 400, OFFENDER, 0)
+    cfg = SuspiciousAdultExclusionConfig(enabled=True, recall=0.6, false_positive_rate=0.05)
+    guard = SuspiciousAdultExclusion(cfg, pop, NO_ITEMS)
+    context = day_stub(pop)
+    guard.daily(context)
+    caught, wrong = guard.suspected[:400].mean(), guard.suspected[400:].mean()
+    # Binomial 99.9% bounds around 0.6 of 400 and 0.05 of 4,000.
+    assert abs(caught - 0.6) < 3.3 * (0.6 * 0.4 / 400) ** 0.5
+    assert abs(wrong - 0.05) < 3.3 * (0.05 * 0.95 / 4000) ** 0.5
+    # Ordinary adults it suspects are counted once, on the day they are first suspected.
+    assert context.counts["adults_wrongly_flagged"].size == int(guard.suspected[400:].sum())
+    again = day_stub(pop, day=2)
+    guard.daily(again)
+    assert again.counts["adults_wrongly_flagged"].size == 0
+    # The decision is fixed per account: the same accounts on every day.
+    before = guard.suspected.copy()
+    guard.daily(day_stub(pop, day=3))
+    assert (guard.suspected == before).all()
 
 
 # ============================================================ S4 safety notices
@@ -299,8 +335,8 @@ def feed_batch(n_viewers: int = 2):
 ])
 def test_sensitive_content_control_levels(level, removed):
     pop = world([14, 15], declared=[14, 19])          # viewer 1 is a minor registered as an adult
-    guard = SensitiveContentControl(SensitiveContentControlConfig(enabled=True, level=level, classifier_recall=1.0),
-                                    pop, item_store(HARMS8))
+    guard = SensitiveContentControl(SensitiveContentControlConfig(enabled=True, level=level, classifier_recall=1.0,
+                                                                  false_positive_rate=0.0), pop, item_store(HARMS8))
     cand, scores, in_net = feed_batch()
     guard.filter_feed(np.array([0, 1]), cand, scores, in_net)
     gone = [int(c) for c in cand[0] if c >= 0 and scores[0, c] == -np.inf]
@@ -312,8 +348,10 @@ def test_sensitive_content_control_relies_on_its_classifier():
     draws = [0.0] * 8
     draws[6] = 0.7                                        # one out-of-network adult_sexual item the control misses
     pop = world([14])
-    guard = SensitiveContentControl(SensitiveContentControlConfig(enabled=True, level="more", classifier_recall=0.5),
-                                    pop, item_store(HARMS8, filter_draw=draws))
+    guard = SensitiveContentControl(SensitiveContentControlConfig(enabled=True, level="more", classifier_recall=0.5,
+                                                                  false_positive_rate=0.0),
+                                    pop, item_store(HARMS8, miss=draws))
+    guard.correlation = 1.0                               # the control errs exactly where the latent says
     cand, scores, in_net = feed_batch(1)
     guard.filter_feed(np.array([0]), cand, scores, in_net)
     assert [int(c) for c in range(8) if scores[0, c] == -np.inf] == [7]
@@ -341,8 +379,10 @@ def test_feed_filtering_removes_filtered_classes_and_downranks_the_others():
     draws[7] = 0.9                                        # an exploitative item the filter does not recognise
     pop = world([14, 30])
     cfg = FeedFilteringConfig(enabled=True, filter_classes=["adult_sexual", "exploitative"],
-                              downrank_classes=["suggestive"], downrank_factor=0.25, classifier_recall=0.8)
-    guard = FeedFiltering(cfg, pop, item_store(HARMS8, filter_draw=draws))
+                              downrank_classes=["suggestive"], downrank_factor=0.25, classifier_recall=0.8,
+                              false_positive_rate=0.0)
+    guard = FeedFiltering(cfg, pop, item_store(HARMS8, miss=draws))
+    guard.correlation = 1.0
     cand, scores, in_net = feed_batch()
     scores[:, :8] = 2.0
     guard.filter_feed(np.array([0, 1]), cand, scores, in_net)
@@ -354,7 +394,8 @@ def test_feed_filtering_removes_filtered_classes_and_downranks_the_others():
 def test_feed_filtering_downrank_factor_zero_removes():
     pop = world([14])
     guard = FeedFiltering(FeedFilteringConfig(enabled=True, filter_classes=[], downrank_classes=["suggestive"],
-                                              downrank_factor=0.0), pop, item_store(HARMS8))
+                                              downrank_factor=0.0, classifier_recall=1.0, false_positive_rate=0.0),
+                          pop, item_store(HARMS8))
     cand, scores, in_net = feed_batch(1)
     guard.filter_feed(np.array([0]), cand, scores, in_net)
     assert [c for c in range(8) if scores[0, c] == -np.inf] == [1, 5]
@@ -363,44 +404,7 @@ def test_feed_filtering_downrank_factor_zero_removes():
 # ============================================================ S9 age assurance
 
 
-def test_age_assurance_with_recall_one_and_daily_checks_corrects_every_declared_age_in_one_day():
-    model = ExposureModel(tiny_config(**{"population.n": 300, "population.minor_declares_adult_share": 1.0,
-                                         "population.offender_share": 0.05,
-                                         "population.offender_poses_as_minor_share": 1.0}))
-    pop = model.population
-    minors = pop.is_minor                                  # decoys included: they registered as adults too
-    posers = pop.role == OFFENDER
-    assert minors.any() and posers.any()
-    assert not pop.protected[minors].any() and pop.protected[posers].all()
-    cfg = AgeAssuranceConfig(enabled=True, recall=1.0, false_positive_rate=0.0, cadence_days=1)
-    context = SafeguardContext(1, model.streams)
-    AgeAssurance(cfg, pop, model.items).daily(context)
-    assert pop.protected[minors].all()
-    assert not pop.protected[~minors].any()               # posers lose protection
-    assert (pop.declared_age[minors] == pop.true_age[minors]).all()   # the platform now believes the estimate
-    counts = context.counts                              # the counters the safeguard added to
-    assert counts["minors_found_by_age_assurance"].size == minors.sum()
-    assert counts["posers_found_by_age_assurance"].size == posers.sum()
-    assert counts["age_checks"].size == pop.n
-
-
-def test_age_assurance_recall_zero_changes_nothing_and_false_positives_protect_adults():
-    pop = world([14, 30, 31, 40], declared=[19, 30, 31, 15])
-    AgeAssurance(AgeAssuranceConfig(enabled=True, recall=0.0, false_positive_rate=0.0, cadence_days=1),
-                 pop, NO_ITEMS).daily(day_stub(pop))
-    assert pop.protected.tolist() == [False, False, False, True]
-    pop.banned[2] = True
-    AgeAssurance(AgeAssuranceConfig(enabled=True, recall=0.0, false_positive_rate=1.0, cadence_days=1),
-                 pop, NO_ITEMS).daily(day_stub(pop))
-    assert pop.protected.tolist() == [False, True, False, True]   # banned accounts are not checked
-
-
-def test_age_assurance_checks_one_account_in_cadence_days_a_day():
-    n = 4000
-    pop = world(np.full(n, 14), declared=np.full(n, 20))
-    guard = AgeAssurance(AgeAssuranceConfig(enabled=True, recall=1.0, cadence_days=4), pop, NO_ITEMS)
-    guard.daily(day_stub(pop, seed=5))
-    assert abs(pop.protected.mean() - 0.25) < 4 * np.sqrt(0.25 * 0.75 / n)
+# The methods, triggers and counters of S9 are tested in tests/test_age_assurance.py.
 
 
 # ============================================================ S10 hash matching
@@ -439,20 +443,30 @@ def test_nudity_protection_blurs_images_to_protected_minors_and_lifts_blocking()
 
 def test_comment_filter_hides_strangers_comments_on_protected_minors():
     pop = world([30, 14, 15], declared=[30, 14, 19])
-    att = attempts([0] * 4, [1, 1, 2, 1], [COMMENT, COMMENT, COMMENT, MESSAGE_REQUEST])
+    att = attempts([0] * 4, [1, 1, 2, 1], [COMMENT, COMMENT, COMMENT, MESSAGE_REQUEST], sender_type=S_OFFENDER)
     known = np.array([False, True, False, False])
     guard = CommentFilter(CommentFilterConfig(enabled=True, recall=1.0), pop, NO_ITEMS)
     assert guard.allow_contact(att, known, rng()).tolist() == [False, True, True, True]
     guard = CommentFilter(CommentFilterConfig(enabled=True, recall=0.0), pop, NO_ITEMS)
     assert guard.allow_contact(att, known, rng()).all()
+    # Another adult's comment is hidden only by a false positive.
+    ordinary = attempts([0] * 4, [1, 1, 2, 1], [COMMENT, COMMENT, COMMENT, MESSAGE_REQUEST], sender_type=S_ADULT)
+    guard = CommentFilter(CommentFilterConfig(enabled=True, recall=1.0, false_positive_rate=0.0), pop, NO_ITEMS)
+    assert guard.allow_contact(ordinary, known, rng()).all()
+    guard = CommentFilter(CommentFilterConfig(enabled=True, recall=0.0, false_positive_rate=1.0), pop, NO_ITEMS)
+    assert guard.allow_contact(ordinary, known, rng()).tolist() == [False, True, True, True]
 
 
 def test_comment_filter_recall_is_the_share_caught():
     pop = world([30, 14])
     n = 4000
-    guard = CommentFilter(CommentFilterConfig(enabled=True, recall=0.8), pop, NO_ITEMS)
-    caught = ~guard.allow_contact(attempts(np.zeros(n), np.ones(n), COMMENT), no_contact_known(n), rng(2))
+    guard = CommentFilter(CommentFilterConfig(enabled=True, recall=0.8, false_positive_rate=0.1), pop, NO_ITEMS)
+    caught = ~guard.allow_contact(attempts(np.zeros(n), np.ones(n), COMMENT, sender_type=S_OFFENDER),
+                                  no_contact_known(n), rng(2))
     assert abs(caught.mean() - 0.8) < 4 * np.sqrt(0.8 * 0.2 / n)
+    wrong = ~guard.allow_contact(attempts(np.zeros(n), np.ones(n), COMMENT, sender_type=S_ADULT),
+                                 no_contact_known(n), rng(3))
+    assert abs(wrong.mean() - 0.1) < 4 * np.sqrt(0.1 * 0.9 / n)
 
 
 # ============================================================ S13 group-add consent
@@ -492,8 +506,9 @@ def test_quiet_hours_drop_their_share_of_sessions():
 
 
 def test_registry_has_one_class_per_config_section_with_that_section_s_class():
-    # Registration order is the catalogue order: the order safeguards act in at each hook.
-    assert registry.names("safeguard", plugins=False) == SAFEGUARD_NAMES
+    # One registered class per section (S9 lives in a module of its own, so registration order is not the
+    # catalogue order; safeguards act in catalogue order, safeguard_names(), at each hook).
+    assert sorted(registry.names("safeguard", plugins=False)) == sorted(SAFEGUARD_NAMES)
     assert len(SAFEGUARD_NAMES) == 14
     sections = SafeguardsConfig()
     for name in SAFEGUARD_NAMES:
@@ -621,7 +636,9 @@ def test_a_safeguard_that_covers_nobody_changes_nothing(name):
     base = run_world(4, tuple(NOBODY_PROTECTED.items()))
     assert not base.population.protected.any()
     model = run_world(4, tuple(NOBODY_PROTECTED.items()) + ((f"safeguards.{name}.enabled", True),))
-    assert np.array_equal(model.metrics.as_array(), base.metrics.as_array())
+    # Its own cost counter may count adults it wrongly suspects; with nobody to protect that changes nothing.
+    same = [j for name_, j in COLUMN.items() if name_ != "adults_wrongly_flagged"]
+    assert np.array_equal(model.metrics.as_array()[..., same], base.metrics.as_array()[..., same])
     assert np.array_equal(np.stack(model.contact_history), np.stack(base.contact_history))
 
 
@@ -632,7 +649,7 @@ def preset_config(*overrides: str, **keys):
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = to_config(compose("config", overrides=list(overrides)))
     world_keys = {"population.n": 400, "days": 10, "measure_days": 7, "network.mean_following": 15,
-                  "network.community_size": 60, **keys}
+                  "network.community_size": 60, "decoys.join_day": 2, **keys}
     for key, value in world_keys.items():
         set_key(cfg, key.replace("__", "."), value)
     return cfg
@@ -683,8 +700,9 @@ def test_teen_accounts_bundle_minus_the_comment_filter_is_keyed_on_declared_age_
 def test_with_age_assurance_teen_protection_returns_to_minors_who_declared_adult(seed):
     off = run_preset("safeguards=teen_accounts_2024", "safeguards.age_assurance.enabled=false", seed=seed,
                      **ALL_MINORS_LIE)
-    on = run_preset("safeguards=teen_accounts_2024", "safeguards.age_assurance.recall=1.0",
-                    "safeguards.age_assurance.cadence_days=1", seed=seed, **ALL_MINORS_LIE)
+    on = run_preset("safeguards=teen_accounts_2024", "safeguards.age_assurance.method=document",
+                    "safeguards.age_assurance.evasion_share=0.0", "safeguards.age_assurance.cadence_days=1",
+                    seed=seed, **ALL_MINORS_LIE)
     minors = on.population.is_minor
     assert not off.population.protected[minors].any()
     assert on.population.protected[minors].all()
@@ -693,21 +711,25 @@ def test_with_age_assurance_teen_protection_returns_to_minors_who_declared_adult
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_all_on_with_a_perfect_classifier_gives_minors_zero_harmful_impressions(seed):
-    # Minors registered as adults are unprotected on day 1: age assurance (recall 1, every day) finds
-    # them only in day 1's enforcement phase, after feeds were served. From day 2 every minor is
-    # protected and the feed filters (recall 1, every harmful class) remove all harmful items, so
-    # the summary window, which leaves out day 1, must be exactly zero.
-    model = run_preset("safeguards=all_on", "moderation.classifier.recall=1.0", seed=seed)
-    cfg = model.config
-    assert cfg.measure_days < cfg.days
-    assert model.population.protected[model.population.is_minor & ~model.population.decoy].all()
-    summary = model.summary()
-    assert summary["minor_harm_prevalence_per_10k"] == 0.0
-    # (The 7-day exposed shares are not zero in the window: they still remember day 1.)
-    daily = model.metrics.as_array()[:, list(MINOR_COHORTS), COLUMN["harmful_impressions"]].sum(axis=1)
-    assert (daily[1:] == 0).all()
+def test_ideal_gives_minors_zero_harm_and_zero_unwanted_contact_and_sourced_presets_do_not(seed):
+    # Minors registered as adults are unprotected on day 1: ideal age assurance (exact, every account
+    # every day, nobody evades) finds them in day 1's daily pass, after feeds were served; newcomers it
+    # checks at registration. From day 2 every minor is protected and private, the feed filters remove
+    # every harmful item, and every offender is kept away, so each day after the first is exactly zero.
+    model = run_preset("safeguards=ideal", seed=seed, **BUSY_CONTACT)
+    assert model.population.protected[model.population.is_minor & model.population.present].all()
+    history = model.metrics.as_array()[:, list(MINOR_COHORTS)]
+    for counter in ("harmful_impressions", "unwanted_contacts"):
+        assert (history[1:, :, COLUMN[counter]].sum(axis=1) == 0).all(), counter
     assert minors_total(model, "impressions") > 0
+    for preset in ("teen_accounts_2024", "ofcom_2025", "dsa_2025", "all_on"):
+        real = run_preset(f"safeguards={preset}", seed=seed, **BUSY_CONTACT).metrics.as_array()[1:, list(MINOR_COHORTS)]
+        assert real[..., COLUMN["harmful_impressions"]].sum() > 0, preset
+        assert real[..., COLUMN["unwanted_contacts"]].sum() > 0, preset
+
+
+#: Enough offenders and stranger contact in a 400-account world for every preset to show some.
+BUSY_CONTACT = {"population__offender_share": 0.03, "contact__adult_stranger_contact_per_day": 0.01}
 
 
 # ------------------------------------------------------------------ classifier recall on paired seeds
@@ -757,10 +779,18 @@ def test_higher_classifier_recall_lowers_pooled_explicit_prevalence_and_perfect_
         assert explicit_prevalence(seed, 1.0)[:2] == (0.0, 0.0)
 
 
-def test_higher_classifier_recall_never_raises_explicit_prevalence_on_any_paired_seed():
+def test_higher_classifier_recall_never_raises_explicit_prevalence_on_any_paired_seed_beyond_noise():
+    """Paired runs share their draws until a removal changes what is served; from there a tiny world's
+    feeds diverge, so a paired seed may move either way within Poisson noise, never beyond it."""
     raised = []
     for seed in RECALL_SEEDS:
-        values = [explicit_prevalence(seed, r)[:2] for r in RECALLS]
+        values = [explicit_prevalence(seed, r)[2:] for r in RECALLS]
         for (lo_r, hi_r), (lo, hi) in zip(zip(RECALLS, RECALLS[1:]), zip(values, values[1:])):
-            raised += [(seed, lo_r, hi_r, who) for who in (0, 1) if hi[who] > lo[who]]
+            for who in (0, 1):
+                (e_lo, n_lo), (e_hi, n_hi) = lo[who], hi[who]
+                # The lower recall's rate, scaled to the higher one's impressions; a 3-sigma bound on the
+                # difference of two Poisson counts.
+                expected = e_lo * n_hi / n_lo
+                if e_hi - expected > 3 * np.sqrt(expected + e_hi):
+                    raised.append((seed, lo_r, hi_r, who, e_lo, e_hi))
     assert raised == []

@@ -20,7 +20,7 @@ from sim.sweep import progress_line
 from tests.conftest import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["population.n=600", "days=6", "measure_days=3", "decoys.n=2", "network.mean_following=15",
+TINY = ["population.n=600", "days=6", "measure_days=3", "decoys.n=2", "decoys.join_day=1", "network.mean_following=15",
         "network.community_size=60"]
 
 

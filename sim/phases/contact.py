@@ -1,7 +1,7 @@
 """Phase 6: offenders discover minors and contact them, ordinary adults and peers too; safeguards decide
 what is delivered; minors respond; conversations move on; blocks and reports have consequences.
 
-Core objects: :func:`contact`, :class:`Contacted`, :func:`is_sexual`.
+Core objects: :func:`contact`, :class:`Contacted`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import numpy as np
 
 from sim.config import ContactConfig
 from sim.contact import (Attempts, Conversations, Discovered, Responses, discover, offender_attempts,
-                         ordinary_attempts, respond)
+                         ordinary_attempts, respond, retarget)
 from sim.moderation import Moderation
 from sim.network import FollowGraph, Groups
 from sim.phases.engage import Engaged
 from sim.population import Population
 from sim.safeguards import Delivery, SafeguardContext, SafeguardSet
-from sim.vocabulary import (COMMENT_CHANNEL, ESCALATED, FOLLOW_REQUEST, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, OFFENDER,
-                            S_ADULT, S_MINOR, S_OFFENDER, SOLICITATION, SUGGESTION)
+from sim.vocabulary import (COMMENT_CHANNEL, FOLLOW_REQUEST, GROUP_ADD, MESSAGE, MESSAGE_REQUEST, OFFENDER, S_ADULT,
+                            S_MINOR, S_OFFENDER, SUGGESTION)
 
 
 @dataclass
@@ -33,24 +33,12 @@ class Contacted:
     delivery: Delivery            # per delivered attempt: explicit image, blurred, block/report lifts
     responses: Responses          # per delivered attempt: the minor's response
     unwanted: np.ndarray          # bool per delivered attempt: an adult stranger reached a minor
-    sexual: np.ndarray            # bool per delivered attempt: of those, from an offender or in solicitation
     stage: np.ndarray             # per delivered attempt: its conversation's stage after today (-1: not adult->minor)
     account_strikes: np.ndarray   # accounts that got a strike from a minor's report
     flagged: np.ndarray           # accounts newly flagged as suspicious adults
     follows: tuple[np.ndarray, np.ndarray]   # (follower, followed): follows made by accepted requests
     joins: tuple[np.ndarray, np.ndarray]     # (account, group): group adds that were not blocked
     safeguard_counts: dict[str, np.ndarray]  # counter -> accounts, from the before_contact safeguards
-
-
-def is_sexual(delivered: Attempts, unwanted: np.ndarray, stage: np.ndarray, a2m: np.ndarray) -> np.ndarray:
-    """Which delivered attempts are sexual contact: unwanted, and from an offender or in a sexual stage.
-
-    An ended conversation does not make a contact sexual; one at solicitation or escalated does.
-    """
-    sexual = np.zeros(delivered.n, dtype=bool)
-    in_solicitation = (stage == SOLICITATION) | (stage == ESCALATED)
-    sexual[a2m] = unwanted[a2m] & ((delivered.sender_type[a2m] == S_OFFENDER) | in_solicitation)
-    return sexual
 
 
 def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups: Groups,
@@ -66,7 +54,8 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
         follow_requests: adults' follows of suggested minors (phase 5), or None.
         context: what the ``before_contact`` safeguards may use (today's streams); None: no such hook runs.
     """
-    active = ~pop.banned
+    active = pop.present
+    discovered.decay()
     discover(discovered, pop, graph, followers, groups, cfg, active, recent_posts, rng)
     via_post = (pop.role[engaged.viewer] == OFFENDER) & pop.is_minor[engaged.author] & active[engaged.author]
     discovered.add(engaged.viewer[via_post], engaged.author[via_post], COMMENT_CHANNEL)
@@ -85,6 +74,17 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
         safeguards.before_contact(att, target_follows_sender, context)
         counts = context.counts
     allowed, blocked_by = safeguards.allow_contact(att, target_follows_sender, rng)
+    # Displacement: offenders aim some blocked attempts at another minor they know of (one round).
+    retried = retarget(discovered, pop, graph, att.subset(~allowed), cfg, active, rng)
+    if retried.n:
+        again_follows = graph.has_edges(retried.target, retried.sender)
+        if context is not None:
+            safeguards.before_contact(retried, again_follows, context)
+        again_allowed, again_by = safeguards.allow_contact(retried, again_follows, rng)
+        att = Attempts.concat([att, retried])
+        target_follows_sender = np.concatenate([target_follows_sender, again_follows])
+        allowed = np.concatenate([allowed, again_allowed])
+        blocked_by = np.concatenate([blocked_by, again_by])
     delivered = att.subset(allowed)
     # Offenders' messages and requests may carry an explicit image.
     image = ((delivered.sender_type == S_OFFENDER) & np.isin(delivered.kind, (MESSAGE, MESSAGE_REQUEST))
@@ -99,7 +99,6 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
         delivered.sender[a2m], delivered.target[a2m], delivered.channel[a2m], resp.replied[a2m],
         resp.blocked[a2m] | resp.reported[a2m], delivered.sender_type[a2m] == S_OFFENDER, cfg, day, rng)
     unwanted = adult_to_minor & ~resp.target_follows_sender
-    sexual = is_sexual(delivered, unwanted, stage, a2m)
     stage_of = np.full(delivered.n, -1, dtype=np.int8)
     stage_of[a2m] = stage
 
@@ -112,6 +111,6 @@ def contact(pop: Population, graph: FollowGraph, followers: FollowGraph, groups:
     gone = resp.blocked & (delivered.sender_type == S_OFFENDER) & (rng.random(delivered.n) >= cfg.recontact_after_block)
     discovered.forget(delivered.sender[gone], delivered.target[gone])
     adds = (delivered.kind == GROUP_ADD) & ~resp.blocked
-    return Contacted(att, allowed, blocked_by, delivered, delivery, resp, unwanted, sexual, stage_of, strikes, flagged,
+    return Contacted(att, allowed, blocked_by, delivered, delivery, resp, unwanted, stage_of, strikes, flagged,
                      (delivered.sender[resp.follow_made], delivered.target[resp.follow_made]),
                      (delivered.target[adds], delivered.group[adds]), counts)

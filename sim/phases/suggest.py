@@ -41,24 +41,61 @@ class Suggested:
     group_viewer: np.ndarray = field(default_factory=_none)     # who was shown a group ...
     group_shown: np.ndarray = field(default_factory=_none)      # ... and which
     joins: tuple[np.ndarray, np.ndarray] = field(default_factory=_no_pairs)     # (account, group): groups joined
+    #: The account suggestions the safeguards removed (``filter_account_suggestions``): who would
+    #: have been shown ...
+    withheld_viewer: np.ndarray = field(default_factory=_none)
+    withheld_shown: np.ndarray = field(default_factory=_none)   # ... which account
+    #: Minors an ordinary adult would have sent a follow request to, had the safeguards not withheld
+    #: the suggestion (one entry per request prevented upstream of contact).
+    legit_prevented: np.ndarray = field(default_factory=_none)
+
+
+def _prevented_requests(pop: Population, viewer: np.ndarray, shown: np.ndarray, accept: float,
+                        rng: np.random.Generator | None) -> np.ndarray:
+    """The minors to whom ordinary adults would have sent a follow request from a withheld suggestion.
+
+    Drawn as an accepted suggestion is (``accept_suggestion_adult``), from ``rng`` alone.
+    """
+    if rng is None or viewer.size == 0:
+        return _none()
+    ordinary_adult = ~pop.is_minor[viewer] & (pop.role[viewer] != OFFENDER)
+    candidates = np.flatnonzero(ordinary_adult & pop.is_minor[shown])
+    request = rng.random(candidates.size) < accept
+    return shown[candidates[request]].astype(np.int64)
 
 
 def suggest(pop: Population, graph: FollowGraph, followers: FollowGraph, groups: Groups,
             suggester: AccountSuggester | None, group_suggester: GroupSuggester | None, safeguards: SafeguardSet,
             discovered: Discovered,
             engaged: Engaged, sessions: np.ndarray, cfg: RecommenderConfig, day: int,
-            rng: np.random.Generator) -> Suggested:
-    """Suggest accounts and groups to today's active accounts; offenders note the minors they are shown."""
+            rng: np.random.Generator, withheld_rng: np.random.Generator | None = None) -> Suggested:
+    """Suggest accounts and groups to today's active accounts; offenders note the minors they are shown.
+
+    Args:
+        withheld_rng: a stream of its own for the follow requests ordinary adults would have sent to
+            the minors the safeguards withheld from their suggestions (``Suggested.legit_prevented``),
+            so counting them shifts no other draw; None: they are not drawn.
+    """
     out = Suggested()
-    viewers = np.flatnonzero((sessions > 0) & ~pop.banned)
+    viewers = np.flatnonzero((sessions > 0) & pop.present)
     ctx = SuggestionContext(pop, graph, followers, groups, engaged.viewer, engaged.item, engaged.author)
 
     if suggester is not None and cfg.account_suggestions > 0:
         sug = suggester.suggest(ctx, viewers, cfg.account_suggestions, rng)
-        new = np.flatnonzero((day - pop.joined_day < cfg.new_account_days) & ~pop.banned)
+        # The cold-start pool: every account present that joined within new_account_days (decoys alike).
+        new = np.flatnonzero((day - pop.joined_day < cfg.new_account_days) & pop.present)
         sug = boost_new_accounts(sug, new, cfg.new_account_share, rng)
-        sug = clean_account_suggestions(ctx, viewers, sug, pop.banned)
+        sug = clean_account_suggestions(ctx, viewers, sug, ~pop.present)
+        offered = sug.copy()
         safeguards.filter_account_suggestions(viewers, sug)
+        rows, cols = np.nonzero((offered >= 0) & (sug < 0))
+        out.withheld_viewer, out.withheld_shown = viewers[rows], offered[rows, cols]
+        out.legit_prevented = _prevented_requests(pop, out.withheld_viewer, out.withheld_shown,
+                                                  cfg.accept_suggestion_adult, withheld_rng)
+        # Minors kept out of an offender's suggestions are discovery a safeguard closed to him
+        # (they set how much of his effort is deterred: contact.displacement).
+        closed = (pop.role[out.withheld_viewer] == OFFENDER) & pop.is_minor[out.withheld_shown]
+        discovered.note_closed(out.withheld_viewer[closed])
         rows, cols = np.nonzero(sug >= 0)
         viewer, shown = viewers[rows], sug[rows, cols]
         out.account_viewer, out.account_shown = viewer, shown

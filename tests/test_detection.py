@@ -1,0 +1,100 @@
+"""Detectors with a miss rate and a false-positive rate, tied to moderation's latent score (sim.detection)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.config import ModerationConfig
+from sim.content import REMOVAL_THRESHOLD, classifier_scores
+from sim.detection import Detector, account_latent, detector_key, hashed_uniform
+from sim.vocabulary import ADULT_SEXUAL, NONE
+
+N = 200_000
+
+
+def bound(p: float, n: int) -> float:
+    """A 5-sigma binomial tolerance."""
+    return 5 * np.sqrt(max(p * (1 - p), 1e-12) / n) + 1e-9
+
+
+def test_hashed_uniforms_are_fixed_per_id_and_key_and_look_uniform():
+    ids = np.arange(N)
+    u = hashed_uniform(ids, 12345)
+    assert (u == hashed_uniform(ids, 12345)).all()
+    assert ((u >= 0) & (u < 1)).all()
+    counts = np.histogram(u, bins=10, range=(0, 1))[0]
+    assert np.all(np.abs(counts - N / 10) < 5 * np.sqrt(N / 10))
+    other = hashed_uniform(ids, 54321)
+    assert abs(np.corrcoef(u, other)[0, 1]) < 5 / np.sqrt(N)
+    # Neighbouring ids are not correlated either.
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 5 / np.sqrt(N)
+
+
+def test_detector_keys_differ_by_seed_and_name():
+    assert detector_key(0, "feed_filtering") != detector_key(1, "feed_filtering")
+    assert detector_key(0, "feed_filtering") != detector_key(0, "hash_matching")
+    assert detector_key(3, "x") == detector_key(3, "x")
+    assert (account_latent(np.arange(10), 0) != account_latent(np.arange(10), 1)).any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(recall=st.floats(0, 1), fpr=st.floats(0, 0.5), rho=st.floats(0, 1), key=st.integers(0, 2**63))
+def test_a_detector_flags_a_recall_share_of_targets_and_a_fpr_share_of_the_rest(recall, fpr, rho, key):
+    ids = np.arange(20_000)
+    latent = np.random.default_rng(key % 2**32).random(ids.size)
+    target = ids % 2 == 0
+    flagged = Detector(recall, fpr, rho, key).flags(ids, latent, target)
+    assert abs(flagged[target].mean() - recall) < bound(recall, target.sum())
+    assert abs(flagged[~target].mean() - fpr) < bound(fpr, (~target).sum())
+
+
+def test_operating_points_at_the_ends_are_exact():
+    ids = np.arange(1000)
+    latent = np.random.default_rng(1).random(ids.size)
+    target = ids % 3 == 0
+    assert (Detector(1.0, 0.0, 0.3, 7).flags(ids, latent, target) == target).all()
+    assert not Detector(0.0, 0.0, 0.3, 7).flags(ids, latent, target).any()
+    assert Detector(1.0, 1.0, 0.3, 7).flags(ids, latent, target).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(rho=st.floats(0, 1), r_mod=st.floats(0.05, 0.95), r_det=st.floats(0.05, 0.95))
+def test_correlation_is_the_chance_the_detector_errs_with_moderation(rho, r_mod, r_det):
+    """Both miss a target with probability rho*min(misses) + (1-rho)*product(misses)."""
+    ids = np.arange(N)
+    latent = np.random.default_rng(11).random(N)
+    mod_miss = latent < 1 - r_mod
+    det_miss = ~Detector(r_det, 0.0, rho, 99).flags(ids, latent, np.ones(N, bool))
+    expected = rho * min(1 - r_mod, 1 - r_det) + (1 - rho) * (1 - r_mod) * (1 - r_det)
+    assert abs((mod_miss & det_miss).mean() - expected) < bound(expected, N)
+
+
+def test_a_fully_correlated_filter_no_more_sensitive_than_moderation_catches_nothing_moderation_missed():
+    """The latent is the moderation classifier's own draw: its score crosses the removal threshold
+    exactly for the items a correlated detector of the same recall flags."""
+    cfg = ModerationConfig()
+    cfg.classifier.recall = 0.9
+    harm = np.full(N, ADULT_SEXUAL, dtype=np.int8)
+    latent = np.random.default_rng(5).random(N).astype(np.float32)
+    removed = classifier_scores(harm, cfg, latent) >= REMOVAL_THRESHOLD
+    ids = np.arange(N)
+    same = Detector(0.9, 0.0, 1.0, 3).flags(ids, latent, np.ones(N, bool))
+    assert (same == removed).mean() > 0.9999            # float32 rounding at the boundary only
+    weaker = Detector(0.8, 0.0, 1.0, 3).flags(ids, latent, np.ones(N, bool))
+    assert not (weaker & ~removed).any()
+    independent = Detector(0.8, 0.0, 0.0, 3).flags(ids, latent, np.ones(N, bool))
+    # Independent errors: 0.8 of moderation's misses are caught.
+    assert abs(independent[~removed].mean() - 0.8) < bound(0.8, (~removed).sum())
+
+
+def test_false_positives_follow_the_latent_too():
+    """Benign items the classifier wrongly removes are the ones a correlated detector wrongly flags."""
+    cfg = ModerationConfig()
+    cfg.classifier.false_positive_rate = 0.01
+    harm = np.full(N, NONE, dtype=np.int8)
+    latent = np.random.default_rng(6).random(N).astype(np.float32)
+    removed = classifier_scores(harm, cfg, latent) >= REMOVAL_THRESHOLD
+    flagged = Detector(0.9, 0.01, 1.0, 8).flags(np.arange(N), latent, np.zeros(N, bool))
+    assert (flagged == removed).mean() > 0.9999
