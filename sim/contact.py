@@ -54,10 +54,11 @@ class Discovered:
         self.opened = np.zeros(self.offenders.size)     # minors found through open channels (decaying)
         self.closed = np.zeros(self.offenders.size)     # minors safeguards withheld from him (decaying)
 
-    def note_closed(self, offender: np.ndarray) -> None:
-        """One discovery a safeguard withheld from each listed offender row (e.g. a minor kept out of his suggestions)."""
+    def note_closed(self, offender: np.ndarray, weight: float = 1.0) -> None:
+        """``weight`` discoveries a safeguard withheld from each listed offender row (e.g. a minor kept out of
+        his suggestions: 1 each)."""
         idx = self.index_of[np.asarray(offender, dtype=np.int64)]
-        np.add.at(self.closed, idx[idx >= 0], 1.0)
+        np.add.at(self.closed, idx[idx >= 0], weight)
 
     def closed_share(self) -> np.ndarray:
         """Per offender: the share of his recent discovery that safeguards closed (0 with no history)."""
@@ -180,6 +181,12 @@ def discover(found: Discovered, pop: Population, graph: FollowGraph, followers: 
         cdf = np.cumsum(1.0 + recent_posts[public])
         pick = np.minimum(np.searchsorted(cdf, rng.random(who.size) * cdf[-1], side="right"), public.size - 1)
         found.add(who, public[pick], SEARCH)
+        # Minors a safeguard made private would have been a share c of what search shows: each search
+        # made is then c / (1 - c) discoveries closed (so the closed share of search is c).
+        hidden = pop.private_by_safeguard & pop.private & is_target
+        hidden_weight = float((1.0 + recent_posts[hidden]).sum())
+        if hidden_weight > 0:
+            found.note_closed(who, hidden_weight / float(cdf[-1]))
 
     # Groups: fellow members of a random group of the offender's.
     who, member = _browse(np.repeat(off, rng.poisson(cfg.group_browse_per_day, off.size) * on),

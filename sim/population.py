@@ -71,10 +71,15 @@ class Population:
     first_harm_day: np.ndarray      # int32, first such day (-1: never)
     present: np.ndarray | None = None   # bool, on the platform today: joined, not banned, not left
     left: np.ndarray | None = None      # bool, left the platform for good (decoys never do)
+    #: bool, private because a safeguard made it so (not by the account's own choice): the
+    #: discovery that privacy closes to offenders (sim.contact.discover) counts as closed by a safeguard
+    private_by_safeguard: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.left is None:
             self.left = np.zeros(self.true_age.shape[0], dtype=bool)
+        if self.private_by_safeguard is None:
+            self.private_by_safeguard = np.zeros(self.true_age.shape[0], dtype=bool)
         if self.present is None:
             self.present = np.zeros(self.true_age.shape[0], dtype=bool)
             self.update_present(0)

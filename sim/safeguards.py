@@ -177,7 +177,9 @@ class PrivateByDefault(Safeguard):
         fresh = np.flatnonzero(self.covered(np.arange(pop.n)) & ~self.defaulted)
         rng = context.rng("private_by_default")
         # The default makes accounts private; a few switch back. Accounts already private stay so.
-        pop.private[fresh] |= rng.random(fresh.size) >= self.config.switch_public_share
+        made = ~pop.private[fresh] & (rng.random(fresh.size) >= self.config.switch_public_share)
+        pop.private[fresh[made]] = True
+        pop.private_by_safeguard[fresh[made]] = True
         self.defaulted[fresh] = True
 
 

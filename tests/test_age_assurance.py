@@ -21,28 +21,12 @@ from sim.content import ItemStore
 from sim.model import ExposureModel, RandomStreams
 from sim.population import Population
 from sim.safeguards import SafeguardContext, SafeguardSet
-from sim.vocabulary import ADULT, ADULT_AGE, DECOY, MESSAGE, MINOR_13_15, MINOR_16_17, OFFENDER, S_ADULT, SEARCH
+from sim.vocabulary import ADULT_AGE, MESSAGE, OFFENDER, S_ADULT, SEARCH
 from tests.conftest import tiny_config
-from tests.test_recommenders import population
+from tests.test_safeguards import world
 
 NO_ITEMS = ItemStore(8, 4)
 COUNTERS = ("age_checks", "minors_found_by_age_assurance", "adults_wrongly_protected", "posers_found_by_age_assurance")
-
-
-def world(ages, declared=None, roles=None, decoy=None) -> Population:
-    """``len(ages)`` established accounts; protected = declared minor (as at registration)."""
-    ages = np.asarray(ages)
-    pop = population(ages.size)
-    pop.true_age[:] = ages
-    pop.declared_age[:] = ages if declared is None else np.asarray(declared)
-    pop.protected[:] = pop.declared_age < ADULT_AGE
-    pop.cohort[:] = np.where(ages < 16, MINOR_13_15, np.where(ages < ADULT_AGE, MINOR_16_17, ADULT))
-    if roles is not None:
-        pop.role[:] = roles
-    if decoy is not None:
-        pop.decoy[:] = decoy
-        pop.cohort[pop.decoy] = DECOY
-    return pop
 
 
 def config(**keys) -> AgeAssuranceConfig:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.config import ContactConfig
-from sim.contact import EFFORT_HALF_LIFE_DAYS, Discovered, offender_attempts, retarget
+from sim.contact import EFFORT_HALF_LIFE_DAYS, Discovered, discover, offender_attempts, retarget
 from sim.vocabulary import COMMENT, FOLLOW_REQUEST, MESSAGE, MESSAGE_REQUEST, OFFENDER, S_ADULT, S_OFFENDER, SEARCH
 from tests.test_contact import attempts, rng, world
 
@@ -101,3 +101,23 @@ def test_partial_displacement_re_aims_that_share():
     blocked = attempts(np.arange(n) % 100, np.full(n, 100), MESSAGE_REQUEST, S_OFFENDER)
     again = retarget(found, pop, graph, blocked, ContactConfig(displacement=0.3), np.ones(pop.n, bool), rng(5))
     assert abs(again.n / n - 0.3) < 5 * np.sqrt(0.3 * 0.7 / n)
+
+
+def test_minors_a_safeguard_made_private_count_as_search_discovery_closed():
+    """Search shows public minors; a minor the default made private is a share of search closed."""
+    ages = [30] * 10 + [14] * 4
+    pop, graph, followers, groups = world(ages, roles=[OFFENDER] * 10 + [0] * 4)
+    pop.private[[12, 13]] = True
+    pop.private_by_safeguard[[12, 13]] = True          # two of four minors made private by a safeguard
+    found = Discovered(np.arange(10), len(ages), 8)
+    cfg = ContactConfig(search_per_day=3.0, group_browse_per_day=0.0, network_browse_per_day=0.0)
+    discover(found, pop, graph, followers, groups, cfg, np.ones(len(ages), bool), np.zeros(len(ages)), rng(4))
+    # Equal weights: half of what search would show is hidden, so the closed share is one half.
+    searched = found.opened > 0
+    assert searched.any()
+    assert np.allclose(found.closed_share()[searched], 0.5)
+    # Accounts private by their own choice close nothing.
+    pop.private_by_safeguard[:] = False
+    found = Discovered(np.arange(10), len(ages), 8)
+    discover(found, pop, graph, followers, groups, cfg, np.ones(len(ages), bool), np.zeros(len(ages)), rng(4))
+    assert (found.closed == 0).all()

@@ -728,6 +728,20 @@ def test_ideal_gives_minors_zero_harm_and_zero_unwanted_contact_and_sourced_pres
         assert real[..., COLUMN["unwanted_contacts"]].sum() > 0, preset
 
 
+def test_an_age_check_at_registration_prevents_the_decoys_first_unwanted_contact():
+    """Decoys (13-year-olds registered as 21) join on day 2. Under ideal safeguards an exact check at
+    registration protects them before their first session, so no unwanted contact ever reaches them;
+    without that check (age assurance off) the same safeguards never apply to them, and contact does."""
+    keys = {**BUSY_CONTACT, "decoys__n": 20, "decoys__join_day": 2}
+    checked = run_preset("safeguards=ideal", **keys)
+    decoys = checked.population.decoy
+    assert checked.population.protected[decoys].all()
+    assert (checked.population.first_unwanted_day[decoys] == -1).all()
+    unchecked = run_preset("safeguards=ideal", "safeguards.age_assurance.enabled=false", **keys)
+    assert not unchecked.population.protected[decoys].any()
+    assert (unchecked.population.first_unwanted_day[decoys] > 0).any()
+
+
 #: Enough offenders and stranger contact in a 400-account world for every preset to show some.
 BUSY_CONTACT = {"population__offender_share": 0.03, "contact__adult_stranger_contact_per_day": 0.01}
 
