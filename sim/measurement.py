@@ -27,7 +27,7 @@ from sim.phases.post import Posted
 from sim.phases.serve import Served
 from sim.phases.suggest import Suggested
 from sim.population import Population
-from sim.vocabulary import (CHANNELS, COMMENT, DISCOVERY_CHANNELS, ESCALATED, FIRST_VIOLATING, HARMFUL_ROLES,
+from sim.vocabulary import (CHANNELS, COMMENT, CONTACT_KINDS, DISCOVERY_CHANNELS, ESCALATED, FIRST_VIOLATING, HARMFUL_ROLES,
                             MESSAGE, MESSAGE_REQUEST, NONE, S_ADULT, S_MINOR, S_OFFENDER, SOLICITATION, STAGES,
                             SUGGESTIVE)
 
@@ -183,6 +183,8 @@ class DayRecorder:
         m.count("peer_attempts", att.target[peer])
         m.count("peer_blocked", att.target[peer & ~allowed])
         m.count("unwanted_contacts", delivered.target[out.unwanted])
+        for code, name in enumerate(CONTACT_KINDS):
+            m.count(f"unwanted_{name}", delivered.target[out.unwanted & (delivered.kind == code)])
         for code, name in enumerate(CHANNELS):
             if name in DISCOVERY_CHANNELS:           # each has an unwanted_via_<channel> counter
                 m.count(f"unwanted_via_{name}", delivered.target[out.unwanted & (delivered.channel == code)])

@@ -17,9 +17,9 @@ import math
 import numpy as np
 
 from sim.config import safeguard_names
-from sim.vocabulary import (ADULT_COHORT, COHORTS, DECOY_COHORT, DISCOVERY_CHANNELS, HARM_CLASSES, HARMFUL_CLASSES,
-                            MINOR_13_15, MINOR_16_17, MINOR_COHORTS, NON_DECOY_COHORTS, STAGES, SUGGESTIVE,
-                            VIEW_CAUSES, VIOLATING_CLASSES)
+from sim.vocabulary import (ADULT_COHORT, COHORTS, CONTACT_KINDS, DECOY_COHORT, DISCOVERY_CHANNELS, HARM_CLASSES,
+                            HARMFUL_CLASSES, MINOR_13_15, MINOR_16_17, MINOR_COHORTS, NON_DECOY_COHORTS, STAGES,
+                            SUGGESTIVE, VIEW_CAUSES, VIOLATING_CLASSES)
 
 #: Every safeguard of the config schema (the built-in ones, then plug-ins'): the order of the
 #: ``blocked_by_<name>`` counters and summary figures. Asking for it loads the registry, so the
@@ -57,6 +57,7 @@ COUNTERS = (
     "contacts_blocked",          # stopped by a safeguard (allow_contact)
     "unwanted_contacts",         # delivered, from an adult the minor did not follow
     *(f"unwanted_via_{c}" for c in DISCOVERY_CHANNELS),
+    *(f"unwanted_{k}" for k in CONTACT_KINDS),   # unwanted contacts by kind (follow request, message, ...)
     # The same split by sender: offenders, and other (ordinary) adults; each pair adds up to the total.
     *(f"unwanted_from_{g}" for g in SENDER_GROUPS),
     *(f"unwanted_via_{c}_{g}" for g in SENDER_GROUPS for c in DISCOVERY_CHANNELS),
@@ -274,6 +275,10 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
     for channel in DISCOVERY_CHANNELS:
         out[f"unwanted_contact_share_via_{channel}"] = _ratio(minors[c[f"unwanted_via_{channel}"]],
                                                               minors[c["unwanted_contacts"]])
+        out[f"unwanted_via_{channel}_per_1k_minor_days"] = _ratio(minors[c[f"unwanted_via_{channel}"]],
+                                                                  minor_days, 1e3)
+    for kind in CONTACT_KINDS:
+        out[f"unwanted_{kind}_per_1k_minor_days"] = _ratio(minors[c[f"unwanted_{kind}"]], minor_days, 1e3)
     for g in SENDER_GROUPS:
         for channel in DISCOVERY_CHANNELS:
             out[f"unwanted_contact_share_via_{channel}_{g}"] = _ratio(minors[c[f"unwanted_via_{channel}_{g}"]],

@@ -764,3 +764,16 @@ def test_contact_figures_are_nan_without_a_denominator():
     for name in ("unwanted_contact_share_via_suggestion", "legit_contact_blocked_share",
                  "decoy_unwanted_contacts_per_week", "decoy_days_to_first_unwanted_contact"):
         assert math.isnan(s[name]), name
+
+
+def test_unwanted_contacts_split_exactly_over_their_kinds():
+    model = run_model(seed=2, **BUSY)
+    h = model.metrics.as_array()
+    kinds = sum(h[..., COLUMN[f"unwanted_{k}"]] for k in ("follow_request", "message", "message_request", "comment",
+                                                          "group_add"))
+    assert np.array_equal(kinds, h[..., COLUMN["unwanted_contacts"]])
+    assert h[..., COLUMN["unwanted_follow_request"]].sum() > 0 and h[..., COLUMN["unwanted_comment"]].sum() > 0
+    s = model.summary()
+    minor_days = h[-model.config.measure_days:, [0, 1], COLUMN["accounts"]].sum()
+    comments = h[-model.config.measure_days:, [0, 1], COLUMN["unwanted_comment"]].sum()
+    assert s["unwanted_comment_per_1k_minor_days"] == pytest.approx(1e3 * comments / minor_days)
