@@ -25,8 +25,11 @@ catches a 13-year-old).
 What the check says becomes what the platform believes: an unprotected account
 judged a minor gets its true age if it is a minor (found) or 17 if it is an
 adult (a false positive), and is protected; a protected account judged adult
-gets its true age, or 18 for a minor, and loses protection (an adult posing as
-a minor is found; an adult wrongly protected by an earlier check is restored).
+gets its true age and loses protection (an adult posing as a minor is found;
+an adult wrongly protected by an earlier check is restored). A face alone
+never lifts protection: a protected account is judged adult only by a
+document, which a minor never passes, so a teen who looks older stays
+protected.
 ``Population.protected`` is kept equal to ``declared_age < 18`` for every
 account checked.
 
