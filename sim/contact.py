@@ -211,6 +211,13 @@ def _browse(who: np.ndarray, first: tuple[np.ndarray, np.ndarray], second: tuple
     return who[ok][hit], end[hit]
 
 
+def target_weight(pop: Population, targets: np.ndarray, cfg: ContactConfig) -> np.ndarray:
+    """How much an offender favours each target: ``prefer_young`` for a 13-15-year-old, ``prefer_public`` for a
+    public account (multiplied)."""
+    return (np.where(pop.true_age[targets] < YOUNG_BELOW, cfg.prefer_young, 1.0)
+            * np.where(pop.private[targets], 1.0, cfg.prefer_public))
+
+
 def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, groups: Groups,
                       cfg: ContactConfig, active: np.ndarray, rng: np.random.Generator) -> Attempts:
     """Each offender spends a Poisson budget on discovered targets, weighted young and public.
@@ -220,10 +227,8 @@ def offender_attempts(found: Discovered, pop: Population, graph: FollowGraph, gr
     to him, the share ``1 - displacement`` is effort he gives up rather than
     spends on the minors he can still reach.
     """
-    young = pop.true_age < YOUNG_BELOW
-    weight = np.where(found.target >= 0, 1.0, 0.0)
     t = np.maximum(found.target, 0)
-    weight *= np.where(young[t], cfg.prefer_young, 1.0) * np.where(pop.private[t], 1.0, cfg.prefer_public)
+    weight = np.where(found.target >= 0, 1.0, 0.0) * target_weight(pop, t, cfg)
     weight *= active[found.offenders][:, None] & active[t]    # both on the platform today
     total = weight.sum(axis=1)
     rate = cfg.offender_attempts_per_day * (1.0 - (1.0 - cfg.displacement) * found.closed_share())
@@ -273,9 +278,7 @@ def retarget(found: Discovered, pop: Population, graph: FollowGraph, blocked: At
     again, idx = again[idx >= 0], idx[idx >= 0]
     t = found.target[idx]
     tt = np.maximum(t, 0)
-    young = pop.true_age < YOUNG_BELOW
-    weight = ((t >= 0) & (t != blocked.target[again][:, None]) & active[tt]).astype(float)
-    weight *= np.where(young[tt], cfg.prefer_young, 1.0) * np.where(pop.private[tt], 1.0, cfg.prefer_public)
+    weight = ((t >= 0) & (t != blocked.target[again][:, None]) & active[tt]) * target_weight(pop, tt, cfg)
     total = weight.sum(axis=1)
     u = rng.random(again.size)
     has = total > 0
