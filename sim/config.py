@@ -446,6 +446,15 @@ class OutputConfig:
 
 
 @dataclass
+class DesignConfig:
+    """One point of a parameter design: a row of a table of values (calibration, sensitivity; sim.design)."""
+
+    path: str | None = param(None, doc="Parquet table of parameter points, one column per dotted key "
+                             "(written by sim.calibrate and sim.sensitivity)")
+    row: int = param(0, 0, 10_000_000, doc="the row of design.path whose values this run takes")
+
+
+@dataclass
 class Config:
     """The whole run."""
 
@@ -463,6 +472,7 @@ class Config:
     safeguards: SafeguardsConfig = field(default_factory=SafeguardsConfig)
     decoys: DecoysConfig = field(default_factory=DecoysConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
 
 
 _SCHEMA: list[type[Config]] = []          # built once, by the first call of schema()

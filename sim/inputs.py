@@ -86,15 +86,20 @@ def graph_file_size(path: str) -> int:
 
 
 def input_files(cfg: Config) -> dict[str, InputFile]:
-    """Every file ``cfg`` names that a run reads, with its content hash (empty for a synthetic world)."""
-    if cfg.network.kind != "file" or not cfg.network.path:
-        return {}
-    path = cfg.network.path
-    try:
-        digest, size = file_sha256(path), os.stat(path).st_size
-    except OSError:
-        digest, size = "unreadable", -1
-    return {"network.path": InputFile("network.path", os.path.abspath(path), digest, size)}
+    """Every file ``cfg`` names that a run reads, with its content hash (a graph file, a design table)."""
+    named = {}
+    if cfg.network.kind == "file" and cfg.network.path:
+        named["network.path"] = cfg.network.path
+    if cfg.design.path:
+        named["design.path"] = cfg.design.path
+    files = {}
+    for key, path in named.items():
+        try:
+            digest, size = file_sha256(path), os.stat(path).st_size
+        except OSError:
+            digest, size = "unreadable", -1
+        files[key] = InputFile(key, os.path.abspath(path), digest, size)
+    return files
 
 
 def resolve_inputs(cfg: Config) -> Config:
@@ -106,9 +111,15 @@ def resolve_inputs(cfg: Config) -> Config:
     file's account count. A synthetic world is returned unchanged (decoys are
     checked by :func:`sim.config.validate`).
 
+    A design (``design.path``) is applied first (:func:`sim.design.apply_design_row`): the copy holds
+    the row's values.
+
     Raises:
         ConfigError: naming the key, the file and what is allowed.
     """
+    from sim.design import apply_design_row
+
+    cfg = apply_design_row(cfg)
     if cfg.network.kind != "file":
         return cfg
     if not cfg.network.path:
