@@ -33,6 +33,8 @@ from sim.vocabulary import (CHANNELS, COMMENT, CONTACT_KINDS, DISCOVERY_CHANNELS
 
 #: Days in the trailing window of the "... in the last 7 days" figures.
 WINDOW_DAYS = 7
+#: The longer trailing window of the period shares (the longest a default 60-day run can ask about).
+PERIOD_DAYS = 28
 #: "Never" in the recorder's per-account last-day arrays.
 NEVER = -10**6
 #: Sender type of each group of ``sim.metrics.SENDER_GROUPS``, in that order.
@@ -240,6 +242,7 @@ class DayRecorder:
         for group, last in self.last_unwanted_from.items():
             m.count(f"unwanted_from_{group}_7d", np.flatnonzero(here & (last > window)))
         m.count("sexual_advanced_7d", np.flatnonzero(here & (self.last_advance_day > window)))
+        m.count("sexual_advanced_28d", np.flatnonzero(here & (self.last_advance_day > day - PERIOD_DAYS)))
         m.count("sexual_image_7d", np.flatnonzero(here & (self.last_sexual_image_day > window)))
         by_stage = conversations.counts_by_stage(pop.cohort, m.today.shape[0])
         for code, name in enumerate(STAGES):

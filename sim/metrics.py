@@ -65,6 +65,7 @@ COUNTERS = (
     "unwanted_contacted_7d",     # accounts with >= 1 unwanted contact in the trailing 7 days
     *(f"unwanted_from_{g}_7d" for g in SENDER_GROUPS),
     "sexual_advanced_7d",        # accounts with >= 1 sexual advance in the trailing 7 days
+    "sexual_advanced_28d",       # accounts with >= 1 sexual advance in the trailing 28 days
     "sexual_image_7d",           # accounts that saw an explicit image (feed, or unblurred in a message) in 7 days
     "legit_attempts",            # non-offender adult -> minor attempts
     "legit_blocked",             # of which stopped by a safeguard
@@ -267,6 +268,8 @@ def summarize(history: np.ndarray, measure_days: int, decoy_first_harm_day: np.n
         out[f"minor_13_15_unwanted_contact_from_{g}_7d_share"] = daily_share((MINOR_13_15,), f"unwanted_from_{g}_7d")
     out["minor_sexual_advance_7d_share"] = daily_share(MINOR_COHORTS, "sexual_advanced_7d")
     out["minor_13_15_sexual_advance_7d_share"] = daily_share((MINOR_13_15,), "sexual_advanced_7d")
+    # The same over a trailing 28 days: the longest period a 60-day run can ask about (surveys ask about a year).
+    out["minor_sexual_advance_28d_share"] = daily_share(MINOR_COHORTS, "sexual_advanced_28d")
     out["unwanted_contact_per_1k_minor_days"] = _ratio(minors[c["unwanted_contacts"]], minor_days, 1e3)
     for g in SENDER_GROUPS:
         out[f"unwanted_contact_from_{g}_per_1k_minor_days"] = _ratio(minors[c[f"unwanted_from_{g}"]],

@@ -29,6 +29,7 @@ LABELS: dict[str, str] = {
     "minor_harm_prevalence_per_10k": "harmful impressions per 10k (all classes), minors",
     "minor_13_15_sexual_advance_7d_share": "13-15s with an unwanted sexual advance in 7 days",
     "minor_sexual_advance_7d_share": "minors with an unwanted sexual advance in 7 days",
+    "minor_sexual_advance_28d_share": "minors with an unwanted sexual advance in 28 days",
     "sexual_advances_per_1k_minor_days": "unwanted sexual advances per 1,000 minor-days",
     "unwanted_contact_from_offenders_per_1k_minor_days": "unwanted contacts from offenders per 1,000 minor-days",
     "unwanted_contact_from_other_adults_per_1k_minor_days":
