@@ -1,0 +1,537 @@
+"""Calibration: fit the free behavioural parameters to the targets the surveys and audits give.
+
+Run it as ``python3 -m sim.calibrate`` (``--help`` for the options); docs/CALIBRATION.md
+explains the method and the result.
+
+Core objects: :func:`load_targets`, :class:`Target`, :class:`Parameter`, :func:`loss`,
+:func:`calibrate`.
+
+**Targets as data.** ``configs/calibration/targets.yaml`` names each target
+(value, range, source, the exposim output it corresponds to, the regime it was
+measured under, and whether it is fitted, held out for validation or context)
+and the free parameters with their ranges.
+
+**The search.** Optuna's TPE sampler (multivariate, with the "constant liar"
+for batches) proposes parameter sets in batches; its study lives in a journal
+file, so an interrupted calibration resumes where it stopped. Optuna is used
+directly (ask and tell), not through ``hydra-optuna-sweeper``: that plugin pins
+optuna below 3, and the ask-and-tell loop lets every batch run as an ordinary
+exposim sweep. Each batch is written as a design table (:mod:`sim.design`)
+and run by ``python -m sim -m design.row=range(k)`` through Hydra's launcher,
+with the sweep's checks, resume and fault handling — joblib here, Ray or SLURM
+with ``hydra/launcher=...`` among the overrides. A parameter set's loss is the
+sum over fit targets of ``((output - value) / half_range)^2``.
+
+**The ensemble.** A parameter set is *accepted* when every fit target lies in
+its range (rejection with the stated tolerances, as in approximate Bayesian
+computation); the accepted sets are the ensemble (``ensemble.parquet``). The
+best few by loss are then run again on fresh replicates, with their values
+rounded to four significant digits; the one whose mean loss is lowest becomes
+the calibrated point (``calibrated.yaml``). ``calibration.parquet`` holds every
+evaluation; ``calibration.html`` compares targets, fit and held-out validation.
+
+Every run of one calibration uses the same overrides besides the parameters
+(the regime's and the command's), so the fit is of the world those describe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from sim.config import CONFIG_ERROR_EXIT, ConfigError
+from sim.design import collect_summaries, leaf_keys, sweep_design, write_design
+
+#: The targets file of the project (``configs`` is a link to ``sim/configs``).
+DEFAULT_TARGETS = Path(__file__).parent / "configs" / "calibration" / "targets.yaml"
+USES = ("fit", "validation", "context")
+CALIBRATION_TABLE = "calibration.parquet"
+ENSEMBLE_TABLE = "ensemble.parquet"
+CALIBRATED = "calibrated.yaml"
+PAGE = "calibration.html"
+SIGNIFICANT = 4
+
+
+@dataclass(frozen=True)
+class Target:
+    """One calibration target: an exposim output, the value it should take and the range it must reach."""
+
+    name: str
+    output: str
+    value: float
+    low: float
+    high: float
+    use: str
+    regime: str
+    overrides: tuple[str, ...]
+    source: str
+    what: str = ""
+    note: str = ""
+
+    @property
+    def half_range(self) -> float:
+        return (self.high - self.low) / 2
+
+    def reached(self, x: float) -> bool:
+        return bool(math.isfinite(x) and self.low <= x <= self.high)
+
+    def distance(self, x: float) -> float:
+        """``(x - value) / half_range``, but 0 inside a one-sided range (a bound) that reaches the value."""
+        if not math.isfinite(x):
+            return math.inf
+        if self.low == 0 and self.value == self.high and x <= self.high:      # an upper bound
+            return 0.0
+        return (x - self.value) / self.half_range
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A free parameter: a config key and the range the fit may move it in."""
+
+    key: str
+    low: float
+    high: float
+    log: bool = False
+    why: str = ""
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class Targets:
+    targets: tuple[Target, ...]
+    parameters: tuple[Parameter, ...]
+    path: str
+    regime: tuple[str, ...] = field(default=())
+
+    def used(self, use: str) -> list[Target]:
+        return [t for t in self.targets if t.use == use]
+
+
+def _need(entry: dict, key: str, where: str) -> Any:
+    if key not in entry:
+        raise ConfigError(f"{where}: missing {key!r}")
+    return entry[key]
+
+
+def load_targets(path: str | os.PathLike = DEFAULT_TARGETS) -> Targets:
+    """Read and check a targets file.
+
+    Raises:
+        ConfigError: naming the entry, the key, the value and what is allowed.
+    """
+    path = str(path)
+    try:
+        with open(path) as fh:
+            doc = yaml.safe_load(fh)
+    except OSError as err:
+        raise ConfigError(f"targets file {path!r}: cannot be read ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"targets file {path!r} is not YAML: {err}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("targets"), dict) or not isinstance(
+            doc.get("parameters"), dict):
+        raise ConfigError(f"targets file {path!r}: needs a 'targets' mapping and a 'parameters' mapping")
+    targets = []
+    for name, entry in doc["targets"].items():
+        where = f"{path}: targets.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a mapping")
+        use = _need(entry, "use", where)
+        if use not in USES:
+            raise ConfigError(f"{where}.use={use!r}: choose from {', '.join(USES)}")
+        value, low, high = (float(_need(entry, k, where)) for k in ("value", "low", "high"))
+        if not low <= value <= high or low == high:
+            raise ConfigError(f"{where}: needs low <= value <= high with low < high (got {low}, {value}, {high})")
+        regime = _need(entry, "regime", where)
+        if not isinstance(regime, dict) or not isinstance(regime.get("overrides", []), list):
+            raise ConfigError(f"{where}.regime: needs a name and a list of overrides")
+        targets.append(Target(name, str(_need(entry, "output", where)), value, low, high, use,
+                              str(regime.get("name", "")), tuple(regime.get("overrides", [])),
+                              str(_need(entry, "source", where)), str(entry.get("what", "")),
+                              str(entry.get("note", ""))))
+    keys = leaf_keys()
+    parameters = []
+    for key, entry in doc["parameters"].items():
+        where = f"{path}: parameters.{key}"
+        if key not in keys:
+            raise ConfigError(f"{where}: {key!r} is not a config key (docs/CONFIG.md lists them)")
+        meta = keys[key].metadata
+        low, high = float(_need(entry, "low", where)), float(_need(entry, "high", where))
+        lo, hi = meta.get("lo"), meta.get("hi")
+        if not low < high or (lo is not None and low < lo) or (hi is not None and high > hi):
+            raise ConfigError(f"{where}: range {low} .. {high} must be increasing and inside the key's "
+                              f"allowed {lo} .. {hi}")
+        log = bool(entry.get("log", False))
+        if log and low <= 0:
+            raise ConfigError(f"{where}: log: true needs low > 0 (got {low})")
+        default = keys[key].default
+        parameters.append(Parameter(key, low, high, log, str(entry.get("why", "")),
+                                    isinstance(default, int) and not isinstance(default, bool)))
+    if not any(t.use == "fit" for t in targets):
+        raise ConfigError(f"targets file {path!r}: no target has use: fit")
+    fit_regimes = {t.overrides for t in targets if t.use == "fit"}
+    if len(fit_regimes) > 1:
+        raise ConfigError(f"targets file {path!r}: fit targets with different regimes "
+                          f"({' | '.join(' '.join(r) for r in sorted(fit_regimes))}) would need a run per regime "
+                          f"for every parameter set; give them the same regime")
+    return Targets(tuple(targets), tuple(parameters), path, fit_regimes.pop())
+
+
+def loss(outputs: dict[str, float], targets: Targets) -> float:
+    """Sum over fit targets of the squared distance in half-ranges (inf if an output is missing)."""
+    total = 0.0
+    for t in targets.used("fit"):
+        total += t.distance(float(outputs.get(t.output, math.nan))) ** 2
+    return total
+
+
+def accepted(outputs: dict[str, float], targets: Targets) -> bool:
+    """Every fit target inside its range."""
+    return all(t.reached(float(outputs.get(t.output, math.nan))) for t in targets.used("fit"))
+
+
+def round_significant(x: float, digits: int = SIGNIFICANT) -> float:
+    if x == 0 or not math.isfinite(x):
+        return x
+    return float(f"{x:.{digits - 1}e}")
+
+
+# ------------------------------------------------------------------ the search
+
+
+def _outputs(targets: Targets) -> list[str]:
+    seen: dict[str, None] = {}
+    for t in targets.targets:
+        seen[t.output] = None
+    return list(seen)
+
+
+def _study(out_dir: Path, seed: int, startup: int):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = JournalStorage(JournalFileBackend(str(out_dir / "optuna.journal")))
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                         n_startup_trials=startup)
+    return optuna.create_study(study_name="exposim-calibration", storage=storage, sampler=sampler,
+                               direction="minimize", load_if_exists=True)
+
+
+def _distributions(targets: Targets) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    return {p.key: (IntDistribution(int(p.low), int(p.high), log=p.log) if p.integer
+                    else FloatDistribution(p.low, p.high, log=p.log)) for p in targets.parameters}
+
+
+def _evaluate(design: Path, params: list[dict[str, float]], sweep_dir: Path, replicates: tuple[int, ...],
+              targets: Targets, overrides: tuple[str, ...]) -> dict[tuple[int, int], dict[str, Any]]:
+    """Run a design of parameter sets; ``(row, replicate) -> summary`` for the runs that completed."""
+    write_design(str(design), {p.key: [ps[p.key] for ps in params] for p in targets.parameters})
+    done = sweep_design(str(design), len(params), str(sweep_dir), replicates=replicates,
+                        settings=targets.regime, overrides=overrides)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"the sweep in {sweep_dir} stopped with status {done.returncode}; see {done.log_path}")
+    return {(int(s["design.row"]), int(s["replicate"])): s for s in collect_summaries(str(sweep_dir), str(design))}
+
+
+def _search(targets: Targets, out_dir: Path, trials: int, batch: int, seed: int,
+            overrides: tuple[str, ...]) -> None:
+    import optuna
+
+    study = _study(out_dir, seed, startup=max(2 * batch, 10))
+    dists = _distributions(targets)
+    outputs = _outputs(targets)
+    while True:
+        finished = [t for t in study.trials if t.state.is_finished()]
+        running = [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+        if not running and len(finished) >= trials:
+            return
+        if running:                                   # a batch an interruption left open: run it again
+            number = min(t.user_attrs["batch"] for t in running)
+            handles = sorted(((t.user_attrs["row"], t.number, t.params) for t in running
+                              if t.user_attrs["batch"] == number))
+        else:
+            number = max((t.user_attrs.get("batch", -1) for t in study.trials), default=-1) + 1
+            asked = [study.ask(dists) for _ in range(min(batch, trials - len(finished)))]
+            for row, trial in enumerate(asked):
+                trial.set_user_attr("batch", number)
+                trial.set_user_attr("row", row)
+            handles = [(row, t.number, t.params) for row, t in enumerate(asked)]
+        runs = _evaluate(_batch_design(out_dir, number), [p for _, _, p in handles],
+                         _batch_runs(out_dir, number), (number,), targets, overrides)
+        for row, trial_number, _ in handles:
+            summary = runs.get((row, number))
+            if summary is None:
+                study.tell(trial_number, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(trial_number, loss(_pick(summary, outputs), targets))
+        best = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        n_acc = sum(r["accepted"] for r in _search_rows(targets, out_dir, seed))
+        top = min(best, key=lambda t: t.value) if best else None
+        print(f"calibrate: batch {number}: {len(handles)} parameter set(s) run; {len(best)} evaluated, "
+              f"{n_acc} accepted" + (f", best loss {top.value:.3g} (trial {top.number})" if top else ""),
+              flush=True)
+
+
+def _batch_design(out_dir: Path, number: int) -> Path:
+    return out_dir / "designs" / f"search_{number:03d}.parquet"
+
+
+def _batch_runs(out_dir: Path, number: int) -> Path:
+    return out_dir / "runs" / f"search_{number:03d}"
+
+
+def _pick(summary: dict[str, Any], outputs: list[str]) -> dict[str, float]:
+    return {k: float(summary[k]) if summary.get(k) is not None else math.nan for k in outputs}
+
+
+def _search_rows(targets: Targets, out_dir: Path, seed: int) -> list[dict[str, Any]]:
+    """One row per finished trial: its parameters, and its outputs read back from its run's summary."""
+    study = _study(out_dir, seed, startup=10)
+    outputs = _outputs(targets)
+    summaries: dict[int, dict[int, dict[str, Any]]] = {}
+    rows = []
+    for t in study.trials:
+        if not t.state.is_finished():
+            continue
+        number, row_index = t.user_attrs.get("batch", -1), t.user_attrs.get("row", -1)
+        if number not in summaries:
+            design = _batch_design(out_dir, number)
+            found = collect_summaries(str(_batch_runs(out_dir, number)), str(design)) if design.exists() else []
+            summaries[number] = {int(s["design.row"]): s for s in found if int(s["replicate"]) == number}
+        summary = summaries[number].get(row_index)
+        outs = _pick(summary, outputs) if summary else dict.fromkeys(outputs, math.nan)
+        row = {"stage": "search", "trial": t.number, "batch": number, "replicate": number, "state": t.state.name,
+               "loss": float(t.value) if t.value is not None else math.nan,
+               "accepted": summary is not None and accepted(outs, targets)}
+        row.update({p.key: float(t.params.get(p.key, math.nan)) for p in targets.parameters})
+        row.update(outs)
+        rows.append(row)
+    return rows
+
+
+def _confirm(targets: Targets, out_dir: Path, search: list[dict[str, Any]], candidates: int,
+             replicates: int, overrides: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Run the best accepted sets (or the best sets, if none was accepted) again, rounded, on fresh replicates."""
+    done = [r for r in search if r["state"] == "COMPLETE"]
+    pool = [r for r in done if r["accepted"]] or done
+    best = sorted(pool, key=lambda r: (r["loss"], r["trial"]))[:candidates]
+    params = [{p.key: (int(round(r[p.key])) if p.integer else round_significant(r[p.key]))
+               for p in targets.parameters} for r in best]
+    reps = tuple(range(replicates))
+    runs = _evaluate(out_dir / "designs" / "confirm.parquet", params, out_dir / "runs" / "confirm", reps,
+                     targets, overrides)
+    rows = []
+    for i, (r, ps) in enumerate(zip(best, params)):
+        for rep in reps:
+            s = runs.get((i, rep))
+            outs = _pick(s, _outputs(targets)) if s else dict.fromkeys(_outputs(targets), math.nan)
+            row = {"stage": "confirm", "trial": r["trial"], "batch": -1, "replicate": rep,
+                   "state": "COMPLETE" if s else "FAIL", "loss": loss(outs, targets) if s else math.nan,
+                   "accepted": bool(s) and accepted(outs, targets)}
+            row.update(ps)
+            row.update(outs)
+            rows.append(row)
+    return rows
+
+
+def _write_table(path: Path, rows: list[dict[str, Any]], like: list[dict[str, Any]] | None = None) -> None:
+    """Write rows as Parquet, atomically; an empty table takes its columns from ``like``."""
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    table = pa.Table.from_pylist(rows) if rows else pa.Table.from_pylist(like or [{}]).slice(0, 0)
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
+    from scipy import stats
+
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(values.mean())
+    if values.size < 3 or np.all(values == values[0]):
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
+@dataclass
+class Result:
+    """What a calibration found: the calibrated point, its replicate fit, and the ensemble."""
+
+    point: dict[str, float]
+    trial: int
+    fit: dict[str, tuple[float, float, float]]       # output -> (mean, low, high) over the confirm replicates
+    ensemble: list[dict[str, Any]]
+    evaluations: int
+    accepted_any: bool
+    replicates: int
+
+
+def _choose(targets: Targets, confirm: list[dict[str, Any]], search: list[dict[str, Any]]) -> Result:
+    by_trial: dict[int, list[dict[str, Any]]] = {}
+    for r in confirm:
+        by_trial.setdefault(r["trial"], []).append(r)
+
+    def mean_loss(rows):
+        losses = np.array([r["loss"] for r in rows], dtype=float)
+        return float(np.mean(losses)) if np.isfinite(losses).all() else math.inf
+
+    trial = min(by_trial, key=lambda k: (mean_loss(by_trial[k]), k))
+    rows = by_trial[trial]
+    point = {p.key: rows[0][p.key] for p in targets.parameters}
+    fit = {o: _t_interval(np.array([r[o] for r in rows], dtype=float)) for o in _outputs(targets)}
+    ensemble = [r for r in search if r["accepted"]]
+    return Result(point, trial, fit, ensemble, len(search), bool(ensemble), len(rows))
+
+
+def _calibrated_yaml(targets: Targets, result: Result, overrides: tuple[str, ...]) -> str:
+    lines = ["# @package _global_",
+             "# The calibrated point: python3 -m sim.calibrate (docs/CALIBRATION.md).",
+             f"# Targets: {os.path.relpath(targets.path) if not os.path.isabs(targets.path) else targets.path}",
+             f"# Regime: {' '.join(targets.regime) or '(defaults)'}"
+             + (f"; overrides: {' '.join(overrides)}" if overrides else ""),
+             f"# Chosen from {result.evaluations} evaluations; the fit below is over {result.replicates} "
+             f"fresh replicates."]
+    for t in targets.targets:
+        mean, lo, hi = result.fit[t.output]
+        ci = f" (95% t-interval {lo:.3g} .. {hi:.3g})" if math.isfinite(lo) else ""
+        lines.append(f"#   {t.output}: {mean:.3g}{ci}; target {t.value:g} in {t.low:g} .. {t.high:g} [{t.use}]")
+    tree: dict[str, Any] = {}
+    for key, value in result.point.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return "\n".join(lines) + "\n" + yaml.safe_dump(tree, sort_keys=False)
+
+
+def _page(targets: Targets, result: Result, defaults: dict[str, Any]) -> str:
+    esc = html.escape
+
+    def fmt(x: float) -> str:
+        return "–" if not math.isfinite(x) else f"{x:.3g}"
+
+    ens = result.ensemble
+    rows = []
+    for t in targets.targets:
+        mean, lo, hi = result.fit[t.output]
+        vals = np.array([r[t.output] for r in ens], dtype=float) if ens else np.array([])
+        vals = vals[np.isfinite(vals)]
+        spread = f"{fmt(vals.min())} – {fmt(vals.max())}" if vals.size else "–"
+        verdict = ("within range" if t.reached(mean) else "outside range") if math.isfinite(mean) else "not measured"
+        ci = f" ({fmt(lo)} – {fmt(hi)})" if math.isfinite(lo) else ""
+        rows.append(f"<tr><td>{esc(t.what or t.name)}<br><span class=k>{esc(t.output)}</span></td>"
+                    f"<td>{esc(t.use)}</td><td>{t.value:g}<br><span class=k>{t.low:g} – {t.high:g}</span></td>"
+                    f"<td>{fmt(mean)}{ci}</td><td>{spread}</td><td class={verdict.split()[0]}>{verdict}</td>"
+                    f"<td>{esc(t.regime)}</td><td>{esc(t.source)}</td></tr>")
+    params = []
+    for p in targets.parameters:
+        vals = np.array([r[p.key] for r in ens], dtype=float) if ens else np.array([])
+        spread = f"{fmt(vals.min())} – {fmt(vals.max())}" if vals.size else "–"
+        params.append(f"<tr><td class=k>{esc(p.key)}</td><td>{fmt(float(defaults.get(p.key, math.nan)))}</td>"
+                      f"<td>{fmt(result.point[p.key])}</td><td>{p.low:g} – {p.high:g}</td><td>{spread}</td>"
+                      f"<td>{esc(p.why)}</td></tr>")
+    note = ("" if result.accepted_any else
+            "<p class=outside><b>No parameter set reached every fit target.</b> The point below is the one "
+            "closest to them; the ensemble is empty. Widen the parameter ranges, run more trials, or question "
+            "the targets.</p>")
+    return f"""<!doctype html><html lang=en><meta charset=utf-8><title>exposim calibration</title>
+<style>body{{font:15px/1.45 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}}
+table{{border-collapse:collapse;width:100%;margin:1rem 0}}td,th{{border-bottom:1px solid #ddd;padding:.35rem .5rem;
+text-align:left;vertical-align:top}}th{{background:#f4f4f4}}.k{{font-family:monospace;font-size:.85em;color:#555}}
+.within{{color:#176b2c}}.outside{{color:#a4262c}}@media print{{body{{margin:0;max-width:none;font-size:11px}}}}</style>
+<h1>Calibration: targets, fit and held-out validation</h1>
+<p>{result.evaluations} parameter sets were evaluated; {len(ens)} reached every fit target (the ensemble).
+The calibrated point was chosen among the best of them by its mean loss over {result.replicates} fresh
+replicates; the fit column gives that mean with its 95% t-interval. Held-out (validation) targets were never
+seen by the fit. Regime of every run: <span class=k>{esc(' '.join(targets.regime))}</span>.</p>{note}
+<h2>Targets</h2><table><tr><th>target<th>use<th>value<br>range<th>calibrated point<br>(95% interval)
+<th>ensemble<br>min – max<th>verdict<th>measured under<th>source</tr>{''.join(rows)}</table>
+<h2>Free parameters</h2><table><tr><th>key<th>before<th>calibrated<th>search range<th>ensemble<br>min – max
+<th>what it is</tr>{''.join(params)}</table></html>
+"""
+
+
+def calibrate(targets: Targets, out_dir: str | os.PathLike, *, trials: int = 64, batch: int = 8, seed: int = 0,
+              candidates: int = 4, replicates: int = 5, overrides: tuple[str, ...] = ()) -> Result:
+    """Search, confirm, choose; write calibration.parquet, ensemble.parquet, calibrated.yaml and the page.
+
+    The same arguments resume an interrupted calibration in ``out_dir``:
+    finished evaluations are kept (Optuna's journal), and runs already complete
+    in a batch's sweep folder are kept by the sweep's resume.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _search(targets, out, trials, batch, seed, overrides)
+    search = _search_rows(targets, out, seed)
+    confirm = _confirm(targets, out, search, candidates, replicates, overrides)
+    _write_table(out / CALIBRATION_TABLE, search + confirm)
+    result = _choose(targets, confirm, search)
+    _write_table(out / ENSEMBLE_TABLE, result.ensemble, like=search)
+    (out / CALIBRATED).write_text(_calibrated_yaml(targets, result, overrides))
+    keys = leaf_keys()
+    defaults = {p.key: keys[p.key].default for p in targets.parameters}
+    (out / PAGE).write_text(_page(targets, result, defaults))
+    return result
+
+
+def _print_result(targets: Targets, result: Result, out: Path) -> None:
+    print(f"\ncalibrate: {result.evaluations} evaluations, {len(result.ensemble)} accepted; calibrated point "
+          f"(trial {result.trial}), fit over {result.replicates} replicates:")
+    for t in targets.targets:
+        mean, lo, hi = result.fit[t.output]
+        mark = "ok " if t.reached(mean) else "OUT"
+        print(f"  {mark} {t.use:<10} {t.output:<45} {mean:8.3g}   target {t.value:g} in {t.low:g} .. {t.high:g}")
+    for key, value in result.point.items():
+        print(f"  {key} = {value:g}")
+    print(f"\nevery evaluation: {out / CALIBRATION_TABLE}\nensemble:         {out / ENSEMBLE_TABLE}\n"
+          f"calibrated point: {out / CALIBRATED}\npage:             {out / PAGE}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m sim.calibrate", description=__doc__.split("\n\n")[0],
+        epilog="Trailing arguments are overrides for every run, as for python -m sim "
+               "(e.g. population.n=20000 hydra/launcher=ray_local).")
+    parser.add_argument("--targets", default=str(DEFAULT_TARGETS), help="targets file (default: %(default)s)")
+    parser.add_argument("--out", default="outputs/calibration", help="output folder (default: %(default)s)")
+    parser.add_argument("--trials", type=int, default=64, help="parameter sets to evaluate (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=8, help="parameter sets per sweep (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="the sampler's seed (default: %(default)s)")
+    parser.add_argument("--candidates", type=int, default=4,
+                        help="best sets run again on fresh replicates (default: %(default)s)")
+    parser.add_argument("--replicates", type=int, default=5,
+                        help="fresh replicates per candidate (default: %(default)s)")
+    parser.add_argument("overrides", nargs="*", help="overrides of every run")
+    args = parser.parse_args(argv)
+    for name in ("trials", "batch", "candidates", "replicates"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}={getattr(args, name)}: must be at least 1")
+    try:
+        targets = load_targets(args.targets)
+        result = calibrate(targets, args.out, trials=args.trials, batch=args.batch, seed=args.seed,
+                           candidates=args.candidates, replicates=args.replicates, overrides=tuple(args.overrides))
+    except ConfigError as err:
+        print(f"exposim: configuration error: {err}", file=sys.stderr)
+        sys.exit(CONFIG_ERROR_EXIT)
+    _print_result(targets, result, Path(args.out))
+
+
+if __name__ == "__main__":
+    main()
