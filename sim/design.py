@@ -171,7 +171,8 @@ def sweep_design(design_path: str, rows: int, sweep_dir: str, *, replicates: tup
     """Run rows ``0 .. rows-1`` of a design (x ``replicates``) as one sweep of ``python -m sim -m``.
 
     The jobs go through everything a sweep has: the pre-flight check, Hydra's
-    launcher (``overrides`` may choose one, e.g. ``hydra/launcher=ray_local``),
+    launcher (joblib, one job per core, unless ``overrides`` choose another, e.g.
+    ``hydra/launcher=ray_local``),
     resume (a job already complete in ``sweep_dir`` with the same config, files
     and code is kept) and fault handling. ``settings`` are fixed overrides of
     every job (e.g. a regime's ``safeguards=none``); ``extra_sweeps`` adds swept
@@ -189,6 +190,8 @@ def sweep_design(design_path: str, rows: int, sweep_dir: str, *, replicates: tup
     import sys
 
     reps = ",".join(str(r) for r in replicates)
+    if not any(o.startswith(("hydra/launcher=", "override hydra/launcher=")) for o in overrides):
+        overrides = ("hydra/launcher=joblib", *overrides)      # the local default: one job per core
     command = [sys.executable, "-m", "sim", "-m", f"design.path={os.path.abspath(design_path)}",
                f"design.row=range({rows})", f"replicate={reps}",
                *(f"{k}={v}" for k, v in (extra_sweeps or {}).items()), *settings, *overrides,
