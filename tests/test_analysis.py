@@ -1,9 +1,11 @@
-"""sim.analysis: bootstrap intervals, paired differences, settings found in a sweep folder, and the CLI.
+"""sim.analysis: intervals over few replicates, paired differences, settings found in a sweep folder, and the CLI.
 
-Statistics are checked on numbers small enough to work out by hand (or, for
-the percentile interval, by enumerating every resample); the sweep is a real
-one of tiny worlds, written the way the Hydra app records its jobs, with a
-failed, an interrupted, a tampered-with and a never-started run among them.
+Statistics are checked on numbers small enough to work out by hand (a t
+interval from a printed t table, a Fieller interval from its defining
+quadratic, the old percentile bootstrap by enumerating every resample), and
+by coverage on simulated normal data; the sweep is a real one of tiny worlds,
+written the way the Hydra app records its jobs, with a failed, an
+interrupted, a tampered-with and a never-started run among them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,13 +26,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.analysis import AnalysisError, compare_sweep
 from sim.analysis.compare import COMPARISON, format_table
 from sim.analysis.labels import HEADLINE
-from sim.analysis.stats import COMPARISON_SCHEMA, bootstrap_mean, bootstrap_paired, compare_settings
+from sim.analysis.stats import (BCA_MIN_PAIRS, COMPARISON_SCHEMA, MIN_REPLICATES, compare_settings, fieller_ratio,
+                                mean_interval, paired_interval)
 from sim.config import Config
 from sim.io import begin_run, fail_run, flatten_config
 from sim.runner import read_summary, run
@@ -39,6 +44,8 @@ REPO = Path(__file__).resolve().parent.parent
 EPS = np.finfo(float).eps
 # Reproducible property tests: the same examples on every run and machine.
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True)
+#: Student's t, two-sided 95%, from a printed table: 4 degrees of freedom (five replicates), 3 (four pairs), 2.
+T95 = {4: 2.776, 3: 3.182, 2: 4.303}
 
 
 def same(a: float, b: float) -> bool:
@@ -54,64 +61,119 @@ def same_rows(a: pa.Table, b: pa.Table) -> bool:
         cell(x, y) for ra, rb in zip(a.to_pylist(), b.to_pylist()) for x, y in zip(ra.values(), rb.values()))
 
 
-# --------------------------------------------------------------------------- bootstrap_mean
-
-@pytest.mark.parametrize("value, n", [(2.5, 4), (0.1, 3), (-7.0, 9)])
-def test_constant_values_give_their_value_and_a_collapsed_interval(value, n):
-    count, mean, low, high = bootstrap_mean(np.full(n, value))
-    assert count == n
-    assert mean == pytest.approx(value, rel=1e-12)
-    assert low == high == mean          # every resample has the same mean
+def percentile_bootstrap(values: np.ndarray, resamples: int, rng: np.random.Generator,
+                         level: float = 0.95) -> tuple[float, float]:
+    """The interval the comparison used before: quantiles of resampled means (kept here for comparison)."""
+    idx = rng.integers(0, values.size, size=(resamples, values.size))
+    lo, hi = np.quantile(values[idx].mean(axis=1), [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
-def test_interval_of_one_to_five_matches_the_exact_percentile_bootstrap():
+# --------------------------------------------------------------------------- mean_interval (Student t)
+
+def test_t_interval_of_one_to_five_is_the_textbook_one():
+    # mean 3, s² = (4 + 1 + 0 + 1 + 4) / 4 = 2.5, standard error √(2.5 / 5) = √0.5; t(4) = 2.776 at 95%.
+    n, mean, low, high, method = mean_interval(np.arange(1.0, 6.0))
+    assert (n, mean, method) == (5, 3.0, "t")
+    assert low == pytest.approx(3 - T95[4] * math.sqrt(0.5), abs=1e-3)         # the table's 3 decimals
+    assert high == pytest.approx(3 + T95[4] * math.sqrt(0.5), abs=1e-3)
+    assert (low, high) == pytest.approx((1.0368, 4.9632), abs=1e-4)
+    exact_t = scipy.stats.t.ppf(0.975, 4)
+    assert low == pytest.approx(3 - exact_t * math.sqrt(0.5), rel=1e-12)
+
+
+def test_the_t_interval_is_wider_than_the_old_percentile_bootstrap_on_five_replicates():
     values = np.arange(1.0, 6.0)
     # All 5**5 resamples are equally likely: their means are the exact bootstrap distribution.
     exact_means = np.array([np.mean(r) for r in itertools.product(values, repeat=5)])
-    exact_low, exact_high = np.quantile(exact_means, [0.025, 0.975])
-    assert (exact_low, exact_high) == pytest.approx((1.8, 4.2))      # P(mean <= 1.6) = 1.8%, <= 1.8: 4.0%
+    boot_low, boot_high = np.quantile(exact_means, [0.025, 0.975])
+    assert (boot_low, boot_high) == pytest.approx((1.8, 4.2))      # P(mean <= 1.6) = 1.8%, <= 1.8: 4.0%
+    _, _, low, high, _ = mean_interval(values)
+    assert low < boot_low and boot_high < high
+    assert (high - low) / (boot_high - boot_low) > 1.6
 
-    n, mean, low, high = bootstrap_mean(values, resamples=20000, rng=np.random.default_rng(11))
-    assert n == 5
-    assert mean == 3.0
-    assert low == pytest.approx(exact_low, abs=1e-9)
-    assert high == pytest.approx(exact_high, abs=1e-9)
-    assert 1.0 < low < mean < high < 5.0
+    # On normal samples of five, always: the t interval is about 1.6 times the bootstrap's width.
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        sample = rng.normal(10.0, 2.0, 5)
+        _, _, low, high, _ = mean_interval(sample)
+        b_low, b_high = percentile_bootstrap(sample, 2000, rng)
+        assert high - low > b_high - b_low
+
+    # And unlike the bootstrap it can reach beyond the values: three replicates 1, 2, 9.
+    _, mean, low, high, _ = mean_interval(np.array([1.0, 2.0, 9.0]))
+    half = T95[2] * math.sqrt(19 / 3)                     # s² = (9 + 4 + 25) / 2 = 19
+    assert (low, high) == pytest.approx((4 - half, 4 + half), abs=2e-3)
+    assert low < 1 and high > 9
 
 
-def test_fewer_than_two_finite_values_give_no_interval_and_non_finite_values_are_dropped():
-    n, mean, low, high = bootstrap_mean(np.array([4.0]))
-    assert (n, mean) == (1, 4.0) and math.isnan(low) and math.isnan(high)
+def test_t_intervals_cover_the_true_mean_95_percent_of_the_time_on_five_normal_replicates():
+    rng = np.random.default_rng(20240601)
+    draws = rng.normal(3.0, 2.0, size=(2000, 5))
+    covered = [low <= 3.0 <= high for _, _, low, high, _ in map(mean_interval, draws)]
+    assert 0.93 <= np.mean(covered) <= 0.97
+    # The percentile bootstrap it replaces falls well short on the same draws (about 84%).
+    idx = rng.integers(0, 5, size=(1000, 5))
+    boot = np.quantile(draws[:, idx].mean(axis=2), [0.025, 0.975], axis=1)       # 2 x draws
+    assert np.mean((boot[0] <= 3.0) & (3.0 <= boot[1])) < 0.90
+
+
+@pytest.mark.parametrize("value, n", [(2.5, 4), (0.1, 3), (-7.0, 9)])
+def test_constant_values_give_their_value_and_a_collapsed_interval(value, n):
+    count, mean, low, high, method = mean_interval(np.full(n, value))
+    assert (count, method) == (n, "t")
+    assert low == high == mean == value          # no spread between worlds to allow for
+
+
+def test_fewer_than_three_finite_values_give_no_interval_and_non_finite_values_are_dropped():
+    assert MIN_REPLICATES == 3
+    n, mean, low, high, method = mean_interval(np.array([4.0]))
+    assert (n, mean, method) == (1, 4.0, "none") and math.isnan(low) and math.isnan(high)
     for empty in (np.array([]), np.array([np.nan, np.nan]), np.array([np.inf, -np.inf, np.nan])):
-        n, mean, low, high = bootstrap_mean(empty)
-        assert n == 0 and math.isnan(mean) and math.isnan(low) and math.isnan(high)
-    n, mean, low, high = bootstrap_mean(np.array([np.nan, 2.0, np.inf, 6.0]))
-    assert (n, mean) == (2, 4.0)
-    # A quarter of the resamples are (2, 2) and a quarter (6, 6): the 2.5% and 97.5% quantiles are the ends.
-    assert (low, high) == (2.0, 6.0)
+        n, mean, low, high, method = mean_interval(empty)
+        assert (n, method) == (0, "none") and math.isnan(mean) and math.isnan(low) and math.isnan(high)
+    n, mean, low, high, method = mean_interval(np.array([np.nan, 2.0, np.inf, 6.0]))
+    assert (n, mean, method) == (2, 4.0, "none") and math.isnan(low) and math.isnan(high)
+    with_nan = mean_interval(np.array([np.nan, 2.0, np.inf, 6.0, 7.0]))
+    assert with_nan == mean_interval(np.array([2.0, 6.0, 7.0])) and with_nan.method == "t"
 
 
 def test_interval_widens_as_the_level_rises():
     values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 9.0])
-    intervals = [bootstrap_mean(values, level=level)[2:] for level in (0.5, 0.9, 0.99)]
+    intervals = [mean_interval(values, level=level)[2:4] for level in (0.5, 0.9, 0.99)]
     for (lo_a, hi_a), (lo_b, hi_b) in zip(intervals, intervals[1:]):
         assert lo_b < lo_a and hi_a < hi_b
 
 
+def test_degenerate_inputs_raise_no_warning():
+    cases = [np.zeros(5), np.full(4, 1e-300), np.array([1.7e308, 1.7e308, 1.6e308]), np.array([np.nan] * 5),
+             np.array([1.0, np.nan, np.nan]), np.array([-1e308, 1e308, 0.0])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for values in cases:
+            est = mean_interval(values)
+            assert est.method in ("t", "none")
+            assert est.method == "none" or est.low <= est.high
+            out = paired_interval(values, values[::-1])
+            paired_interval(values, np.zeros_like(values))
+            assert out["diff_interval"] in ("paired t", "none")
+
+
 finite_lists = st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_subnormal=False),
-                        min_size=2, max_size=12)
+                        min_size=3, max_size=12)
 
 
 @PROPERTY
 @given(finite_lists)
-def test_mean_and_interval_lie_within_the_values(values):
-    n, mean, low, high = bootstrap_mean(np.array(values), resamples=300)
-    # A mean of floats can round past the extremes by a few ulps (mean of [0.1]*3 is 0.1 + 2e-17).
-    tol = 2 * len(values) * EPS * max(abs(v) for v in values) + 1e-300
-    assert n == len(values)
-    assert low <= high
-    assert min(values) - tol <= low and high <= max(values) + tol
-    assert min(values) - tol <= mean <= max(values) + tol
+def test_the_interval_is_the_mean_plus_or_minus_t_standard_errors(values):
+    values = np.array(values)
+    n, mean, low, high, method = mean_interval(values)
+    assert (n, method) == (len(values), "t")
+    assert mean == pytest.approx(values.mean(), abs=1e-9)
+    half = scipy.stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n)
+    tol = 1e-9 * max(1.0, float(np.abs(values).max()))
+    assert low <= mean <= high
+    assert high - mean == pytest.approx(half, abs=tol) and mean - low == pytest.approx(half, abs=tol)
 
 
 @PROPERTY
@@ -122,64 +184,168 @@ def test_non_finite_values_do_not_change_the_result(values, junk, random):
     # Only the relative order of the finite values matters: keep it.
     finite = iter(values)
     mixed = [v if not math.isfinite(v) else next(finite) for v in mixed]
-    assert bootstrap_mean(np.array(mixed)) == bootstrap_mean(np.array(values))
+    assert mean_interval(np.array(mixed)) == mean_interval(np.array(values))
 
 
-# --------------------------------------------------------------------------- bootstrap_paired
+# --------------------------------------------------------------------------- paired_interval
+
+def test_paired_t_interval_by_hand():
+    baseline = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    setting = baseline + np.array([-1.0, -3.0, -2.0, 0.0, -4.0])     # differences: mean -2, s² = 2.5
+    out = paired_interval(setting, baseline)
+    assert (out["n_pairs"], out["diff_mean"], out["diff_interval"]) == (5, -2.0, "paired t")
+    assert (out["diff_low"], out["diff_high"]) == pytest.approx((-2 - T95[4] * math.sqrt(0.5),
+                                                                -2 + T95[4] * math.sqrt(0.5)), abs=1e-3)
+    assert out["diff_high"] < 0                  # about -0.04: a drop, told apart from 0
+    # Unpaired, each setting's own interval is about ±20 wide (the spread between worlds) and they overlap.
+    for values in (baseline, setting):
+        _, _, low, high, _ = mean_interval(values)
+        assert high - low > 35
+
 
 def test_pairing_removes_the_spread_between_worlds():
     baseline = np.array([10.0, 20.0, 30.0, 40.0])
     setting = baseline - 1
-    out = bootstrap_paired(setting, baseline)
+    out = paired_interval(setting, baseline)
     assert out["n_pairs"] == 4
     assert out["diff_mean"] == -1.0
-    assert (out["diff_low"], out["diff_high"]) == (-1.0, -1.0)
+    assert (out["diff_low"], out["diff_high"]) == (-1.0, -1.0)        # the same drop in every world
     assert out["rel_change"] == pytest.approx(24 / 25 - 1)
+    assert out["rel_interval"] == "Fieller"
+    # The ratio still depends on how high the baseline is, which four worlds pin down only loosely:
+    # |24 - 25ρ| <= t(3) · √(500/3 / 4) · |1 - ρ| gives ρ from 0.776 to 0.978.
+    assert (out["rel_low"], out["rel_high"]) == pytest.approx((0.776 - 1, 0.978 - 1), abs=1e-3)
     assert out["rel_low"] < out["rel_change"] < out["rel_high"] < 0   # a drop in every replicate
-    # Unpaired, each setting's own interval spans most of the 10..40 spread.
-    for values in (baseline, setting):
-        _, _, low, high = bootstrap_mean(values)
-        assert high - low > 10
+
+
+def test_fieller_ends_are_where_the_paired_t_statistic_reaches_its_critical_value():
+    s = np.array([7.0, 9.0, 6.0, 10.0, 8.0])
+    b = np.array([10.0, 11.0, 9.0, 14.0, 12.0])
+    lo, hi = fieller_ratio(s, b)
+    t = scipy.stats.t.ppf(0.975, 4)
+    for rho in (lo, hi):
+        z = s - rho * b                          # at an end, 0 is exactly t standard errors from mean(z)
+        assert abs(z.mean()) / (z.std(ddof=1) / math.sqrt(5)) == pytest.approx(t, rel=1e-9)
+    assert lo < s.mean() / b.mean() < hi
+    # The same ends from the quadratic in ρ, written out without rescaling.
+    v = np.cov(s, b, ddof=1) / 5
+    a = b.mean() ** 2 - t * t * v[1, 1]
+    bb = s.mean() * b.mean() - t * t * v[0, 1]
+    c = s.mean() ** 2 - t * t * v[0, 0]
+    root = math.sqrt(bb * bb - a * c)
+    assert (lo, hi) == pytest.approx(((bb - root) / a, (bb + root) / a), rel=1e-12)
+
+
+def test_fieller_intervals_cover_the_true_ratio_95_percent_of_the_time_on_five_pairs():
+    rng = np.random.default_rng(7)
+    covered = 0
+    for _ in range(2000):
+        world = rng.normal(size=5)                                  # shared by both settings of a replicate
+        b = 10.0 + 1.5 * world + rng.normal(0.0, 0.5, 5)
+        s = 8.0 + 1.0 * world + rng.normal(0.0, 0.7, 5)
+        out = paired_interval(s, b)
+        covered += out["rel_low"] <= 8.0 / 10.0 - 1 <= out["rel_high"]
+    assert 0.93 <= covered / 2000 <= 0.97
+
+
+sixteenths = st.integers(-1600, 1600).map(lambda k: k / 16)
+
+
+@PROPERTY
+@given(st.lists(st.tuples(sixteenths, st.integers(16, 1600).map(lambda k: k / 16)), min_size=3,
+                max_size=BCA_MIN_PAIRS - 1))
+def test_fieller_excludes_no_change_exactly_when_the_paired_t_interval_excludes_zero(pairs):
+    s, b = np.array(pairs).T
+    out = paired_interval(s, b)
+    d_low, d_high = out["diff_low"], out["diff_high"]
+    if out["rel_interval"] == "none":             # unbounded: the baseline mean cannot be told from 0
+        return
+    assert out["rel_interval"] == "Fieller"
+    # Away from the boundary itself (where rounding decides), the two agree.
+    if min(abs(d_low), abs(d_high)) > 1e-9 * max(1.0, abs(out["diff_mean"])):
+        assert (d_low > 0 or d_high < 0) == (out["rel_low"] > 0 or out["rel_high"] < 0)
 
 
 def test_relative_change_is_undefined_for_a_zero_baseline_mean():
-    out = bootstrap_paired(np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 1.0]))
+    out = paired_interval(np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 1.0]))
     assert out["diff_mean"] == pytest.approx(2.0)
     assert math.isnan(out["rel_change"]) and math.isnan(out["rel_low"]) and math.isnan(out["rel_high"])
-    assert math.isfinite(out["diff_low"]) and math.isfinite(out["diff_high"])
+    assert out["rel_interval"] == "none"
+    assert (out["diff_low"], out["diff_high"], out["diff_interval"]) == (2.0, 2.0, "paired t")
+
+
+def test_a_baseline_mean_that_cannot_be_told_from_zero_gives_no_bounded_relative_interval():
+    out = paired_interval(np.array([1.0, 2.0, 3.5]), np.array([1.0, -1.0, 0.5]))
+    assert out["rel_change"] == pytest.approx(6.5 / 0.5 - 1)          # a ratio exists...
+    assert out["rel_interval"] == "none" and math.isnan(out["rel_low"])   # ...but Fieller's set is unbounded
+    assert out["diff_interval"] == "paired t"
 
 
 def test_pairs_with_a_non_finite_side_are_dropped():
-    setting = np.array([5.0, np.nan, 7.0, 9.0, 1.0])
-    baseline = np.array([4.0, 3.0, np.inf, 6.0, np.nan])
-    out = bootstrap_paired(setting, baseline)
-    assert out["n_pairs"] == 2                       # (5, 4) and (9, 6)
-    assert out["diff_mean"] == 2.0
-    assert (out["diff_low"], out["diff_high"]) == (1.0, 3.0)
-    assert out["rel_change"] == pytest.approx(14 / 10 - 1)
-    one = bootstrap_paired(np.array([5.0, np.nan]), np.array([4.0, 1.0]))
+    setting = np.array([5.0, np.nan, 7.0, 9.0, 1.0, 4.0])
+    baseline = np.array([4.0, 3.0, np.inf, 6.0, np.nan, 4.5])
+    out = paired_interval(setting, baseline)
+    assert out == paired_interval(np.array([5.0, 9.0, 4.0]), np.array([4.0, 6.0, 4.5]))
+    assert out["n_pairs"] == 3                       # (5, 4), (9, 6) and (4, 4.5)
+    assert out["diff_mean"] == pytest.approx(3.5 / 3)
+    two = paired_interval(setting[:5], baseline[:5])
+    assert (two["n_pairs"], two["diff_mean"], two["diff_interval"], two["rel_interval"]) == (2, 2.0, "none", "none")
+    assert math.isnan(two["diff_low"]) and math.isnan(two["rel_low"])
+    assert two["rel_change"] == pytest.approx(14 / 10 - 1)         # the change itself is still given
+    one = paired_interval(np.array([5.0, np.nan]), np.array([4.0, 1.0]))
     assert one["n_pairs"] == 1 and one["diff_mean"] == 1.0 and math.isnan(one["diff_low"])
-    none = bootstrap_paired(np.array([np.nan]), np.array([1.0]))
+    none = paired_interval(np.array([np.nan]), np.array([1.0]))
     assert none["n_pairs"] == 0 and math.isnan(none["diff_mean"]) and math.isnan(none["rel_change"])
 
 
+def test_ten_pairs_or_more_get_a_bca_interval_for_the_relative_change():
+    rng = np.random.default_rng(4)
+    world = rng.gamma(2.0, 5.0, BCA_MIN_PAIRS)
+    b = world + rng.normal(0, 1, BCA_MIN_PAIRS)
+    s = 0.7 * world + rng.normal(0, 1, BCA_MIN_PAIRS)
+    out = paired_interval(s, b, resamples=3000, rng=np.random.default_rng(9))
+    assert out["rel_interval"] == "BCa"
+    # It is scipy's paired BCa interval of the ratio of means, with the same draws.
+    direct = scipy.stats.bootstrap((s, b), lambda x, y, axis=-1: x.mean(axis) / y.mean(axis), paired=True,
+                                   vectorized=True, n_resamples=3000, method="BCa",
+                                   random_state=np.random.default_rng(9)).confidence_interval
+    assert (out["rel_low"], out["rel_high"]) == pytest.approx((direct.low - 1, direct.high - 1), rel=1e-12)
+    assert out["rel_low"] < out["rel_change"] < out["rel_high"]
+    again = paired_interval(s, b, resamples=3000, rng=np.random.default_rng(9))
+    assert again == out
+    fewer = paired_interval(s[:-1], b[:-1])
+    assert fewer["rel_interval"] == "Fieller"
+
+
+def test_a_degenerate_bca_falls_back_to_fieller_without_warnings():
+    b = np.arange(1.0, 13.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = paired_interval(2 * b, b)                # every resampled ratio is exactly 2
+        zero = paired_interval(np.zeros(12), b)        # every resampled ratio is 0 (the ideal preset)
+    assert (out["rel_change"], out["rel_low"], out["rel_high"], out["rel_interval"]) == (1.0, 1.0, 1.0, "Fieller")
+    assert (zero["rel_change"], zero["rel_low"], zero["rel_high"], zero["rel_interval"]) == (-1.0, -1.0, -1.0,
+                                                                                           "Fieller")
+
+
 # Multiples of 1/64: sums are exact, so a baseline mean is 0 or clearly not. (A tiny non-zero mean such as
-# 1e-311 makes rel_change overflow with a RuntimeWarning; that is about rel_change, not this property.)
+# 1e-311 makes rel_change overflow; that is about rel_change, not this property.)
 sixty_fourths = st.integers(-64_000, 64_000).map(lambda k: k / 64)
 
 
 @PROPERTY
-@given(st.lists(st.tuples(sixty_fourths, sixty_fourths), min_size=2, max_size=10))
+@given(st.lists(st.tuples(sixty_fourths, sixty_fourths), min_size=3, max_size=10))
 def test_swapping_setting_and_baseline_mirrors_the_difference(pairs):
     s, b = np.array(pairs).T
-    ab, ba = bootstrap_paired(s, b, resamples=300), bootstrap_paired(b, s, resamples=300)
+    ab, ba = paired_interval(s, b, resamples=300), paired_interval(b, s, resamples=300)
     d = s - b
     tol = 4 * EPS * max(1.0, float(np.abs(d).max())) * len(d)
     assert ab["n_pairs"] == ba["n_pairs"] == len(d)
+    assert ab["diff_interval"] == ba["diff_interval"] == "paired t"
     assert ab["diff_mean"] == pytest.approx(-ba["diff_mean"], abs=tol)
     assert ab["diff_low"] == pytest.approx(-ba["diff_high"], abs=tol)
     assert ab["diff_high"] == pytest.approx(-ba["diff_low"], abs=tol)
-    assert d.min() - tol <= ab["diff_low"] <= ab["diff_high"] <= d.max() + tol
+    assert ab["diff_low"] - tol <= ab["diff_mean"] <= ab["diff_high"] + tol
 
 
 # --------------------------------------------------------------------------- compare_settings
@@ -220,17 +386,26 @@ def test_compare_settings_pairs_by_replicate_on_a_hand_made_summary():
     base = rows[("base", "a")]
     assert (base["order"], base["is_baseline"], base["n"], base["mean"]) == (0, True, 4, 7.5)
     assert all(math.isnan(base[k]) for k in ("diff_mean", "diff_low", "diff_high", "rel_change"))
+    # 1, 4, 9, 16: s² = (42.25 + 12.25 + 2.25 + 72.25) / 3 = 43; t(3) = 3.182.
+    half = T95[3] * math.sqrt(43 / 4)
+    assert (base["ci_low"], base["ci_high"]) == pytest.approx((7.5 - half, 7.5 + half), abs=2e-3)
+    assert (base["interval"], base["diff_interval"], base["rel_interval"]) == ("t", "none", "none")
 
     same_a = rows[("same", "a")]
     assert (same_a["is_baseline"], same_a["n"], same_a["n_pairs"]) == (False, 5, 4)   # r4 has no partner
     assert same_a["mean"] == 26.0
     assert (same_a["diff_mean"], same_a["diff_low"], same_a["diff_high"]) == (0.0, 0.0, 0.0)
-    assert (same_a["rel_change"], same_a["rel_low"], same_a["rel_high"]) == (0.0, 0.0, 0.0)
+    # The ratio is 1, but base's own interval, 7.5 ± 10.4, reaches 0: Fieller's set for the ratio is every
+    # number (a mean that may be 0 has no ratio to bound), so the change is given without an interval.
+    assert base["ci_low"] < 0
+    assert same_a["rel_change"] == 0.0 and math.isnan(same_a["rel_low"]) and math.isnan(same_a["rel_high"])
+    assert (same_a["interval"], same_a["diff_interval"], same_a["rel_interval"]) == ("t", "paired t", "none")
 
     for metric, base_values in (("a", BASE_A), ("b", BASE_B)):
         shift = rows[("shift", metric)]
         assert (shift["n"], shift["n_pairs"], shift["is_baseline"]) == (3, 3, False)
         assert (shift["diff_mean"], shift["diff_low"], shift["diff_high"]) == (2.0, 2.0, 2.0)
+        assert shift["diff_interval"] == "paired t" and shift["rel_interval"] == "none"    # as for 'same'
         paired_base = sum(base_values[r] for r in ("r0", "r1", "r2")) / 3     # r3 is not paired
         assert shift["rel_change"] == pytest.approx((paired_base + 2) / paired_base - 1)
     assert rows[("shift", "a")]["rel_change"] == pytest.approx(3 / 7)
@@ -247,13 +422,35 @@ def test_a_settings_figures_do_not_depend_on_what_else_is_compared():
     together = by_key(compare_settings(more_rows, ["b", "a"], "base"))
     for key, row in by_key(alone).items():
         assert same_rows(pa.Table.from_pylist([row]), pa.Table.from_pylist([together[key]])), key
-    # The intervals compared are real (random) ones, not the degenerate [0, 0] and [2, 2].
+    # The intervals compared are real ones, not the degenerate [0, 0] and [2, 2].
     assert together[("same", "a")]["ci_low"] < together[("same", "a")]["ci_high"]
+
+
+def bca_summary(extra: bool = False) -> pa.Table:
+    """12 paired replicates of 'base' and 'lower' (a BCa interval for the relative change), optionally a third."""
+    rng = np.random.default_rng(12)
+    world = rng.gamma(3.0, 4.0, 12)
+    rows = [("base", 0, f"r{i}", w + rng.normal(), 1.0) for i, w in enumerate(world)]
+    rows += [("lower", 1, f"r{i}", 0.6 * w + rng.normal(), 2.0) for i, w in enumerate(world)]
+    if extra:
+        rows += [("other", 2, f"r{i}", 2 * w, 3.0) for i, w in enumerate(world)]
+    return summary_rows(rows)
+
+
+def test_bca_resampling_is_seeded_by_setting_and_metric_names_only():
+    alone = by_key(compare_settings(bca_summary(), ["a"], "base"))
+    together = by_key(compare_settings(bca_summary(extra=True), ["b", "a"], "base"))
+    lower = alone[("lower", "a")]
+    assert lower["rel_interval"] == "BCa" and lower["n_pairs"] == 12
+    assert lower["rel_low"] < lower["rel_change"] < lower["rel_high"]
+    assert same_rows(pa.Table.from_pylist([lower]), pa.Table.from_pylist([together[("lower", "a")]]))
 
 
 def test_compare_settings_is_deterministic():
     assert same_rows(compare_settings(hand_summary(), ["a", "b"], "same"),
                      compare_settings(hand_summary(), ["a", "b"], "same"))
+    assert same_rows(compare_settings(bca_summary(), ["a", "b"], "base"),
+                     compare_settings(bca_summary(), ["a", "b"], "base"))
 
 
 # --------------------------------------------------------------------------- a real sweep
@@ -327,14 +524,11 @@ def good_values(sweep: Path, feed: str, metric: str) -> dict[int, float]:
 
 
 def expected_mean_row(values: list[float]) -> tuple[int, float, float, float]:
-    """n, mean, low, high for at most two replicates: with two, 95% of resamples reach both ends."""
+    """n, mean, low, high for at most two replicates: too few for an interval, so both ends are NaN."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return 0, math.nan, math.nan, math.nan
-    mean = float(np.mean(finite))
-    if len(finite) == 1:
-        return 1, mean, math.nan, math.nan
-    return 2, mean, min(finite), max(finite)
+    return len(finite), float(np.mean(finite)), math.nan, math.nan
 
 
 def test_compare_sweep_finds_both_settings_and_pairs_them_by_replicate(sweep):
@@ -359,11 +553,13 @@ def test_compare_sweep_finds_both_settings_and_pairs_them_by_replicate(sweep):
             got = (row["n"], row["mean"], row["ci_low"], row["ci_high"])
             want = expected_mean_row(list(values.values()))
             assert got[0] == want[0] and all(map(same, got[1:], want[1:])), (feed, metric, got, want)
+            assert row["interval"] == "none", (feed, metric)      # two replicates: too few for an interval
         row = rows[(SETTING["chronological"], metric)]
         diffs = [other[r] - base[r] for r in (0, 1) if math.isfinite(other[r]) and math.isfinite(base[r])]
         n, mean, low, high = expected_mean_row(diffs)
         assert row["n_pairs"] == n, metric
         assert all(map(same, (row["diff_mean"], row["diff_low"], row["diff_high"]), (mean, low, high))), metric
+        assert row["diff_interval"] == row["rel_interval"] == "none", metric
         if n == 2 and np.mean([base[r] for r in (0, 1)]) != 0:
             want_rel = np.mean([other[r] for r in (0, 1)]) / np.mean([base[r] for r in (0, 1)]) - 1
             assert row["rel_change"] == pytest.approx(want_rel, rel=1e-12), metric
@@ -412,6 +608,15 @@ def test_terminal_table_names_every_setting_and_the_baseline(sweep):
     assert all(line.startswith(f"  {SETTING['random']} ") for line in baseline_lines)
     assert sum(line.startswith(f"  {SETTING['chronological']} ") for line in setting_lines) == len(HEADLINE)
     assert f"comparison: {sweep / COMPARISON}" in lines
+    # Two replicates each: no interval anywhere, and the table says why in words instead of a blank.
+    with_values = [line for line in setting_lines if not re.search(r"n=0 ", line)]
+    assert with_values and all(re.search(r"too few replicates \([12]\)", line) for line in with_values)
+    changes = [line for line in with_values if not line.rstrip().endswith("baseline")]
+    assert changes and all(re.search(r", too few replicates \([12]\) for an interval$", line.rstrip()) or
+                           line.rstrip().endswith("–") for line in changes)
+    assert not any(line.rstrip().endswith(" *") or "no detectable difference" in line for line in setting_lines)
+    assert any(line.startswith("too few replicates (n): fewer than 3 finite replicates") for line in lines)
+    assert any(line.startswith("95% intervals over replicates: Student-t") for line in lines)
 
 
 def test_the_baseline_can_be_chosen_by_a_unique_part_of_its_label(sweep):
@@ -482,8 +687,8 @@ def test_two_runs_of_one_setting_and_replicate_are_refused_not_double_counted(pl
 
 
 def test_a_baseline_mean_that_is_only_rounding_error_has_no_relative_change():
-    out = bootstrap_paired(np.array([1.0, 1.0, 1.0]), np.array([0.1, 0.2, -0.3]))
-    assert math.isnan(out["rel_change"]) and math.isnan(out["rel_low"])
+    out = paired_interval(np.array([1.0, 1.0, 1.0]), np.array([0.1, 0.2, -0.3]))
+    assert math.isnan(out["rel_change"]) and math.isnan(out["rel_low"]) and out["rel_interval"] == "none"
     assert out["diff_mean"] == pytest.approx(1.0)
 
 
@@ -527,7 +732,7 @@ def test_cli_exits_2_naming_the_problem(case, args, needles, sweep, failed_only,
     assert done.stderr.startswith("exposim: cannot compare: "), done.stderr
     for needle in needles:
         assert needle in done.stderr, (case, needle, done.stderr)
-    assert "bootstrap intervals" not in done.stdout
+    assert "t intervals" not in done.stdout         # no table printed
 
 
 # --------------------------------------------------------------------------- new figures and the ideal preset
@@ -543,15 +748,16 @@ NEW_FIGURES = ("minor_violating_prevalence_per_10k", "minor_borderline_prevalenc
                "minor_sessions_per_minor_day", "decoy_sexual_advances_per_week")
 
 
-def test_the_new_figures_are_compared_with_intervals(sweep):
+def test_the_new_figures_are_compared(sweep):
     result = compare_sweep(sweep, report=False, out=None)
     rows = by_key(result.table)
     for metric in NEW_FIGURES:
         assert metric in result.metrics, metric
         for setting in result.settings:
             row = rows[(setting, metric)]
-            if row["n"] == 2:         # two finite replicates: a mean and its interval
-                assert row["ci_low"] <= row["mean"] <= row["ci_high"], (setting, metric)
+            if row["n"] == 2:         # two finite replicates: a mean, and no interval (too few)
+                assert math.isfinite(row["mean"]) and row["interval"] == "none", (setting, metric)
+                assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"]), (setting, metric)
     # The removed figures are gone, not left behind under their old names.
     assert not [m for m in result.metrics if "sexual_contact" in m]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import scipy.stats
 
 import sim.analysis.stats as stats
 from sim.analysis import AnalysisError, compare_sweep
@@ -252,15 +253,40 @@ def test_the_bounds_are_inclusive(tmp_path):
         assert result.table.num_rows == 2 * len(HEADLINE)
 
 
-def test_timeline_bootstrap_in_chunks_gives_the_same_figures(monkeypatch):
+def test_timeline_intervals_are_t_intervals_over_replicates_by_day():
+    """Each run gives one number a day (cumulative count per decoy): n is replicates, so a t interval, as for
+    a setting's mean; with fewer than three replicates there is no band."""
     rng = np.random.default_rng(3)
     series = {f"r{i}": np.column_stack([np.full(40, 4.0), rng.poisson(1.0, 40), rng.poisson(2.0, 40)])
               for i in range(7)}
-    setting_of = {run: FEEDS[i % 2] for i, run in enumerate(series)}
+    setting_of = {run: FEEDS[0] if i < 5 else FEEDS[1] for i, run in enumerate(series)}     # 5 and 2 runs
     args = (series, setting_of, {FEEDS[0]: 0, FEEDS[1]: 1}, {"a": 1, "b": 2})
-    whole = stats.decoy_timelines(*args, resamples=500)
-    monkeypatch.setattr(stats, "_CHUNK", 500 * 4 * 3)         # three days at a time
-    assert stats.decoy_timelines(*args, resamples=500).equals(whole)
+    table = stats.decoy_timelines(*args)
+    assert repr(table.to_pylist()) == repr(stats.decoy_timelines(*args).to_pylist())    # NaN matching NaN
+    rows = [r for r in table.to_pylist() if r["setting"] == FEEDS[0] and r["series"] == "b"]
+    per_decoy = np.stack([np.cumsum(series[f"r{i}"][:, 2]) / 4.0 for i in range(5)])     # 5 replicates x days
+    half = scipy.stats.t.ppf(0.975, 4) * per_decoy.std(axis=0, ddof=1) / np.sqrt(5)
+    for day, r in enumerate(rows):
+        assert r["n"] == 5
+        assert r["mean"] == pytest.approx(per_decoy[:, day].mean(), rel=1e-12)
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx((r["mean"] - half[day], r["mean"] + half[day]),
+                                                            rel=1e-12, abs=1e-12)
+    two = [r for r in table.to_pylist() if r["setting"] == FEEDS[1]]
+    assert two and all(r["n"] == 2 and np.isnan(r["ci_low"]) and np.isnan(r["ci_high"]) for r in two)
+
+
+def test_a_comparison_with_bca_intervals_is_byte_identical_when_compared_again(tmp_path):
+    sweep = make_sweep(tmp_path / "s", {"random": [NEW] * 10, "chronological": [NEW] * 10})
+    result = compare_sweep(sweep, report=False, out=None)
+    other = [r for r in result.table.to_pylist() if not r["is_baseline"]]
+    assert {r["rel_interval"] for r in other} == {"BCa"} and {r["n_pairs"] for r in other} == {10}
+    assert {r["interval"] for r in result.table.to_pylist()} == {"t"}
+    first = (sweep / COMPARISON).read_bytes()
+    compare_sweep(sweep, report=False, out=None)
+    assert (sweep / COMPARISON).read_bytes() == first
+    copy = make_sweep(tmp_path / "elsewhere", {"random": [NEW] * 10, "chronological": [NEW] * 10})
+    compare_sweep(copy, report=False, out=None)
+    assert (copy / COMPARISON).read_bytes() == first
 
 
 # --------------------------------------------------------------------------- complete manifests that lie

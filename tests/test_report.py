@@ -16,6 +16,7 @@ import pytest
 from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, DECOY_METRICS, HARM_METRICS, HEADLINE, IDEAL_NOTE,
                                  SENDER_METRICS, TIMELINE_SERIES, is_ideal, label, setting_label)
 from sim.analysis.report import render_report, write_report
+from sim.analysis.stats import COMPARISON_SCHEMA
 
 BASELINE = "safeguards=none"
 SETTINGS = (BASELINE, "safeguards=teen_accounts_2024", "safeguards=all_on")
@@ -64,6 +65,24 @@ def comparison_table() -> pa.Table:
     return pa.table({k: pa.array(v, type=types.get(k, pa.float64())) for k, v in cols.items()})
 
 
+def with_methods(table: pa.Table) -> pa.Table:
+    """A hand-made table in the form compare_settings writes: with the interval method columns."""
+    rows = table.to_pylist()
+    for r in rows:
+        r["interval"] = "t" if math.isfinite(r["ci_low"]) else "none"
+        r["diff_interval"] = "paired t" if math.isfinite(r["diff_low"]) else "none"
+        r["rel_interval"] = "Fieller" if math.isfinite(r["rel_low"]) else "none"
+    return pa.Table.from_pylist(rows, schema=COMPARISON_SCHEMA)
+
+
+def edit_cells(table: pa.Table, changes: dict[tuple[str, str], dict]) -> pa.Table:
+    """The table with some (setting, metric) cells' fields replaced."""
+    rows = table.to_pylist()
+    for r in rows:
+        r.update(changes.get((r["setting"], r["metric"]), {}))
+    return pa.Table.from_pylist(rows, schema=table.schema)
+
+
 def timelines_table(days: int = 10) -> pa.Table:
     cols: dict[str, list] = {k: [] for k in ("setting", "order", "series", "day", "n", "mean", "ci_low", "ci_high")}
     for order, setting in enumerate(SETTINGS):
@@ -103,8 +122,9 @@ def meta() -> dict:
             "metrics": list(HEADLINE)}
 
 
-def render(timelines: pa.Table | None = None, runs: pa.Table | None = None) -> str:
-    return render_report(comparison_table(), timelines_table() if timelines is None else timelines,
+def render(timelines: pa.Table | None = None, runs: pa.Table | None = None, table: pa.Table | None = None) -> str:
+    return render_report(with_methods(comparison_table()) if table is None else table,
+                         timelines_table() if timelines is None else timelines,
                          runs_table() if runs is None else runs, meta())
 
 
@@ -131,6 +151,83 @@ def test_cells_show_mean_interval_relative_change_and_mark():
     assert "never" in text                  # decoys never reached under all_on
     assert "1 failed" in text and "1 invalid" in text and "12 complete" in text
     assert "at 95% over replicates" in text and "95% intervals" in text
+    main = text.split("Main results")[1].split("Harm by setting")[0]
+    assert "no detectable difference" not in main and "too few replicates" not in main   # none of either here
+
+
+def test_how_to_read_names_the_interval_methods():
+    page = render()
+    how = " ".join(visible_text(page.split('id="how-to-read"')[1].split("</section>")[0]).split())
+    assert "Student-t interval at 95% over replicates" in how
+    assert "2.78 on five replicates" in how                  # t(4), two-sided 95%
+    for words in ("paired t interval", "Fieller's interval", "BCa bootstrap interval, 2000 resamples",
+                  "no detectable difference at these replicates", "too few replicates (n) for an interval",
+                  "fewer than 3 finite replicates"):
+        assert words in how, words
+    assert "percentile" not in page
+    footer = visible_text(page.split("<footer>")[1].split("</footer>")[0])
+    assert "95% intervals: t, paired t, Fieller (BCa with 2000 bootstrap resamples at 10 pairs or more)" in footer
+
+
+def cell_text(page: str, setting: str, metric: str) -> str:
+    """The visible text of one cell of the main table."""
+    main = page.split('id="results"')[1].split("</section>")[0]
+    row = next(r for r in re.findall(r"<tr.*?</tr>", main, flags=re.S) if html.escape(setting) + "<" in r)
+    cells = re.findall(r"<td.*?</td>", row, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cells[1 + list(HEADLINE).index(metric)])).split())
+
+
+NAN = math.nan
+#: Cells edited for the cases below, each in its own metric: (setting, metric) -> fields.
+EDITS = {
+    # A paired difference whose interval spans 0.
+    (SETTINGS[1], HEADLINE[1]): {"diff_mean": -0.4, "diff_low": -1.9, "diff_high": 1.1, "rel_change": -0.03,
+                                 "rel_low": -0.14, "rel_high": 0.09},
+    # Two replicates of each setting: no interval for the means nor for the change.
+    (BASELINE, HEADLINE[0]): {"n": 2, "n_pairs": 2, "ci_low": NAN, "ci_high": NAN, "interval": "none"},
+    (SETTINGS[1], HEADLINE[0]): {"n": 2, "n_pairs": 2, "mean": 8.0, "ci_low": NAN, "ci_high": NAN,
+                                 "interval": "none", "diff_low": NAN, "diff_high": NAN, "diff_interval": "none",
+                                 "rel_change": -0.35, "rel_low": NAN, "rel_high": NAN, "rel_interval": "none"},
+    # A baseline mean of 0 (no ratio), and a ratio with no bounded interval.
+    (SETTINGS[1], HEADLINE[4]): {"rel_change": NAN, "rel_low": NAN, "rel_high": NAN, "rel_interval": "none",
+                                 "diff_mean": 2.0, "diff_low": 1.0, "diff_high": 3.0},
+    (SETTINGS[2], HEADLINE[4]): {"rel_low": NAN, "rel_high": NAN, "rel_interval": "none",
+                                 "diff_low": -2.0, "diff_high": 0.5},
+}
+
+
+@pytest.fixture(scope="module")
+def edited_page() -> str:
+    return render(table=edit_cells(with_methods(comparison_table()), EDITS))
+
+
+def test_a_difference_whose_interval_spans_zero_reads_as_no_detectable_difference(edited_page):
+    text = cell_text(edited_page, SETTINGS[1], HEADLINE[1])
+    assert text.endswith("] −3.00% [−14.0, 9.00] no detectable difference at these replicates"), text
+    assert "◆" not in text
+    assert "◆" in cell_text(edited_page, SETTINGS[2], HEADLINE[1])     # the other setting's excludes 0
+
+
+def test_too_few_replicates_are_said_in_words_not_left_blank(edited_page):
+    metric = HEADLINE[0]
+    assert cell_text(edited_page, BASELINE, metric) == "12.3 too few replicates (2) for an interval baseline"
+    assert cell_text(edited_page, SETTINGS[1], metric) == ("8.00 too few replicates (2) for an interval −35.0% "
+                                                            "too few replicates (2) for an interval")
+    assert "◆" not in cell_text(edited_page, SETTINGS[1], metric)
+
+
+def test_a_zero_baseline_shows_the_difference_and_an_unbounded_ratio_says_so(edited_page):
+    metric = HEADLINE[4]
+    assert cell_text(edited_page, SETTINGS[1], metric).endswith("+2.00 [1.00, 3.00] (difference) ◆")
+    assert cell_text(edited_page, SETTINGS[2], metric).endswith(
+        "(interval unbounded) no detectable difference at these replicates")
+
+
+def test_a_comparison_table_without_the_method_columns_still_renders():
+    legacy = comparison_table()                              # as written before the columns were added
+    assert "interval" not in legacy.schema.names
+    text = visible_text(render(table=legacy))
+    assert "12.3 [10.1, 14.0]" in text and "−45.0% [−52.0, −38.0] ◆" in text
 
 
 def test_report_has_no_external_resources():
@@ -148,9 +245,10 @@ def test_svg_ids_are_unique_across_figures():
 
 
 def test_same_inputs_give_identical_file_written_atomically(tmp_path):
-    first = write_report(tmp_path / "report.html", comparison_table(), timelines_table(), runs_table(), meta())
+    table = with_methods(comparison_table())
+    first = write_report(tmp_path / "report.html", table, timelines_table(), runs_table(), meta())
     before = first.read_bytes()
-    second = write_report(tmp_path / "report.html", comparison_table(), timelines_table(), runs_table(), meta())
+    second = write_report(tmp_path / "report.html", table, timelines_table(), runs_table(), meta())
     assert second == tmp_path / "report.html"
     assert second.read_bytes() == before
     assert before.decode() == render()

@@ -18,8 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim.analysis", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser("compare", help="compare the settings of a sweep folder",
-                         description="Per-setting means with bootstrap intervals over replicates, paired "
-                                     "differences against a baseline setting, comparison.parquet and report.html.")
+                         description="Per-setting means with Student-t intervals over replicates, paired "
+                                     "differences against a baseline setting (paired t intervals; Fieller or "
+                                     "BCa intervals for relative changes), comparison.parquet and report.html.")
     cmp.add_argument("dir", help="the sweep folder (hydra.sweep.dir), e.g. outputs/experiments/safeguard_comparison")
     cmp.add_argument("--baseline", default=None,
                      help="the setting to compare against: its label (e.g. 'safeguards=none') or a part of it "
@@ -27,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--metrics", default=None,
                      help="comma-separated summary columns to compare (default: every summary figure)")
     cmp.add_argument("--resamples", type=int, default=2000,
-                     help=f"bootstrap resamples, {RESAMPLES_RANGE[0]:,} to {RESAMPLES_RANGE[1]:,} (default 2000)")
+                     help=f"bootstrap resamples for the BCa interval of a relative change over 10 or more "
+                          f"pairs, {RESAMPLES_RANGE[0]:,} to {RESAMPLES_RANGE[1]:,} (default 2000)")
     cmp.add_argument("--level", type=float, default=0.95,
                      help="interval level, strictly between 0 and 1 (default 0.95)")
     cmp.add_argument("--no-report", action="store_true", help="write comparison.parquet only, not report.html")

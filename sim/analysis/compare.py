@@ -25,15 +25,17 @@ import pyarrow as pa
 from sim.analysis.labels import HEADLINE, TIMELINE_SERIES, label, setting_label
 from sim.analysis.runs import (UNKNOWN_CODE, Run, assign_settings, decoy_days, runs_table, scan_runs,
                                summary_dataset)
-from sim.analysis.stats import compare_settings, decoy_timelines
-from sim.analysis.text import excludes_zero, interval, number
+from sim.analysis.stats import MIN_REPLICATES, compare_settings, decoy_timelines
+from sim.analysis.text import (DETECTED, NOT_DETECTED, TOO_FEW, difference_verdict, interval, interval_methods,
+                               lacks_interval, number, too_few)
 from sim.config import Config
 from sim.io import flatten_config, package_version, write_parquet
 
 COMPARISON = "comparison.parquet"
 REPORT = "report.html"
 _ADDED = ("setting", "order", "replicate_key", "run_dir")
-#: Bootstrap resamples allowed (inclusive): fewer give unstable interval ends, more only cost memory and time.
+#: Bootstrap resamples allowed (inclusive) for the BCa interval of a relative change (10 pairs or more): fewer
+#: give unstable interval ends, more only cost memory and time.
 RESAMPLES_RANGE = (100, 100_000)
 #: How many hex digits of a source fingerprint messages show.
 SHORT = 12
@@ -57,6 +59,8 @@ class Comparison:
     report_path: Path | None
     #: source fingerprint (or "unknown") -> number of complete runs it made; more than one only with mixed_code
     code_versions: dict[str, int] | None = None
+    #: bootstrap resamples of a BCa interval (a relative change over 10 pairs or more); None: not recorded
+    resamples: int | None = None
 
 
 def summary_metrics(summary: pa.Table) -> list[str]:
@@ -179,10 +183,13 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
     """Compare every setting of the sweep in ``sweep_dir`` with a baseline setting.
 
     Reads every complete run's ``summary.parquet`` as one pyarrow dataset,
-    computes per-setting means with bootstrap intervals over replicates and
+    computes per-setting means with Student-t intervals over replicates and
     paired differences against ``baseline`` (default: the setting the sweep
-    launched first), and writes ``comparison.parquet`` and (``report``)
-    ``report.html`` into ``sweep_dir``; prints the table to ``out``.
+    launched first) with paired t intervals, and relative changes with
+    Fieller or BCa intervals (:mod:`sim.analysis.stats` says which and why),
+    and writes ``comparison.parquet`` and (``report``) ``report.html`` into
+    ``sweep_dir``; prints the table to ``out``. ``resamples`` is used only by
+    the BCa interval (a relative change over 10 pairs or more).
 
     The complete runs must all have been made by the same code (one source
     fingerprint; a manifest without one counts as ``unknown``); with
@@ -229,7 +236,7 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
     names = {name: i + 1 for i, name in enumerate(TIMELINE_SERIES)}
     series = decoy_days(runs, [column for column, _ in TIMELINE_SERIES.values()])
     setting_of = {r.rel: r.setting for r in runs}
-    timelines = decoy_timelines(series, setting_of, display, names, resamples=resamples, level=level)
+    timelines = decoy_timelines(series, setting_of, display, names, level=level)
 
     meta = {b"exposim.baseline": baseline.encode(), b"exposim.level": str(level).encode(),
             b"exposim.resamples": str(resamples).encode(),
@@ -261,7 +268,7 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
 
         report_path = write_text(sweep_dir / REPORT, page)
     result = Comparison(table, timelines, runs, baseline, settings, list(metrics), comparison_path, report_path,
-                        code_versions)
+                        code_versions, resamples)
     if out is STDOUT:
         out = sys.stdout           # looked up now, so redirect_stdout and pytest's capture see the table
     if out is not None:
@@ -269,32 +276,67 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
     return result
 
 
+def _signed_pct(x: float) -> str:
+    return f"{x * 100:+.0f}"
+
+
 def _change(row: dict) -> str:
+    """The change column: relative change [interval], or the difference where there is no relative change,
+    then what the paired difference's interval says (* excludes 0; no detectable difference; too few)."""
     if row["is_baseline"]:
         return "baseline"
     rel, lo, hi = row["rel_change"], row["rel_low"], row["rel_high"]
-    if not math.isfinite(rel):
-        text = f"{row['diff_mean']:+.3g}" if math.isfinite(row["diff_mean"]) else "–"
-    else:
-        text = f"{rel * 100:+.0f}%"
+    diff, dlo, dhi = row["diff_mean"], row["diff_low"], row["diff_high"]
+    if math.isfinite(rel):
+        text = f"{_signed_pct(rel)}%"
         if math.isfinite(lo) and math.isfinite(hi):
-            text += f" [{lo * 100:+.0f}, {hi * 100:+.0f}]"
-    return text + (" *" if excludes_zero(row["diff_low"], row["diff_high"]) else "")
+            text += f" [{_signed_pct(lo)}, {_signed_pct(hi)}]"
+        elif math.isfinite(dlo) and math.isfinite(dhi):
+            text += " (relative interval unbounded)"
+    elif math.isfinite(diff):
+        text = f"{diff:+.3g}"
+        if math.isfinite(dlo) and math.isfinite(dhi):
+            text += f" [{dlo:+.3g}, {dhi:+.3g}]"
+    else:
+        return "–"
+    verdict = difference_verdict(row["n_pairs"], dlo, dhi)
+    if verdict == DETECTED:
+        return text + " *"
+    if verdict == NOT_DETECTED:
+        return text + " no detectable difference"
+    if verdict == TOO_FEW:
+        return text + ", " + too_few(row["n_pairs"])
+    return text
+
+
+def _mean_interval(row: dict) -> str:
+    """The interval column: ``[low, high]``, or why there is none (in short: a footnote says the rest)."""
+    if lacks_interval(row["n"], row["ci_low"], row["ci_high"]):
+        return f"too few replicates ({row['n']})"
+    return interval(row["ci_low"], row["ci_high"])
 
 
 def format_table(result: Comparison, level: float = 0.95) -> str:
-    """The terminal table: per headline metric, each setting's mean, interval and change vs the baseline."""
+    """The terminal table: per headline metric, each setting's mean, interval and change vs the baseline.
+
+    A mean or change from fewer than 3 finite replicates (or pairs) has no interval and says so; a change
+    whose paired difference has an interval spanning 0 reads "no detectable difference".
+    """
     rows = result.table.to_pylist()
     by_key = {(r["setting"], r["metric"]): r for r in rows}
     metrics = [m for m in HEADLINE if m in result.metrics] or result.metrics[:8]
     names = {s: setting_label(s) for s in result.settings}    # the ideal preset is named as a bound
     width = max(len(n) for n in names.values())
+    shown = [by_key[(s, m)] for m in metrics for s in result.settings]
+    few = [r for r in shown if lacks_interval(r["n"], r["ci_low"], r["ci_high"])
+           or (not r["is_baseline"] and lacks_interval(r["n_pairs"], r["diff_low"], r["diff_high"]))]
     pct = f"{level * 100:g}%"
     complete = sum(r.status == 'complete' for r in result.runs)
     lines = [f"{len(result.settings)} settings, "
-             f"{complete} complete runs; means over replicates, "
-             f"{pct} bootstrap intervals; change vs baseline ({setting_label(result.baseline)}) paired by replicate, "
-             f"* = interval of the difference excludes 0"]
+             f"{complete} complete runs; means over replicates with {pct} t intervals; "
+             f"change vs baseline ({setting_label(result.baseline)}) paired by replicate; "
+             "* = the paired difference's interval excludes 0, "
+             "no detectable difference = it spans 0 at these replicates"]
     versions = result.code_versions or {}
     if len(versions) > 1:
         lines.append(f"MIXED CODE: the {complete} complete runs come from {len(versions)} code versions "
@@ -306,12 +348,17 @@ def format_table(result: Comparison, level: float = 0.95) -> str:
         for setting in result.settings:
             r = by_key[(setting, metric)]
             lines.append(f"  {names[setting]:<{width}}  n={r['n']:<3} {number(r['mean']):>8} "
-                         f"{interval(r['ci_low'], r['ci_high']):<22} {_change(r)}")
+                         f"{_mean_interval(r):<22} {_change(r)}")
     bad = [r for r in result.runs if r.status != "complete"]
     if bad:
         lines.append("")
         lines.append(f"{len(bad)} run folders are not complete and were left out:")
         lines += [f"  {r.rel}: {r.status}" + (f" ({r.error})" if r.error else "") for r in bad[:20]]
+    lines.append("")
+    lines.append(interval_methods(level, result.resamples) + ".")
+    if few:
+        lines.append(f"too few replicates (n): fewer than {MIN_REPLICATES} finite replicates (or pairs with the "
+                     "baseline), too few for an interval; that mean or change is shown but not tested.")
     lines.append("")
     lines.append(f"comparison: {result.comparison_path}")
     if result.report_path is not None:

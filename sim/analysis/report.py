@@ -35,7 +35,9 @@ from matplotlib.figure import Figure
 
 from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, HARM_METRICS, HEADLINE, LABELS, SENDER_METRICS,
                                  TIMELINE_SERIES, label, setting_label)
-from sim.analysis.text import excludes_zero, interval, number
+from sim.analysis.stats import BCA_MIN_PAIRS, MIN_REPLICATES, t_quantile
+from sim.analysis.text import (DETECTED, NO_DIFFERENCE, NOT_DETECTED, TOO_FEW, difference_verdict, excludes_zero,
+                               interval, lacks_interval, number, too_few)
 
 DASH = "–"
 MINUS = "−"
@@ -73,6 +75,8 @@ thead th{background:#eef3f8}th[scope=row]{background:#f6f6f6;font-weight:600;min
 td.num{font-variant-numeric:tabular-nums}.nw{white-space:nowrap}
 tr.baseline th,tr.baseline td{background:#fff7d6}
 .ci{color:#555}.rel{display:block;color:#333;font-size:.85em;white-space:nowrap}.sig .rel{font-weight:700}
+.few{display:block;color:#555;font-size:.8em;font-style:italic}
+.verdict{display:block;color:#555;font-size:.8em;font-style:italic;min-width:11em}
 .mark{color:#D55E00}.tag{font-size:.75em;background:#000;color:#fff;border-radius:3px;padding:0 .3em;
 margin-left:.4em}
 td.err{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em}
@@ -146,7 +150,8 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
         "<section id=\"results\"><h2>Main results</h2>", _main_table(res, metrics), _MAIN_NOTE, "</section>",
         _figure_section("harm", "Harm by setting", _interval_figure(res, HARM_METRICS),
                         "Mean and interval per setting; the dashed line is the baseline mean. A filled dot marks a "
-                        "paired difference from the baseline whose interval excludes 0."),
+                        "paired difference from the baseline whose interval excludes 0; an open dot, no detectable "
+                        "difference at these replicates (or too few replicates for an interval)."),
         _figure_section("contact", "Contact by setting", _interval_figure(res, CONTACT_METRICS),
                         "Mean and interval per setting, drawn as for harm."),
         _sender_section(res),
@@ -155,7 +160,8 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
         _full_table(res),
         f"<footer>exposim {e(str(meta.get('exposim_version', 'unknown')))}{_code_footer(meta)} · "
         f"{len(run_rows)} runs · "
-        f"{resamples} bootstrap resamples · {_level(level)}% intervals · sweep folder "
+        f"{_level(level)}% intervals: t, paired t, Fieller (BCa with {resamples} bootstrap resamples at "
+        f"{BCA_MIN_PAIRS} pairs or more) · sweep folder "
         f'<span class="code">{e(str(meta.get("sweep_dir", "")))}</span></footer>',
         "</main></body></html>", "",
     ]
@@ -232,8 +238,17 @@ def _signed(x: float) -> str:
     return ("+" if math.isfinite(x) and x > 0 else "") + _num(x)
 
 
+def _count(res: _Results, setting: str, metric: str, field: str) -> int | None:
+    value = res.get(setting, metric, field)
+    return int(value) if math.isfinite(value) else None
+
+
 def _cell(res: _Results, setting: str, metric: str) -> str:
-    """A ``<td>``: mean [interval], then the relative change vs the baseline [interval]."""
+    """A ``<td>``: mean [interval], then the relative change vs the baseline [interval] and what it shows.
+
+    A mean or change without an interval because of too few replicates says so; a change whose paired
+    difference has an interval spanning 0 reads "no detectable difference at these replicates".
+    """
     e = html.escape
     if (setting, metric) not in res.cells:
         return f'<td class="num">{DASH}</td>'
@@ -242,32 +257,63 @@ def _cell(res: _Results, setting: str, metric: str) -> str:
     if not math.isfinite(mean) and metric in DAY_METRICS:
         text = "never"
     else:
-        ci = _interval(k * res.get(setting, metric, "ci_low"), k * res.get(setting, metric, "ci_high"))
+        lo, hi = res.get(setting, metric, "ci_low"), res.get(setting, metric, "ci_high")
+        n = _count(res, setting, metric, "n")
+        ci = _interval(k * lo, k * hi)
         text = '<span class="nw">' + _num(k * mean) + (f' <span class="ci">{ci}</span>' if ci else "") + "</span>"
+        if n is not None and lacks_interval(n, lo, hi):
+            text += f'<span class="few">{e(too_few(n))}</span>'
     if setting == res.baseline:
         return f'<td class="num">{text}<span class="rel">baseline</span></td>'
     rel = 100 * res.get(setting, metric, "rel_change")
     rel_ci = _interval(100 * res.get(setting, metric, "rel_low"), 100 * res.get(setting, metric, "rel_high"))
-    rel_text = DASH if not math.isfinite(rel) else f"{_signed(rel)}% {rel_ci}".rstrip()
-    sig = res.significant(setting, metric)
+    diff, dlo, dhi = (k * res.get(setting, metric, f) for f in ("diff_mean", "diff_low", "diff_high"))
+    if math.isfinite(rel):
+        if not rel_ci and math.isfinite(dlo) and math.isfinite(dhi):
+            rel_ci = "(interval unbounded)"       # Fieller: the baseline mean cannot be told from 0
+        rel_text = f"{_signed(rel)}% {rel_ci}".rstrip()
+    elif math.isfinite(diff):                     # a baseline mean of 0: the difference, not a ratio
+        rel_text = f"{_signed(diff)} {_interval(dlo, dhi)}".rstrip() + " (difference)"
+    else:
+        rel_text = DASH
+    n_pairs = _count(res, setting, metric, "n_pairs")
+    verdict = difference_verdict(n_pairs, dlo, dhi)
+    sig = verdict == DETECTED
     mark = f' <span class="mark" title="paired difference interval excludes 0">{MARK}</span>' if sig else ""
+    words = ""
+    if rel_text != DASH and verdict == NOT_DETECTED:
+        words = f'<span class="verdict">{e(NO_DIFFERENCE)}</span>'
+    elif rel_text != DASH and verdict == TOO_FEW and n_pairs is not None:
+        words = f'<span class="verdict">{e(too_few(n_pairs))}</span>'
     return (f'<td class="num{" sig" if sig else ""}">{text}'
-            f'<span class="rel">{e(rel_text)}{mark}</span></td>')
+            f'<span class="rel">{e(rel_text)}{mark}</span>{words}</td>')
 
 
 def _how_to_read(baseline: str, level: float, resamples: int) -> str:
     e = html.escape
+    t5 = t_quantile(level, 4)
     return (
         '<section id="how-to-read"><h2>How to read this</h2><p>'
-        "Each value is the mean over a setting's replicates; the brackets give its percentile bootstrap "
-        f"interval at {_level(level)}% over replicates ({resamples} resamples). Under each value is its "
-        f"relative change from the baseline, <strong>{e(baseline)}</strong>, with its interval (−30% means 30% "
-        "below the baseline). Differences are "
+        "Each value is the mean over a setting's replicates; the brackets give its Student-t interval at "
+        f"{_level(level)}% over replicates (mean ± t·s/√n, with s the spread between replicates and t the "
+        f"quantile of Student's t with n − 1 degrees of freedom: {t5:.2f} on five replicates), which allows for "
+        f"how few replicates there are. Under each value is its relative change from the baseline, "
+        f"<strong>{e(baseline)}</strong>, with its interval (−30% means 30% below the baseline). Differences are "
         "paired: replicates share seeds across settings, so each setting is compared with the baseline run on the "
-        f"same simulated world, replicate by replicate. <span class=\"mark\">{MARK}</span> marks a setting whose "
-        "paired difference from the baseline has an interval that excludes 0. Shares are shown as percentages. "
-        f"{DASH} means no value (no finite replicate, fewer than two replicates for an interval, or a baseline of "
-        "0 for a relative change); “never” means the decoys never met that event during the run.</p></section>"
+        "same simulated world, replicate by replicate. The interval of the difference is a paired t interval on "
+        "the replicate-by-replicate differences; the interval of the relative change is Fieller's interval for "
+        "the ratio of the two paired means, which excludes 0% exactly when the paired t interval excludes 0 "
+        f"(with {BCA_MIN_PAIRS} pairs or more, a BCa bootstrap interval, {resamples} resamples, instead). "
+        f"<span class=\"mark\">{MARK}</span> marks a setting whose paired difference from the baseline has an "
+        "interval that excludes 0. Where that interval spans 0 the cell reads “"
+        f"{e(NO_DIFFERENCE)}”: the replicates run cannot tell the setting from the baseline, which is not "
+        f"evidence that the two are the same. With fewer than {MIN_REPLICATES} finite replicates (or pairs) no "
+        "interval is given and the cell says “too few replicates (n) for an interval”; its mean or change is "
+        "shown but not tested. Shares are shown as percentages. "
+        f"{DASH} means no value (no finite replicate, or neither a baseline mean nor a difference to compare "
+        "with); where the baseline mean is 0 the change is given as a difference; “(interval unbounded)” means "
+        "the baseline mean is too close to 0 for the relative change to have a bounded interval; “never” means "
+        "the decoys never met that event during the run.</p></section>"
     )
 
 
@@ -416,7 +462,8 @@ def _timeline_section(timelines: pa.Table, res: _Results) -> str:
                 "for this sweep: its runs were written without daily tables.</p></section>")
     return _figure_section("timelines", "Decoy timelines", _timeline_figure(timelines, res),
                            "Cumulative count per decoy by the end of each simulated day: mean over replicates "
-                           "(line) and its interval (band).")
+                           f"(line) and its Student-t interval over replicates (band; none with fewer than "
+                           f"{MIN_REPLICATES} replicates).")
 
 
 # ----------------------------------------------------------------------------- figures
