@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
+import shutil
 import math
 import os
 import sys
@@ -60,6 +62,10 @@ CALIBRATION_TABLE = "calibration.parquet"
 ENSEMBLE_TABLE = "ensemble.parquet"
 CALIBRATED = "calibrated.yaml"
 PAGE = "calibration.html"
+#: The fit in numbers (read by the comparison report's "How far to trust this").
+FIT = "fit.json"
+#: Where ``--install`` puts the calibrated point and its fit, for the project and its reports.
+INSTALLED = Path(__file__).parent / "configs" / "calibration"
 SIGNIFICANT = 4
 
 
@@ -421,6 +427,27 @@ def _calibrated_yaml(targets: Targets, result: Result, overrides: tuple[str, ...
     return "\n".join(lines) + "\n" + yaml.safe_dump(tree, sort_keys=False)
 
 
+def fit_summary(targets: Targets, result: Result, overrides: tuple[str, ...]) -> dict[str, Any]:
+    """The fit as data: every target with the calibrated point's mean and interval and the ensemble's range."""
+    rows = []
+    for t in targets.targets:
+        mean, lo, hi = result.fit[t.output]
+        vals = np.array([r[t.output] for r in result.ensemble], dtype=float) if result.ensemble else np.array([])
+        vals = vals[np.isfinite(vals)]
+        rows.append({"name": t.name, "output": t.output, "use": t.use, "value": t.value, "low": t.low,
+                     "high": t.high, "regime": t.regime, "source": t.source, "what": t.what,
+                     "mean": _num(mean), "ci_low": _num(lo), "ci_high": _num(hi), "reached": t.reached(mean),
+                     "ensemble_min": _num(vals.min()) if vals.size else None,
+                     "ensemble_max": _num(vals.max()) if vals.size else None})
+    return {"targets": rows, "point": result.point, "evaluations": result.evaluations,
+            "accepted": len(result.ensemble), "replicates": result.replicates,
+            "regime": list(targets.regime), "overrides": list(overrides)}
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
 def _page(targets: Targets, result: Result, defaults: dict[str, Any]) -> str:
     esc = html.escape
 
@@ -485,6 +512,7 @@ def calibrate(targets: Targets, out_dir: str | os.PathLike, *, trials: int = 64,
     result = _choose(targets, confirm, search)
     _write_table(out / ENSEMBLE_TABLE, result.ensemble, like=search)
     (out / CALIBRATED).write_text(_calibrated_yaml(targets, result, overrides))
+    (out / FIT).write_text(json.dumps(fit_summary(targets, result, overrides), indent=1) + "\n")
     keys = leaf_keys()
     defaults = {p.key: keys[p.key].default for p in targets.parameters}
     (out / PAGE).write_text(_page(targets, result, defaults))
@@ -518,6 +546,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="best sets run again on fresh replicates (default: %(default)s)")
     parser.add_argument("--replicates", type=int, default=5,
                         help="fresh replicates per candidate (default: %(default)s)")
+    parser.add_argument("--install", action="store_true",
+                        help=f"copy {CALIBRATED} and {FIT} into {INSTALLED} (the project's calibration)")
     parser.add_argument("overrides", nargs="*", help="overrides of every run")
     args = parser.parse_args(argv)
     for name in ("trials", "batch", "candidates", "replicates"):
@@ -531,6 +561,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"exposim: configuration error: {err}", file=sys.stderr)
         sys.exit(CONFIG_ERROR_EXIT)
     _print_result(targets, result, Path(args.out))
+    if args.install:
+        for name in (CALIBRATED, FIT):
+            shutil.copyfile(Path(args.out) / name, INSTALLED / name)
+        print(f"installed {CALIBRATED} and {FIT} into {INSTALLED}; set the defaults in sim/config.py to the "
+              f"calibrated point (tests/test_calibration.py checks they agree)")
 
 
 if __name__ == "__main__":

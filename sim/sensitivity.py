@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
+import shutil
 import math
 import os
 import sys
@@ -68,6 +70,10 @@ DEFAULT_WORLD = ("population.n=3000", "decoys.n=10")
 TABLE = "sensitivity.parquet"
 RANKINGS = "rankings.parquet"
 PAGE = "sensitivity.html"
+#: The result in numbers (read by the comparison report's "How far to trust this").
+SUMMARY = "summary.json"
+#: Where ``--install`` puts the summary, for the project and its reports.
+INSTALLED = Path(__file__).parent / "configs" / "sensitivity"
 
 
 @dataclass(frozen=True)
@@ -291,6 +297,10 @@ def run_sensitivity(out_dir: str | os.PathLike, *, params: list[Parameter], sett
                                  **{k: (float(res[k][j]) if res else math.nan)
                                     for k in ("S1", "S1_conf", "ST", "ST_conf")}})
     elapsed = time.monotonic() - started
+    # Every point's harm figures per setting, so a report can test the order of any subset of the settings.
+    point_values = {m: {s: _matrix(runs, X.shape[0], s, m).tolist() for s in settings} for m in HARMS}
+    default_values = {m: {s: [float(base_runs[(0, s, r)][m]) if (0, s, r) in base_runs else math.nan
+                              for r in range(max(1, noise_replicates))] for s in settings} for m in HARMS}
     _write(out / TABLE, pa.Table.from_pylist(rows))
     rank_rows = [{"metric": m, "point": i, "ranking": " < ".join(r) if r else None,
                   "reversed_pairs": "; ".join(f"{b} < {a}" for a, b in sorted(rev)) if rev is not None else None,
@@ -300,9 +310,44 @@ def run_sensitivity(out_dir: str | os.PathLike, *, params: list[Parameter], sett
     summary = {"rows": rows, "stability": stability, "params": params, "settings": settings, "chosen": chosen,
                "sobol_settings": sobol_settings, "morris_points": X.shape[0], "trajectories": trajectories,
                "levels": levels, "sobol_n": sobol_n, "elapsed": elapsed, "overrides": overrides,
-               "runs": len(runs) + len(base_runs) + (len(sruns) if top > 0 and sobol_n > 0 else 0)}
+               "runs": len(runs) + len(base_runs) + (len(sruns) if top > 0 and sobol_n > 0 else 0),
+               "point_values": point_values, "default_values": default_values}
     (out / PAGE).write_text(_page(summary))
+    (out / SUMMARY).write_text(json.dumps(as_data(summary), indent=1) + "\n")
     return summary
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def as_data(summary: dict[str, Any]) -> dict[str, Any]:
+    """The result as plain data: per harm output the strongest parameters, the ranking and how often it held."""
+    first = summary["settings"][0]
+    metrics = {}
+    for metric in HARMS + COSTS:
+        entry: dict[str, Any] = {"top": [[k, _num(m), _num(c)] for k, m, c in top_parameters(summary, metric, first, 5)]}
+        st = summary["stability"].get(metric)
+        if st:
+            movers = sorted(((f / n, key, n) for key, (n, f) in st["flips"].items() if n), reverse=True)
+            entry.update({"base": list(st["base"]), "points": st["points"], "same_as_base": _num(st["same_as_base"]),
+                          "noise_same_as_base": _num(st["noise_same_as_base"]),
+                          "pairs": {p: _num(v) for p, v in st["pairs"].items()},
+                          "movers": [[key, share, n] for share, key, n in movers[:5] if share > 0]})
+        entry["sobol"] = [[r["parameter"], _num(r["S1"]), _num(r["S1_conf"]), _num(r["ST"]), _num(r["ST_conf"])]
+                          for r in summary["rows"] if r["method"] == "sobol" and r["metric"] == metric
+                          and r["setting"] == first]
+        metrics[metric] = entry
+    return {"settings": list(summary["settings"]), "parameters": len(summary["params"]),
+            "trajectories": summary["trajectories"], "morris_points": summary["morris_points"],
+            "sobol": [p.key for p in summary["chosen"]], "sobol_n": summary["sobol_n"],
+            "sobol_settings": list(summary["sobol_settings"]), "runs": summary["runs"],
+            "minutes": round(summary["elapsed"] / 60, 1), "world": list(summary["overrides"]),
+            "first_setting": first, "metrics": metrics,
+            "point_values": {m: {st: [_num(v) for v in vals] for st, vals in by.items()}
+                             for m, by in summary["point_values"].items()},
+            "default_values": {m: {st: [_num(v) for v in vals] for st, vals in by.items()}
+                               for m, by in summary["default_values"].items()}}
 
 
 def _write(path: Path, table: pa.Table) -> None:
@@ -393,6 +438,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--noise-replicates", type=int, default=5,
                         help="replicates of the defaults, for the ranking's noise (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="the samplers' seed (default: %(default)s)")
+    parser.add_argument("--install", action="store_true",
+                        help=f"copy {SUMMARY} into {INSTALLED} (the project's sensitivity result)")
     parser.add_argument("overrides", nargs="*", help="overrides of every run")
     args = parser.parse_args(argv)
     for name in ("trajectories", "levels", "noise_replicates"):
@@ -417,7 +464,10 @@ def main(argv: list[str] | None = None) -> None:
     for line in describe(summary):
         print(line)
     print(f"\nindices:  {Path(args.out) / TABLE}\nrankings: {Path(args.out) / RANKINGS}\npage:     "
-          f"{Path(args.out) / PAGE}")
+          f"{Path(args.out) / PAGE}\nsummary:  {Path(args.out) / SUMMARY}")
+    if args.install:
+        shutil.copyfile(Path(args.out) / SUMMARY, INSTALLED / SUMMARY)
+        print(f"installed {SUMMARY} into {INSTALLED}")
 
 
 if __name__ == "__main__":

@@ -249,6 +249,10 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
         for r in complete:
             counts = by_setting.setdefault(r.setting, {})
             counts[r.code] = counts.get(r.code, 0) + 1
+        from sim.analysis.trust import load_evidence, sweep_context
+
+        evidence = load_evidence()
+        compared, world = sweep_context(summary, (evidence.get("fit") or {}).get("point"))
         page = render_report(table, timelines, runs_table(runs), {
             "title": f"exposim comparison: {sweep_dir.resolve().name}",
             "sweep_dir": str(sweep_dir.resolve()),
@@ -259,6 +263,7 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
             "metrics": [m for m in HEADLINE if m in metrics],
             "code_versions": code_versions,
             "code_by_setting": {s: by_setting[s] for s in settings if s in by_setting},
+            "trust": {"compared": compared, "world": world, "evidence": evidence},
         })
     comparison_path = sweep_dir / COMPARISON
     write_parquet(comparison_path, table.replace_schema_metadata(meta))

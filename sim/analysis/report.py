@@ -86,6 +86,8 @@ ul.counts{list-style:none;padding:0;display:flex;gap:1.5rem;flex-wrap:wrap}
 details summary{cursor:pointer;font-weight:600}
 .warn{border-left:6px solid #D55E00;background:#fff1e6;padding:.6rem .9rem}.warn ul{margin:.3rem 0}
 footer{margin-top:3rem;padding-top:.75rem;border-top:1px solid #ccc;color:#555;font-size:.85rem}
+.lead{border-left:6px solid #0072B2;background:#eef3f8;padding:.6rem .9rem}ul.trust>li{margin:.5rem 0}
+ul.trust code{font-size:.8em}
 """
 
 
@@ -148,6 +150,7 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
         _how_to_read(setting_label(res.baseline), level, resamples),
         _run_status(run_rows),
         "<section id=\"results\"><h2>Main results</h2>", _main_table(res, metrics), _MAIN_NOTE, "</section>",
+        _trust(comparison, metrics, meta.get("trust")),
         _figure_section("harm", "Harm by setting", _interval_figure(res, HARM_METRICS),
                         "Mean and interval per setting; the dashed line is the baseline mean. A filled dot marks a "
                         "paired difference from the baseline whose interval excludes 0; an open dot, no detectable "
@@ -166,6 +169,16 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
         "</main></body></html>", "",
     ]
     return "\n".join(parts)
+
+
+def _trust(comparison: pa.Table, metrics: Sequence[str], trust: dict | None) -> str:
+    """The "How far to trust this" section (:mod:`sim.analysis.trust`); absent when the caller gave no context."""
+    if trust is None:
+        return ""
+    from sim.analysis.trust import trust_section
+
+    return trust_section(comparison.to_pylist(), list(metrics), trust.get("compared") or {},
+                         trust.get("world") or {}, trust.get("evidence"))
 
 
 # ----------------------------------------------------------------------------- data
