@@ -1,6 +1,6 @@
 """Calibration: fit the free behavioural parameters to the targets the surveys and audits give.
 
-Run it as ``python3 -m sim.calibrate`` (``--help`` for the options); docs/CALIBRATION.md
+Run it as ``python3 -m sim.calibrate`` (``--help`` for the options); docs/TRUST.md
 explains the method and the result.
 
 Core objects: :func:`load_targets`, :class:`Target`, :class:`Parameter`, :func:`loss`,
@@ -407,7 +407,7 @@ def _choose(targets: Targets, confirm: list[dict[str, Any]], search: list[dict[s
 
 def _calibrated_yaml(targets: Targets, result: Result, overrides: tuple[str, ...]) -> str:
     lines = ["# @package _global_",
-             "# The calibrated point: python3 -m sim.calibrate (docs/CALIBRATION.md).",
+             "# The calibrated point: python3 -m sim.calibrate (docs/TRUST.md).",
              f"# Targets: {os.path.relpath(targets.path) if not os.path.isabs(targets.path) else targets.path}",
              f"# Regime: {' '.join(targets.regime) or '(defaults)'}"
              + (f"; overrides: {' '.join(overrides)}" if overrides else ""),
