@@ -99,7 +99,8 @@ def test_the_classroom_guide_has_every_scene():
     flat = " ".join(guide.split())
     for scene in SCENES:
         assert scene.title in guide
-        assert " ".join(scene.question.split()) in flat
+        for text in (scene.script, scene.look, scene.question):
+            assert " ".join(text.split()) in flat
 
 
 @pytest.fixture(scope="module")

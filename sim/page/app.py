@@ -52,7 +52,7 @@ class PageModel(ClassroomModel):
     SolaraViz's Reset builds ``PageModel(settings=settings_now, world=<the
     "World number" slider>)``, so Reset starts the world again from day 0 under
     the settings on the page, in the world the slider names. Past the horizon a
-    step changes nothing (the play button just waits).
+    step changes nothing (the play button just waits; ``running`` stays true).
     """
 
     def __init__(self, settings: Settings | solara.Reactive | None = None, world: int | None = None) -> None:
@@ -70,6 +70,9 @@ class PageModel(ClassroomModel):
             self.steps = HORIZON
             return
         super().step()
+        # Kept running at the horizon: SolaraViz's controller would otherwise disable play and Step until
+        # Reset, even after a scene or a setting has put an earlier day back on the page.
+        self.running = True
 
 
 def _warm_up() -> None:

@@ -67,7 +67,8 @@ def _shape(kind: int, x: float, y: float, r: float, colour: str, extra: str = ""
         return (f'<polygon points="{x:.0f},{y - h:.0f} {x - h:.0f},{y + h * 0.8:.0f} {x + h:.0f},{y + h * 0.8:.0f}" '
                 f'fill="{colour}"{extra}/>')
     if shape == "square":
-        return f'<rect x="{x - r:.0f}" y="{y - r:.0f}" width="{2 * r:.0f}" height="{2 * r:.0f}" fill="{colour}"{extra}/>'
+        return (f'<rect x="{x - r:.0f}" y="{y - r:.0f}" width="{2 * r:.0f}" height="{2 * r:.0f}" '
+                f'fill="{colour}"{extra}/>')
     if shape == "star":
         pts = []
         for k in range(10):

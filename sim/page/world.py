@@ -46,7 +46,7 @@ from sim.phases.engage import Engaged
 from sim.phases.serve import Served
 from sim.phases.suggest import Suggested
 from sim.vocabulary import (ADULT_AGE, ADULT_CONTENT_PRODUCER, CHANNELS, CONTACT_KINDS, EXPLOITATIVE_SELLER,
-                            MINOR_COHORTS, N_CLASSES, OFFENDER, SUGGESTIVE)
+                            MINOR_COHORTS, N_CLASSES, OFFENDER)
 
 #: The classroom world: the config keys that differ from the model's defaults. Everything else is
 #: the default world's (population shares, behaviour, moderation), only smaller.
@@ -502,9 +502,4 @@ def layout(model: ExposureModel) -> np.ndarray:
     with _LAYOUT_LOCK:
         _LAYOUTS[key] = xy
     return xy
-
-
-def harmful_seen(frame: Frame) -> int:
-    """Harmful posts (any class but ordinary) shown to the phone since it joined."""
-    return int(frame.seen[SUGGESTIVE:].sum())
 
