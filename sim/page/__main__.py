@@ -43,8 +43,11 @@ def _port_free(host: str, port: int) -> bool:
 
 def serve(host: str, port: int | None, open_browser: bool) -> None:
     """Serve the page with Solara (production mode, no telemetry, no version check): nothing leaves localhost."""
-    # Solara reads its telemetry setting when it is imported.
+    # Solara reads these when it is imported: no telemetry; no "runs on Solara" banner over the plots
+    # (a link off the page, on a projected screen); the browser tab's title while the page loads.
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
+    os.environ.setdefault("SOLARA_THEME_TITLE", "exposim classroom page")
     missing = missing_page_packages()
     if missing:
         print(f"exposim page: the classroom page needs its extra ({', '.join(missing)} not installed): "
