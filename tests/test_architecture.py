@@ -111,9 +111,9 @@ def test_the_core_does_not_import_the_app_layer():
 
 #: The layers of docs/ARCHITECTURE.md, top first; a module may import from its own layer and those below.
 LAYERS = (
-    ("sim.__main__", "sim.analysis.__main__", "sim.page"),
+    ("sim.__main__", "sim.analysis.__main__", "sim.page", "sim.calibrate", "sim.sensitivity"),
     ("sim.preflight", "sim.app", "sim.sweep", "sim.watchdog", "sim.compose", "sim.analysis"),
-    ("sim.runner", "sim.io", "sim.inputs", "sim.resources"),
+    ("sim.runner", "sim.io", "sim.inputs", "sim.resources", "sim.design"),
     ("sim.model", "sim.measurement"),
     ("sim.phases",),
     ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.age_assurance", "sim.engagement"),
