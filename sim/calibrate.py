@@ -321,7 +321,7 @@ def _search_rows(targets: Targets, out_dir: Path, seed: int) -> list[dict[str, A
             summaries[number] = {int(s["design.row"]): s for s in found if int(s["replicate"]) == number}
         summary = summaries[number].get(row_index)
         outs = _pick(summary, outputs) if summary else dict.fromkeys(outputs, math.nan)
-        row = {"stage": "search", "trial": t.number, "batch": number, "replicate": number, "state": t.state.name,
+        row = {"stage": "search", "candidate": f"trial {t.number}", "trial": t.number, "batch": number, "replicate": number, "state": t.state.name,
                "loss": float(t.value) if t.value is not None else math.nan,
                "accepted": summary is not None and accepted(outs, targets)}
         row.update({p.key: float(t.params.get(p.key, math.nan)) for p in targets.parameters})
@@ -349,7 +349,39 @@ def _confirm(targets: Targets, out_dir: Path, search: list[dict[str, Any]], cand
         for rep in reps:
             s = runs.get((i, rep))
             outs = _pick(s, _outputs(targets)) if s else dict.fromkeys(_outputs(targets), math.nan)
-            row = {"stage": "confirm", "trial": r["trial"], "batch": -1, "replicate": rep,
+            row = {"stage": "confirm", "candidate": f"trial {r['trial']}", "trial": r["trial"], "batch": -1,
+                   "replicate": rep,
+                   "state": "COMPLETE" if s else "FAIL", "loss": loss(outs, targets) if s else math.nan,
+                   "accepted": bool(s) and accepted(outs, targets)}
+            row.update(ps)
+            row.update(outs)
+            rows.append(row)
+    return rows
+
+
+def _refine(targets: Targets, out_dir: Path, chosen: list[dict[str, Any]], refine: tuple[str, list[float]],
+            overrides: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Run the chosen set with one parameter at each of ``values``, on the confirm stage's replicates.
+
+    A local, one-parameter refinement: for a parameter that moves one target and barely the others, it
+    closes a gap the search left, with every evaluation recorded like the others.
+    """
+    key, values = refine
+    if key not in {p.key for p in targets.parameters}:
+        raise ConfigError(f"--refine {key}: not a free parameter of {targets.path} "
+                          f"({', '.join(p.key for p in targets.parameters)})")
+    base = {p.key: chosen[0][p.key] for p in targets.parameters}
+    params = [dict(base, **{key: float(v)}) for v in values]
+    reps = tuple(sorted({int(r["replicate"]) for r in chosen}))
+    runs = _evaluate(out_dir / "designs" / "refine.parquet", params, out_dir / "runs" / "refine", reps, targets,
+                     overrides)
+    rows = []
+    for i, ps in enumerate(params):
+        for rep in reps:
+            s = runs.get((i, rep))
+            outs = _pick(s, _outputs(targets)) if s else dict.fromkeys(_outputs(targets), math.nan)
+            row = {"stage": "refine", "candidate": f"{chosen[0]['candidate']}, {key}={ps[key]:g}",
+                   "trial": chosen[0]["trial"], "batch": -1, "replicate": rep,
                    "state": "COMPLETE" if s else "FAIL", "loss": loss(outs, targets) if s else math.nan,
                    "accepted": bool(s) and accepted(outs, targets)}
             row.update(ps)
@@ -384,7 +416,7 @@ class Result:
     """What a calibration found: the calibrated point, its replicate fit, and the ensemble."""
 
     point: dict[str, float]
-    trial: int
+    trial: str                                         # the candidate chosen: "trial N", or a refinement of one
     fit: dict[str, tuple[float, float, float]]       # output -> (mean, low, high) over the confirm replicates
     ensemble: list[dict[str, Any]]
     evaluations: int
@@ -393,15 +425,15 @@ class Result:
 
 
 def _choose(targets: Targets, confirm: list[dict[str, Any]], search: list[dict[str, Any]]) -> Result:
-    by_trial: dict[int, list[dict[str, Any]]] = {}
+    by_trial: dict[str, list[dict[str, Any]]] = {}
     for r in confirm:
-        by_trial.setdefault(r["trial"], []).append(r)
+        by_trial.setdefault(r["candidate"], []).append(r)
 
     def mean_loss(rows):
         losses = np.array([r["loss"] for r in rows], dtype=float)
         return float(np.mean(losses)) if np.isfinite(losses).all() else math.inf
 
-    trial = min(by_trial, key=lambda k: (mean_loss(by_trial[k]), k))
+    trial = min(by_trial, key=lambda k: (mean_loss(by_trial[k]), len(k), k))
     rows = by_trial[trial]
     point = {p.key: rows[0][p.key] for p in targets.parameters}
     fit = {o: _t_interval(np.array([r[o] for r in rows], dtype=float)) for o in _outputs(targets)}
@@ -415,8 +447,8 @@ def _calibrated_yaml(targets: Targets, result: Result, overrides: tuple[str, ...
              f"# Targets: {os.path.relpath(targets.path) if not os.path.isabs(targets.path) else targets.path}",
              f"# Regime: {' '.join(targets.regime) or '(defaults)'}"
              + (f"; overrides: {' '.join(overrides)}" if overrides else ""),
-             f"# Chosen from {result.evaluations} evaluations; the fit below is over {result.replicates} "
-             f"fresh replicates."]
+             f"# {result.trial}, chosen from {result.evaluations} evaluations; the fit below is over "
+             f"{result.replicates} fresh replicates."]
     for t in targets.targets:
         mean, lo, hi = result.fit[t.output]
         ci = f" (95% t-interval {lo:.3g} .. {hi:.3g})" if math.isfinite(lo) else ""
@@ -443,7 +475,7 @@ def fit_summary(targets: Targets, result: Result, overrides: tuple[str, ...]) ->
                      "mean": _num(mean), "ci_low": _num(lo), "ci_high": _num(hi), "reached": t.reached(mean),
                      "ensemble_min": _num(vals.min()) if vals.size else None,
                      "ensemble_max": _num(vals.max()) if vals.size else None})
-    return {"targets": rows, "point": result.point, "evaluations": result.evaluations,
+    return {"targets": rows, "point": result.point, "chosen": result.trial, "evaluations": result.evaluations,
             "accepted": len(result.ensemble), "replicates": result.replicates,
             "regime": list(targets.regime), "overrides": list(overrides)}
 
@@ -489,8 +521,8 @@ text-align:left;vertical-align:top}}th{{background:#f4f4f4}}.k{{font-family:mono
 .within{{color:#176b2c}}.outside{{color:#a4262c}}@media print{{body{{margin:0;max-width:none;font-size:11px}}}}</style>
 <h1>Calibration: targets, fit and held-out validation</h1>
 <p>{result.evaluations} parameter sets were evaluated; {len(ens)} reached every fit target (the ensemble).
-The calibrated point was chosen among the best of them by its mean loss over {result.replicates} fresh
-replicates; the fit column gives that mean with its 95% t-interval. Held-out (validation) targets were never
+The calibrated point ({esc(result.trial)}) was chosen among the best of them by its mean loss over
+{result.replicates} fresh replicates; the fit column gives that mean with its 95% t-interval. Held-out (validation) targets were never
 seen by the fit. Regime of every run: <span class=k>{esc(' '.join(targets.regime))}</span>.</p>{note}
 <h2>Targets</h2><table><tr><th>target<th>use<th>value<br>range<th>calibrated point<br>(95% interval)
 <th>ensemble<br>min – max<th>verdict<th>measured under<th>source</tr>{''.join(rows)}</table>
@@ -500,7 +532,8 @@ seen by the fit. Regime of every run: <span class=k>{esc(' '.join(targets.regime
 
 
 def calibrate(targets: Targets, out_dir: str | os.PathLike, *, trials: int = 64, batch: int = 8, seed: int = 0,
-              candidates: int = 4, replicates: int = 5, overrides: tuple[str, ...] = ()) -> Result:
+              candidates: int = 4, replicates: int = 5, overrides: tuple[str, ...] = (),
+              refine: tuple[str, list[float]] | None = None) -> Result:
     """Search, confirm, choose; write calibration.parquet, ensemble.parquet, calibrated.yaml and the page.
 
     The same arguments resume an interrupted calibration in ``out_dir``:
@@ -512,6 +545,9 @@ def calibrate(targets: Targets, out_dir: str | os.PathLike, *, trials: int = 64,
     _search(targets, out, trials, batch, seed, overrides)
     search = _search_rows(targets, out, seed)
     confirm = _confirm(targets, out, search, candidates, replicates, overrides)
+    if refine:
+        first = _choose(targets, confirm, search)
+        confirm += _refine(targets, out, [r for r in confirm if r["candidate"] == first.trial], refine, overrides)
     _write_table(out / CALIBRATION_TABLE, search + confirm)
     result = _choose(targets, confirm, search)
     _write_table(out / ENSEMBLE_TABLE, result.ensemble, like=search)
@@ -525,7 +561,7 @@ def calibrate(targets: Targets, out_dir: str | os.PathLike, *, trials: int = 64,
 
 def _print_result(targets: Targets, result: Result, out: Path) -> None:
     print(f"\ncalibrate: {result.evaluations} evaluations, {len(result.ensemble)} accepted; calibrated point "
-          f"(trial {result.trial}), fit over {result.replicates} replicates:")
+          f"({result.trial}), fit over {result.replicates} replicates:")
     for t in targets.targets:
         mean, lo, hi = result.fit[t.output]
         mark = "ok " if t.reached(mean) else "OUT"
@@ -550,6 +586,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="best sets run again on fresh replicates (default: %(default)s)")
     parser.add_argument("--replicates", type=int, default=5,
                         help="fresh replicates per candidate (default: %(default)s)")
+    parser.add_argument("--refine", default=None, metavar="KEY=V1,V2,...",
+                        help="after the confirm stage, run the best set with one free parameter at each value "
+                             "(same replicates) and keep the best mean loss")
     parser.add_argument("--install", action="store_true",
                         help=f"copy {CALIBRATED} and {FIT} into {INSTALLED} (the project's calibration)")
     parser.add_argument("overrides", nargs="*", help="overrides of every run")
@@ -557,10 +596,20 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("trials", "batch", "candidates", "replicates"):
         if getattr(args, name) < 1:
             parser.error(f"--{name}={getattr(args, name)}: must be at least 1")
+    refine = None
+    if args.refine:
+        key, _, values = args.refine.partition("=")
+        try:
+            refine = (key, [float(v) for v in values.split(",") if v])
+        except ValueError:
+            parser.error(f"--refine {args.refine}: give KEY=V1,V2,... with numbers")
+        if not refine[1]:
+            parser.error(f"--refine {args.refine}: give KEY=V1,V2,... with at least one value")
     try:
         targets = load_targets(args.targets)
         result = calibrate(targets, args.out, trials=args.trials, batch=args.batch, seed=args.seed,
-                           candidates=args.candidates, replicates=args.replicates, overrides=tuple(args.overrides))
+                           candidates=args.candidates, replicates=args.replicates, overrides=tuple(args.overrides),
+                           refine=refine)
     except ConfigError as err:
         print(f"exposim: configuration error: {err}", file=sys.stderr)
         sys.exit(CONFIG_ERROR_EXIT)

@@ -149,3 +149,28 @@ def test_a_tiny_calibration_runs_end_to_end_and_resumes_without_recomputing(tmp_
     assert pq.read_table(out / CALIBRATION_TABLE).equals(written)
     log = (out / "runs" / "confirm" / "sweep.log").read_text()
     assert re.findall(r"(\d+) kept, (\d+) run", log)[-1] == ("2", "0")
+
+
+def test_the_default_world_is_the_installed_calibrated_point():
+    """configs/calibration/calibrated.yaml (python3 -m sim.calibrate --install) and sim/config.py agree."""
+    from sim.calibrate import FIT, INSTALLED
+
+    point = yaml.safe_load((INSTALLED / CALIBRATED).read_text())
+    keys = leaf_keys()
+
+    def flat(tree, prefix=""):
+        for k, v in tree.items():
+            if isinstance(v, dict):
+                yield from flat(v, prefix + k + ".")
+            else:
+                yield prefix + k, v
+
+    values = dict(flat(point))
+    assert set(values) == {p.key for p in load_targets(DEFAULT_TARGETS).parameters}
+    for key, value in values.items():
+        assert keys[key].default == value, key
+    import json
+
+    fit = json.loads((INSTALLED / FIT).read_text())
+    assert fit["point"] == values
+    assert {t["name"] for t in fit["targets"]} == {t.name for t in load_targets(DEFAULT_TARGETS).targets}
