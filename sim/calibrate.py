@@ -448,10 +448,17 @@ def _choose(targets: Targets, confirm: list[dict[str, Any]], search: list[dict[s
     return Result(point, trial, fit, ensemble, len(search), bool(ensemble), len(rows))
 
 
+def _shown(path: str) -> str:
+    """A path as a reader can find it: the project's targets file by its place in the project."""
+    if Path(path).resolve() == DEFAULT_TARGETS.resolve():
+        return "configs/calibration/targets.yaml"
+    return path
+
+
 def _calibrated_yaml(targets: Targets, result: Result, overrides: tuple[str, ...]) -> str:
     lines = ["# @package _global_",
              "# The calibrated point: python3 -m sim.calibrate (docs/TRUST.md).",
-             f"# Targets: {os.path.relpath(targets.path) if not os.path.isabs(targets.path) else targets.path}",
+             f"# Targets: {_shown(targets.path)}",
              f"# Regime: {' '.join(targets.regime) or '(defaults)'}"
              + (f"; overrides: {' '.join(overrides)}" if overrides else ""),
              f"# {result.trial}, chosen from {result.evaluations} evaluations; the fit below is over "
