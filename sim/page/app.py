@@ -242,9 +242,8 @@ def Page():
                     PlotsView(model)
             # Plain HTML, not solara.Markdown: Markdown loads KaTeX, which the offline assets do not carry.
             solara.HTML(tag="div", style={"font-size": "12px", "color": "#666"}, unsafe_innerHTML=(
-                "A simulation, not a real platform: 400 accounts, with twice the share of offenders of the model's "
-                "default world so that a class sees them in a lesson. Posts carry only a label for what kind of "
-                "post they are, never any content. More: docs/CLASSROOM.md."))
+                "A simulation, not a real platform: the model's default world made small (400 accounts). Posts "
+                "carry only a label for what kind of post they are, never any content. More: docs/CLASSROOM.md."))
     return main
 
 

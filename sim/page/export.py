@@ -192,7 +192,7 @@ def lesson_html(runs: list[SceneRun]) -> str:
         f"<style>{_PAGE_CSS}{draw.CSS}</style></head><body>"
         "<header><h1>exposim: a social platform in the classroom</h1>"
         "<p>The lesson, replayed from runs made when this file was written. A simulation, not a real platform: "
-        "400 accounts, with twice the share of offenders of the model's default world so that a class sees them. "
+        "the model's default world made small (400 accounts). "
         "Posts carry only a label for what kind of post they are, never any content.</p></header>"
         f'<nav class="bar" aria-label="Scenes">{buttons}</nav>'
         '<div class="bar"><button id="back">&#9664; Back</button><button id="play" class="primary">'
