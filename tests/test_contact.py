@@ -644,8 +644,11 @@ def test_lookup_finds_exactly_the_opened_pairs():
 
 # ============================================================ 7. decoys
 
+#: No offenders and no stranger contact: only a suggestion can bring an adult to a decoy. Adults accept
+#: suggestions at 0.02 (twice the calibrated default) so that in 10 days most decoys are reached.
 DECOY_WORLD = {"population.n": 500, "days": 10, "decoys.n": 8, "population.offender_share": 0.0,
-               "contact.adult_stranger_contact_per_day": 0.0, "recommender.accounts": "friends_of_friends"}
+               "contact.adult_stranger_contact_per_day": 0.0, "recommender.accounts": "friends_of_friends",
+               "recommender.accept_suggestion_adult": 0.02}
 
 
 def median_by_hand(first_day: np.ndarray) -> float:
