@@ -13,7 +13,9 @@ and the free parameters with their ranges.
 
 **The search.** Optuna's TPE sampler (multivariate, with the "constant liar"
 for batches) proposes parameter sets in batches; its study lives in a journal
-file, so an interrupted calibration resumes where it stopped. Optuna is used
+file, so an interrupted calibration resumes where it stopped (each batch's
+sampler is seeded from the calibration's seed and the batch number, so the
+sets asked for do not depend on where an earlier invocation stopped). Optuna is used
 directly (ask and tell), not through ``hydra-optuna-sweeper``: that plugin pins
 optuna below 3, and the ask-and-tell loop lets every batch run as an ordinary
 exposim sweep. Each batch is written as a design table (:mod:`sim.design`)
@@ -39,6 +41,7 @@ Every run of one calibration uses the same overrides besides the parameters
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
 import shutil
@@ -273,6 +276,9 @@ def _search(targets: Targets, out_dir: Path, trials: int, batch: int, seed: int,
                               if t.user_attrs["batch"] == number))
         else:
             number = max((t.user_attrs.get("batch", -1) for t in study.trials), default=-1) + 1
+            # Each batch's sampler has its own seed, from (seed, batch): the sets asked for do not depend on
+            # where an earlier invocation was interrupted.
+            study = _study(out_dir, _batch_seed(seed, number), startup=max(2 * batch, 10))
             asked = [study.ask(dists) for _ in range(min(batch, trials - len(finished)))]
             for row, trial in enumerate(asked):
                 trial.set_user_attr("batch", number)
@@ -292,6 +298,11 @@ def _search(targets: Targets, out_dir: Path, trials: int, batch: int, seed: int,
         print(f"calibrate: batch {number}: {len(handles)} parameter set(s) run; {len(best)} evaluated, "
               f"{n_acc} accepted" + (f", best loss {top.value:.3g} (trial {top.number})" if top else ""),
               flush=True)
+
+
+def _batch_seed(seed: int, number: int) -> int:
+    digest = hashlib.blake2b(f"exposim-calibration:{seed}:{number}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
 
 
 def _batch_design(out_dir: Path, number: int) -> Path:
@@ -535,8 +546,9 @@ text-align:left;vertical-align:top}}th{{background:#f4f4f4}}.k{{font-family:mono
 .within{{color:#176b2c}}.outside{{color:#a4262c}}@media print{{body{{margin:0;max-width:none;font-size:11px}}}}</style>
 <h1>Calibration: targets, fit and held-out validation</h1>
 <p>{result.evaluations} parameter sets were evaluated; {len(ens)} reached every fit target (the ensemble).
-The calibrated point ({esc(result.trial)}) was chosen among the best of them by its mean loss over
-{result.replicates} fresh replicates; the fit column gives that mean with its 95% t-interval. Held-out (validation) targets were never
+The best sets were run again on {result.replicates} fresh replicates; the calibrated point
+({esc(result.trial)}) is the one whose mean reaches every fit range with the lowest mean loss (or, if none
+does, the lowest mean loss); the fit column gives that mean with its 95% t-interval. Held-out (validation) targets were never
 seen by the fit. Regime of every run: <span class=k>{esc(' '.join(targets.regime))}</span>.</p>{note}
 <h2>Targets</h2><table><tr><th>target<th>use<th>value<br>range<th>calibrated point<br>(95% interval)
 <th>ensemble<br>min – max<th>verdict<th>measured under<th>source</tr>{''.join(rows)}</table>
