@@ -81,7 +81,7 @@ MIN_REPLICATES = 3
 BCA_MIN_PAIRS = 10
 
 #: Interval methods, as recorded in the ``interval``, ``diff_interval`` and ``rel_interval`` columns.
-T, PAIRED_T, FIELLER, BCA, NONE = "t", "paired t", "Fieller", "BCa", "none"
+T, PAIRED_T, FIELLER, BCA, NO_INTERVAL = "t", "paired t", "Fieller", "BCa", "none"
 
 COMPARISON_SCHEMA = pa.schema([
     ("setting", pa.string()), ("order", pa.int32()), ("metric", pa.string()), ("n", pa.int32()),
@@ -137,14 +137,14 @@ def mean_interval(values: np.ndarray, *, level: float = 0.95) -> MeanInterval:
     values = values[np.isfinite(values)]
     n = values.size
     if n == 0:
-        return MeanInterval(0, NAN, NAN, NAN, NONE)
+        return MeanInterval(0, NAN, NAN, NAN, NO_INTERVAL)
     mean, sd = _mean_sd(values)
     if n < MIN_REPLICATES:
-        return MeanInterval(n, mean, NAN, NAN, NONE)
+        return MeanInterval(n, mean, NAN, NAN, NO_INTERVAL)
     half = t_quantile(level, n - 1) * sd / math.sqrt(n)
     low, high = mean - half, mean + half
     if not (math.isfinite(low) and math.isfinite(high)):
-        return MeanInterval(n, mean, NAN, NAN, NONE)
+        return MeanInterval(n, mean, NAN, NAN, NO_INTERVAL)
     return MeanInterval(n, mean, low, high, T)
 
 
@@ -216,8 +216,8 @@ def paired_interval(setting: np.ndarray, baseline: np.ndarray, *, level: float =
     s, b = s[keep], b[keep]
     n = s.size
     out: dict[str, float | int | str] = {
-        "n_pairs": n, "diff_mean": NAN, "diff_low": NAN, "diff_high": NAN, "diff_interval": NONE,
-        "rel_change": NAN, "rel_low": NAN, "rel_high": NAN, "rel_interval": NONE}
+        "n_pairs": n, "diff_mean": NAN, "diff_low": NAN, "diff_high": NAN, "diff_interval": NO_INTERVAL,
+        "rel_change": NAN, "rel_low": NAN, "rel_high": NAN, "rel_interval": NO_INTERVAL}
     if n == 0:
         return out
     with np.errstate(all="ignore"):
@@ -238,7 +238,7 @@ def paired_interval(setting: np.ndarray, baseline: np.ndarray, *, level: float =
     if n < MIN_REPLICATES:
         return out
     lo = hi = NAN
-    method = NONE
+    method = NO_INTERVAL
     if n >= BCA_MIN_PAIRS:
         lo, hi = _bca_ratio(s, b, level, resamples, rng or np.random.default_rng(0))
         method = BCA
@@ -277,8 +277,8 @@ def compare_settings(summary: pa.Table, metrics: list[str], baseline: str, *, re
             est = mean_interval(col[list(mine.values())], level=level)
             if is_base:
                 diff: dict = {"n_pairs": est.n, "diff_mean": NAN, "diff_low": NAN, "diff_high": NAN,
-                              "diff_interval": NONE, "rel_change": NAN, "rel_low": NAN, "rel_high": NAN,
-                              "rel_interval": NONE}
+                              "diff_interval": NO_INTERVAL, "rel_change": NAN, "rel_low": NAN, "rel_high": NAN,
+                              "rel_interval": NO_INTERVAL}
             else:
                 diff = paired_interval(col[[mine[r] for r in paired]], col[[base_rows[r] for r in paired]],
                                        level=level, resamples=resamples, rng=_rng(setting, metric, "paired"))

@@ -152,7 +152,7 @@ def _sensitivity(sens: dict | None, compared: dict[str, str], means: dict[str, d
     first = sens["first_setting"]
     top_lines = []
     for metric, entry in sens["metrics"].items():
-        if entry.get("top"):
+        if entry.get("top") and any(m for _, m, _ in entry["top"]):    # a cost is 0 under no safeguards
             names = ", ".join(f"<code>{e(k)}</code>" for k, _, _ in entry["top"][:3])
             top_lines.append(f"<li>{e(label(metric))}: {names}</li>")
     items.append(f"<strong>Which parameters matter.</strong> Morris screening of {sens['parameters']} uncertain "
