@@ -356,19 +356,21 @@ def _confirm(targets: Targets, out_dir: Path, search: list[dict[str, Any]], cand
     reps = tuple(range(replicates))
     runs = _evaluate(out_dir / "designs" / "confirm.parquet", params, out_dir / "runs" / "confirm", reps,
                      targets, overrides)
-    rows = []
-    for i, (r, ps) in enumerate(zip(best, params)):
-        for rep in reps:
-            s = runs.get((i, rep))
-            outs = _pick(s, _outputs(targets)) if s else dict.fromkeys(_outputs(targets), math.nan)
-            row = {"stage": "confirm", "candidate": f"trial {r['trial']}", "trial": r["trial"], "batch": -1,
-                   "replicate": rep,
-                   "state": "COMPLETE" if s else "FAIL", "loss": loss(outs, targets) if s else math.nan,
-                   "accepted": bool(s) and accepted(outs, targets)}
-            row.update(ps)
-            row.update(outs)
-            rows.append(row)
-    return rows
+    return [_replicate_row(targets, "confirm", f"trial {r['trial']}", r["trial"], rep, ps, runs.get((i, rep)))
+            for i, (r, ps) in enumerate(zip(best, params)) for rep in reps]
+
+
+def _replicate_row(targets: Targets, stage: str, candidate: str, trial: int, rep: int, params: dict[str, float],
+                   summary: dict[str, Any] | None) -> dict[str, Any]:
+    """One row of calibration.parquet for a re-run candidate: its parameters, and its run's outputs (NaN if the
+    run failed)."""
+    outs = _pick(summary, _outputs(targets)) if summary else dict.fromkeys(_outputs(targets), math.nan)
+    row = {"stage": stage, "candidate": candidate, "trial": trial, "batch": -1, "replicate": rep,
+           "state": "COMPLETE" if summary else "FAIL", "loss": loss(outs, targets) if summary else math.nan,
+           "accepted": bool(summary) and accepted(outs, targets)}
+    row.update(params)
+    row.update(outs)
+    return row
 
 
 def _refine(targets: Targets, out_dir: Path, chosen: list[dict[str, Any]], refine: tuple[str, list[float]],
@@ -387,19 +389,9 @@ def _refine(targets: Targets, out_dir: Path, chosen: list[dict[str, Any]], refin
     reps = tuple(sorted({int(r["replicate"]) for r in chosen}))
     runs = _evaluate(out_dir / "designs" / "refine.parquet", params, out_dir / "runs" / "refine", reps, targets,
                      overrides)
-    rows = []
-    for i, ps in enumerate(params):
-        for rep in reps:
-            s = runs.get((i, rep))
-            outs = _pick(s, _outputs(targets)) if s else dict.fromkeys(_outputs(targets), math.nan)
-            row = {"stage": "refine", "candidate": f"{chosen[0]['candidate']}, {key}={ps[key]:g}",
-                   "trial": chosen[0]["trial"], "batch": -1, "replicate": rep,
-                   "state": "COMPLETE" if s else "FAIL", "loss": loss(outs, targets) if s else math.nan,
-                   "accepted": bool(s) and accepted(outs, targets)}
-            row.update(ps)
-            row.update(outs)
-            rows.append(row)
-    return rows
+    return [_replicate_row(targets, "refine", f"{chosen[0]['candidate']}, {key}={ps[key]:g}", chosen[0]["trial"],
+                           rep, ps, runs.get((i, rep)))
+            for i, ps in enumerate(params) for rep in reps]
 
 
 def _write_table(path: Path, rows: list[dict[str, Any]], like: list[dict[str, Any]] | None = None) -> None:
@@ -446,7 +438,12 @@ def _choose(targets: Targets, confirm: list[dict[str, Any]], search: list[dict[s
         return float(np.mean(losses)) if np.isfinite(losses).all() else math.inf
 
     def means(rows):
-        return {o: float(np.nanmean([r[o] for r in rows])) for o in _outputs(targets)}
+        out = {}
+        for o in _outputs(targets):
+            values = np.array([r[o] for r in rows], dtype=float)
+            values = values[np.isfinite(values)]
+            out[o] = float(values.mean()) if values.size else math.nan       # a figure no run had
+        return out
 
     # A candidate whose mean over the replicates reaches every fit target (the acceptance rule, on the mean)
     # comes before one that does not; then the lower mean loss.
