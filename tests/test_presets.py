@@ -165,3 +165,44 @@ def test_a_model_built_from_a_preset_runs_exactly_its_enabled_safeguards(name):
     model.run()
     assert sorted(model.safeguards.names) == sorted(enabled_in(cfg))
     assert model.metrics.as_array().shape[0] == 2
+
+
+# ---------------------------------------------------------------- how readers see a preset (sim.analysis.settings)
+
+SINGLE = sorted(f"single/{p.stem}" for p in (PRESET_DIR / "single").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", PRESETS + SINGLE)
+def test_every_setting_file_gives_readers_a_title_a_summary_and_its_sources(name):
+    """The header convention the report and the page read: line 1 names the file and gives a title; the
+    lines up to the first bare '#' are a summary; each cited source is a section of docs/SOURCES.md."""
+    from sim.analysis.settings import preset
+
+    found = preset(name)
+    first = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()[0]
+    assert re.fullmatch(rf'# (Preset|Study setting) "{re.escape(name)}": .+', first), first
+    assert found is not None and found.title != name and found.title == first.split('": ', 1)[1]
+    assert len(found.summary) > 40 and "#" not in found.summary
+    sources = (CONFIG_DIR.parents[1] / "docs" / "SOURCES.md").read_text()
+    for key in found.sources:
+        assert f'<a id="{key}"></a>' in sources, (name, key)
+    assert bool(found.sources) is (name in PRESETS)          # presets cite sources; study settings point at one
+
+
+@pytest.mark.parametrize("name", PRESETS + SINGLE)
+def test_the_safeguards_a_setting_is_said_to_switch_on_are_the_ones_it_switches_on(name):
+    from sim.analysis.settings import preset
+
+    assert list(preset(name).enabled) == enabled_in(composed(f"safeguards={name}"))
+
+
+def test_a_setting_has_one_name_in_the_report_the_terminal_and_the_classroom_page():
+    from sim.analysis.settings import SAFEGUARD_TITLES, preset_title, setting_label
+    from sim.page.world import PRESET_LABELS, PRESETS as PAGE_PRESETS, SAFEGUARD_LABELS
+
+    assert PRESET_LABELS == {p: setting_label(f"safeguards={p}") for p in PAGE_PRESETS}
+    assert all(PRESET_LABELS[p] == preset_title(p) for p in PAGE_PRESETS)
+    assert SAFEGUARD_LABELS is SAFEGUARD_TITLES and list(SAFEGUARD_TITLES) == list(SAFEGUARD_NAMES)
+    for name in SAFEGUARD_NAMES:
+        assert setting_label(f"safeguards=single/{name}") == f"{SAFEGUARD_TITLES[name]} (alone)"
+    assert len({preset_title(p) for p in PRESETS}) == len(PRESETS)      # no two presets share a name

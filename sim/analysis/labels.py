@@ -2,7 +2,8 @@
 
 Core objects: :data:`LABELS`, :data:`HARM_METRICS`, :data:`CONTACT_METRICS`,
 :data:`SENDER_METRICS`, :data:`DECOY_METRICS`, :data:`COST_METRICS`,
-:data:`HEADLINE`, :data:`TIMELINE_SERIES`, :func:`setting_label`.
+:data:`HEADLINE`, :data:`HEADLINE_GROUPS`, :data:`TIMELINE_SERIES`, :func:`label`, :func:`title`;
+:func:`setting_label` (from :mod:`sim.analysis.settings`) names settings.
 
 ``comparison.parquet`` holds every numeric summary column; these lists only
 choose what the terminal table and the report put first. For every figure
@@ -12,12 +13,18 @@ items withheld, fewer adults wrongly treated as minors) — with the exceptions
 of minors' engagement and sessions (per minor-day, per session), where a fall
 is the cost.
 
-A setting that runs the safeguard preset ``ideal`` (every safeguard
-perfect) is named with :data:`IDEAL_NOTE` wherever a setting is named: it is
-an analytic bound, not a policy anyone could run.
+Every figure has one name, here, used by the terminal table, the report and
+the studies' READMEs; a share is shown as a percentage everywhere
+(:func:`scale`, :func:`title`).
 """
 
 from __future__ import annotations
+
+from sim.analysis.settings import IDEAL_NOTE, IDEAL_PRESET, is_ideal, setting_label
+
+__all__ = ["CONTACT_METRICS", "COST_METRICS", "DAY_METRICS", "DECOY_METRICS", "HARM_METRICS", "HEADLINE",
+           "HEADLINE_GROUPS", "IDEAL_NOTE", "IDEAL_PRESET", "LABELS", "SENDER_METRICS", "TIMELINE_SERIES", "is_ideal",
+           "is_share", "label", "scale", "setting_label", "title"]
 
 LABELS: dict[str, str] = {
     "minor_violating_prevalence_per_10k": "violating impressions per 10k, minors (the platform's prevalence)",
@@ -26,6 +33,7 @@ LABELS: dict[str, str] = {
     "minor_sexual_image_7d_share": "minors who saw an explicit image in 7 days (feed or message)",
     "minor_exposed_7d_share": "minors shown harmful content (any class) in 7 days",
     "minor_explicit_exposed_7d_share": "minors shown explicit items in their feed in 7 days",
+    "minor_13_15_explicit_exposed_7d_share": "13-15s shown explicit items in their feed in 7 days",
     "minor_harm_prevalence_per_10k": "harmful impressions per 10k (all classes), minors",
     "minor_13_15_sexual_advance_7d_share": "13-15s with an unwanted sexual advance in 7 days",
     "minor_sexual_advance_7d_share": "minors with an unwanted sexual advance in 7 days",
@@ -36,6 +44,7 @@ LABELS: dict[str, str] = {
         "unwanted contacts from other adults per 1,000 minor-days",
     "minor_unwanted_contact_from_offenders_7d_share": "minors contacted by an offender stranger in 7 days",
     "minor_unwanted_contact_from_other_adults_7d_share": "minors contacted by another adult stranger in 7 days",
+    "unwanted_contact_share_via_suggestion": "unwanted contact: share via account suggestions",
     "unwanted_contact_share_via_suggestion_offenders": "offenders' unwanted contact: share via account suggestions",
     "unwanted_contact_share_via_suggestion_other_adults":
         "other adults' unwanted contact: share via account suggestions",
@@ -47,6 +56,9 @@ LABELS: dict[str, str] = {
     "decoy_unwanted_contacts_from_other_adults_per_week": "decoys: unwanted contacts from other adults per week",
     "decoy_sexual_advances_per_week": "decoys: unwanted sexual advances per week",
     "decoy_unwanted_contacts_per_week": "decoys: unwanted contacts per week",
+    "decoy_unwanted_contacts_first_week": "decoys: unwanted contacts in their first week",
+    "decoy_explicit_images_per_week": "decoys: explicit images per week",
+    "decoy_days_to_first_harmful_suggestion": "decoys: day of first harmful account suggestion",
     "decoy_harmful_impressions_per_week": "decoys: harmful impressions per week",
     "legit_contact_prevented_share": "ordinary adults' contact to minors blocked or prevented",
     "legit_contact_blocked_share": "ordinary adults' contact to minors blocked",
@@ -96,11 +108,16 @@ TIMELINE_SERIES = {
     "unwanted_contacts_per_decoy": ("unwanted_contacts", "unwanted contacts per decoy (cumulative)"),
 }
 
-#: The safeguard preset in which every safeguard is perfect, and what is said wherever it is named.
-IDEAL_PRESET = "ideal"
-IDEAL_NOTE = "an analytic bound, not a policy"
-#: Setting keys that name the safeguard preset: a Hydra override, or the config value.
-_PRESET_KEYS = ("safeguards", "safeguards.preset")
+#: Figures that are the day something first happened: a setting with no value never saw it happen.
+DAY_METRICS = ("decoy_days_to_first_harm", "decoy_days_to_first_unwanted_contact",
+               "decoy_days_to_first_harmful_suggestion")
+
+#: The main table's groups: (heading, figures), in the order of :data:`HEADLINE`.
+HEADLINE_GROUPS = (
+    ("Harmful content shown to minors", HEADLINE[0:3]),
+    ("Unwanted contact from adults", HEADLINE[3:6]),
+    ("Decoy accounts and costs", HEADLINE[6:9]),
+)
 
 
 def label(metric: str) -> str:
@@ -108,17 +125,16 @@ def label(metric: str) -> str:
     return LABELS.get(metric, metric)
 
 
-def _names_ideal(part: str) -> bool:
-    key, sep, value = part.partition("=")
-    return bool(sep) and key.strip().lstrip("+~") in _PRESET_KEYS and value.strip() == IDEAL_PRESET
+def is_share(metric: str) -> bool:
+    """Whether a figure is a share (0–1), shown to readers as a percentage."""
+    return metric.endswith("_share") or "_share_" in metric
 
 
-def is_ideal(setting: str) -> bool:
-    """Whether a setting's name (``key=value, ...``) runs the safeguard preset ``ideal``."""
-    return any(_names_ideal(part) for part in setting.split(", "))
+def scale(metric: str) -> float:
+    """What a figure is multiplied by for readers: 100 for a share (shown in %), else 1."""
+    return 100.0 if is_share(metric) else 1.0
 
 
-def setting_label(setting: str) -> str:
-    """How a setting is named to readers: ``safeguards=ideal`` reads "safeguards=ideal — an analytic bound,
-    not a policy"; every other setting is its own name."""
-    return ", ".join(f"{part} — {IDEAL_NOTE}" if _names_ideal(part) else part for part in setting.split(", "))
+def title(metric: str) -> str:
+    """A figure's name with its unit where the value is rescaled: shares read "... (%)"."""
+    return label(metric) + (" (%)" if is_share(metric) else "")

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.settings import SAFEGUARD_TITLES, preset_title
 from sim.config import Config, validate
 from sim.measurement import DayRecorder
 from sim.metrics import COLUMN
@@ -67,13 +68,8 @@ DEFAULT_SEED = 18
 
 #: The safeguard presets a teacher can choose (``ideal`` is an analytic bound, not a policy: left out).
 PRESETS = ("none", "teen_accounts_2024", "ofcom_2025", "dsa_2025", "all_on")
-PRESET_LABELS = {
-    "none": "No safeguards",
-    "teen_accounts_2024": "Teen Accounts (Instagram, 2024)",
-    "ofcom_2025": "Ofcom's children's codes (UK, 2025)",
-    "dsa_2025": "EU Digital Services Act guidelines (2025)",
-    "all_on": "Every safeguard on",
-}
+#: Each preset by the title of its file (sim.analysis.settings): the report and the page name it alike.
+PRESET_LABELS = {p: preset_title(p) for p in PRESETS}
 FEEDS = ("engagement", "chronological", "popularity", "interest", "random")
 FEED_LABELS = {
     "engagement": "Engagement: what keeps you watching",
@@ -82,23 +78,8 @@ FEED_LABELS = {
     "interest": "Closest to your interests",
     "random": "Random",
 }
-#: Each safeguard in plain words (the catalogue of docs/ODD.md §7.30).
-SAFEGUARD_LABELS = {
-    "private_by_default": "Teen accounts private by default",
-    "dm_from_connections_only": "Messages only from people a teen follows",
-    "suspicious_adult_exclusion": "Keep adults flagged as suspicious away from teens",
-    "safety_notices": "Safety notices on messages from strangers",
-    "no_minor_suggestions": "Don't suggest teens to adults, or adults to teens",
-    "hidden_connections": "Hide teens' follower lists",
-    "sensitive_content_control": "Sensitive-content control for teens",
-    "feed_filtering": "Filter harmful posts out of teens' feeds",
-    "age_assurance": "Age checks",
-    "hash_matching": "Block known illegal images at upload",
-    "nudity_protection": "Blur explicit images sent to teens",
-    "comment_filter": "Hide abusive comments from strangers",
-    "group_add_consent": "Ask teens before adding them to groups",
-    "usage_limits": "Time limits and quiet hours",
-}
+#: Each safeguard in plain words (the catalogue of docs/ODD.md §7.30), as the report names it.
+SAFEGUARD_LABELS = SAFEGUARD_TITLES
 #: Each harm class in plain words (items carry a class label, never content).
 CLASS_LABELS = {
     "none": "Ordinary post",
