@@ -134,8 +134,10 @@ def visible_text(page: str) -> str:
 
 def test_report_shows_every_setting_headline_error_and_figure():
     page = render()
+    described = page.split('id="settings"')[1].split("</section>")[0]
     for setting in SETTINGS:
-        assert html.escape(setting) in page
+        assert html.escape(setting_label(setting)) in page
+        assert html.escape(setting) in described          # the override, for whoever re-runs it
     for metric in HEADLINE:
         assert html.escape(label(metric)) in page
     for error in ERRORS:
@@ -170,11 +172,13 @@ def test_how_to_read_names_the_interval_methods():
 
 
 def cell_text(page: str, setting: str, metric: str) -> str:
-    """The visible text of one cell of the main table."""
+    """The visible text of one cell of the main results (three tables of three figures each)."""
     main = page.split('id="results"')[1].split("</section>")[0]
-    row = next(r for r in re.findall(r"<tr.*?</tr>", main, flags=re.S) if html.escape(setting) + "<" in r)
-    cells = re.findall(r"<td.*?</td>", row, flags=re.S)
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cells[1 + list(HEADLINE).index(metric)])).split())
+    name = html.escape(setting_label(setting)) + "<"
+    rows = [r for r in re.findall(r"<tr.*?</tr>", main, flags=re.S) if name in r]
+    cells = [c for r in rows for c in re.findall(r"<td.*?</td>", r, flags=re.S)]
+    assert len(cells) == len(HEADLINE)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cells[list(HEADLINE).index(metric)])).split())
 
 
 NAN = math.nan
@@ -307,23 +311,29 @@ def test_the_ideal_preset_is_named_as_an_analytic_bound_wherever_settings_are_na
     run_settings = [ideal if s == SETTINGS[2] else s for s in runs["setting"].to_pylist()]
     runs = runs.set_column(runs.schema.get_field_index("setting"), "setting", pa.array(run_settings, pa.string()))
     page = render_report(table, empty_timelines(), runs, meta())
-    named = f"{ideal} — {IDEAL_NOTE}"
-    assert named == "safeguards=ideal — an analytic bound, not a policy"
-    for section in ("results", "runs", "costs", "contact-by-sender", "all-metrics"):
+    named = setting_label(ideal)
+    assert named == "Every safeguard perfect — an analytic bound, not a policy"
+    for section in ("results", "settings", "runs", "costs", "contact-by-sender", "all-metrics"):
         assert html.escape(named) in page.split(f'id="{section}"')[1].split("</section>")[0], section
     # In the figures' axis labels too (wrapped over lines there): never the bare name alone.
     assert "an analytic bound" in " ".join(visible_text(page.split('id="harm"')[1].split("</section>")[0]).split())
-    assert html.escape(setting_label(SETTINGS[1])) == html.escape(SETTINGS[1])
+    assert setting_label(SETTINGS[1]) == "Teen Accounts (Instagram, 2024)"
 
 
-@pytest.mark.parametrize("setting,ideal", [
-    ("safeguards=ideal", True), ("safeguards.preset=ideal", True), ("recommender=random, safeguards=ideal", True),
-    ("safeguards=all_on", False), ("recommender=ideal", False), ("safeguards=ideal_ish", False), ("all runs", False),
+@pytest.mark.parametrize("setting,ideal,name", [
+    ("safeguards=ideal", True, "Every safeguard perfect — an analytic bound, not a policy"),
+    ("safeguards.preset=ideal", True, "Every safeguard perfect — an analytic bound, not a policy"),
+    ("recommender.feed=random, safeguards=ideal", True,
+     "feed: random; Every safeguard perfect — an analytic bound, not a policy"),
+    ("safeguards=all_on", False, "Every safeguard on"),
+    ("recommender=ideal", False, "feed policy: ideal"),
+    ("safeguards=ideal_ish", False, "ideal_ish"),                 # no such preset file: its own name
+    ("all runs", False, "all runs"),
 ])
-def test_which_settings_are_the_ideal_preset(setting, ideal):
+def test_which_settings_are_the_ideal_preset(setting, ideal, name):
     assert is_ideal(setting) is ideal
     assert (IDEAL_NOTE in setting_label(setting)) is ideal
-    assert setting_label(setting).startswith(setting.split(" — ")[0])
+    assert setting_label(setting) == name
 
 
 # ----------------------------------------------------------------------------- a real browser
@@ -379,3 +389,38 @@ def test_browser_screenshot_is_not_blank(chromium, report_file, tmp_path):
     pixels = matplotlib.image.imread(png)
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     assert float(pixels.max()) != float(pixels.min())
+
+
+# ----------------------------------------------------------------------------- the Markdown table
+
+
+def test_the_markdown_table_has_the_reports_names_units_and_verdicts():
+    from sim.analysis.markdown import markdown_table
+    from sim.analysis.text import number
+
+    share = "minor_13_15_sexual_image_7d_share"
+    table = edit_cells(with_methods(comparison_table()), EDITS)
+    text = markdown_table(table, [HEADLINE[1], share, "decoy_days_to_first_unwanted_contact"])
+    head, rule, *rows = text.splitlines()
+    assert head == ("| setting | " + label(HEADLINE[1]) + " | " + label(share) + " (%) | "
+                    + label("decoy_days_to_first_unwanted_contact") + " |")
+    assert [r.split(" | ")[0].lstrip("| ") for r in rows] == [setting_label(BASELINE) + " (baseline)",
+                                                             setting_label(SETTINGS[1]), setting_label(SETTINGS[2])]
+    cells = {s: r.strip("| ").split(" | ")[1:] for s, r in zip(SETTINGS, rows)}
+    base = next(r for r in table.to_pylist() if r["setting"] == BASELINE and r["metric"] == share)
+    assert cells[BASELINE][1].startswith(number(100 * base["mean"]) + " [")       # a share in %
+    assert cells[SETTINGS[1]][0].endswith("-3% (n.d.)")                          # spans 0: no detectable difference
+    assert cells[SETTINGS[2]][1].endswith("%") and "(n.d.)" not in cells[SETTINGS[2]][1]
+    assert cells[SETTINGS[2]][2] == "never"                                       # the decoys were never reached
+    transposed = markdown_table(table, [HEADLINE[1]], figures_down=True).splitlines()
+    assert transposed[0].startswith("| figure | " + setting_label(BASELINE) + " (baseline) | ")
+    with pytest.raises(ValueError, match="not_a_metric"):
+        markdown_table(table, ["not_a_metric"])
+
+
+def test_the_table_command_needs_a_compared_sweep(tmp_path):
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "sim.analysis", "table", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "run `python -m sim.analysis compare" in done.stderr and not done.stdout

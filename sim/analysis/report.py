@@ -32,9 +32,11 @@ import numpy as np
 import pyarrow as pa
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, HARM_METRICS, HEADLINE, LABELS, SENDER_METRICS,
-                                 TIMELINE_SERIES, label, setting_label)
+from sim.analysis.labels import (CONTACT_METRICS, COST_METRICS, DAY_METRICS, HARM_METRICS, HEADLINE, HEADLINE_GROUPS,
+                                 LABELS, SENDER_METRICS, TIMELINE_SERIES, is_share, scale, setting_label, title)
+from sim.analysis.settings import SAFEGUARD_TITLES, describe
 from sim.analysis.stats import BCA_MIN_PAIRS, MIN_REPLICATES, t_quantile
 from sim.analysis.text import (DETECTED, NO_DIFFERENCE, NOT_DETECTED, TOO_FEW, difference_verdict, excludes_zero,
                                interval, lacks_interval, number, too_few)
@@ -43,12 +45,14 @@ DASH = "–"
 MINUS = "−"
 MARK = "◆"
 STATUSES = ("complete", "failed", "incomplete", "invalid")
-DAY_METRICS = ("decoy_days_to_first_harm", "decoy_days_to_first_unwanted_contact")
+#: At most this many figures (or settings) across one table, so every table fits a printed A4 or Letter page.
+COLUMNS = 3
 
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 BASELINE_COLOUR = "#000000"
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
 LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 _RC = {
     "svg.fonttype": "none",          # text stays <text>, not glyph outlines
@@ -63,31 +67,49 @@ _RC = {
 }
 
 CSS = """
-body{margin:0;background:#fafafa;color:#1a1a1a;font:18px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
+body{margin:0;background:#fafafa;color:#1a1a1a;font:17px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
 "Helvetica Neue",Arial,sans-serif}
-main{max-width:1280px;margin:0 auto;padding:1.5rem 2rem 3rem;background:#fff}
+main{max-width:1100px;margin:0 auto;padding:1.5rem 2rem 3rem;background:#fff}
 h1{font-size:1.9rem;margin:.5rem 0 .25rem}h2{font-size:1.4rem;margin-top:2.2rem;border-bottom:2px solid #0072B2}
 .sub{color:#555;margin-top:0}.note{color:#555;font-style:italic}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:.75rem 0;font-size:.9rem}
-th,td{border:1px solid #ccc;padding:.35rem .55rem;vertical-align:top;text-align:left}
-thead th{background:#eef3f8}th[scope=row]{background:#f6f6f6;font-weight:600;min-width:9em}
-td.num{font-variant-numeric:tabular-nums}.nw{white-space:nowrap}
+table.fit{table-layout:fixed;width:100%}table.fit col.who{width:28%}
+table.fit th,table.fit td{overflow-wrap:anywhere}
+caption{text-align:left;font-weight:700;font-size:1.05rem;padding:.4rem 0}
+th,td{border:1px solid #ccc;padding:.35rem .5rem;vertical-align:top;text-align:left}
+thead th{background:#eef3f8}th[scope=row]{background:#f6f6f6;font-weight:600}
+td.num{font-variant-numeric:tabular-nums}
 tr.baseline th,tr.baseline td{background:#fff7d6}
-.ci{color:#555}.rel{display:block;color:#333;font-size:.85em;white-space:nowrap}.sig .rel{font-weight:700}
-.few{display:block;color:#555;font-size:.8em;font-style:italic}
-.verdict{display:block;color:#555;font-size:.8em;font-style:italic;min-width:11em}
+.ci{color:#555;white-space:nowrap}.rel{display:block;color:#333;font-size:.85em}.sig .rel{font-weight:700}
+.few,.verdict{display:block;color:#555;font-size:.8em;font-style:italic}
+.reps{display:block;color:#555;font-size:.8em;font-weight:400}
 .mark{color:#D55E00}.tag{font-size:.75em;background:#000;color:#fff;border-radius:3px;padding:0 .3em;
-margin-left:.4em}
+margin-left:.4em;white-space:nowrap}
 td.err{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em}
 .code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em;color:#555;font-weight:400}
+.metric{display:block}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}figcaption{color:#444;font-size:.9rem}
 ul.counts{list-style:none;padding:0;display:flex;gap:1.5rem;flex-wrap:wrap}
 details summary{cursor:pointer;font-weight:600}
+dl.settings dt{font-weight:700;margin-top:.8rem}dl.settings dd{margin:.2rem 0 0 1.2rem;font-size:.95rem}
 .warn{border-left:6px solid #D55E00;background:#fff1e6;padding:.6rem .9rem}.warn ul{margin:.3rem 0}
 footer{margin-top:3rem;padding-top:.75rem;border-top:1px solid #ccc;color:#555;font-size:.85rem}
 .lead{border-left:6px solid #0072B2;background:#eef3f8;padding:.6rem .9rem}ul.trust>li{margin:.5rem 0}
 ul.trust code{font-size:.8em}
+@page{margin:12mm}
+@media print{
+body{background:#fff;font-size:9.5pt;line-height:1.35}
+main{max-width:none;padding:0;margin:0}
+h1{font-size:16pt}h2{font-size:12.5pt;margin-top:1.2rem;break-after:avoid}
+table{font-size:8pt;margin:.4rem 0}caption{font-size:9.5pt;break-after:avoid}
+th,td{padding:.2rem .3rem}
+table.fit,figure,tr,dl.settings dd{break-inside:avoid}
+.scroll{overflow:visible}
+details>*{display:block}details summary{display:none}
+figure svg{max-height:23cm}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 """
 
 
@@ -150,6 +172,7 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
         _how_to_read(setting_label(res.baseline), level, resamples),
         _run_status(run_rows),
         "<section id=\"results\"><h2>Main results</h2>", _main_table(res, metrics), _MAIN_NOTE, "</section>",
+        _settings_section(res),
         _trust(comparison, metrics, meta.get("trust")),
         _figure_section("harm", "Harm by setting", _interval_figure(res, HARM_METRICS),
                         "Mean and interval per setting; the dashed line is the baseline mean. A filled dot marks a "
@@ -220,16 +243,7 @@ class _Results:
         return labelled + sorted(self.metrics - set(labelled))
 
 
-def _is_share(metric: str) -> bool:
-    return metric.endswith("_share")
-
-
-def _scale(metric: str) -> float:
-    return 100.0 if _is_share(metric) else 1.0
-
-
-def _title(metric: str) -> str:
-    return label(metric) + (" (%)" if _is_share(metric) else "")
+_is_share, _scale, _title = is_share, scale, title
 
 
 # ----------------------------------------------------------------------------- text
@@ -286,7 +300,8 @@ def _cell(res: _Results, setting: str, metric: str) -> str:
             rel_ci = "(interval unbounded)"       # Fieller: the baseline mean cannot be told from 0
         rel_text = f"{_signed(rel)}% {rel_ci}".rstrip()
     elif math.isfinite(diff):                     # a baseline mean of 0: the difference, not a ratio
-        rel_text = f"{_signed(diff)} {_interval(dlo, dhi)}".rstrip() + " (difference)"
+        unit = "difference in points" if _is_share(metric) else "difference"
+        rel_text = f"{_signed(diff)} {_interval(dlo, dhi)}".rstrip() + f" ({unit})"
     else:
         rel_text = DASH
     n_pairs = _count(res, setting, metric, "n_pairs")
@@ -388,35 +403,94 @@ def _run_status(rows: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def _main_table(res: _Results, metrics: Sequence[str]) -> str:
+def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)] or [[]]
+
+
+def _setting_cell(res: _Results, s: str, replicates: bool) -> str:
+    e = html.escape
+    tag = '<span class="tag">baseline</span>' if s == res.baseline else ""
+    n = ""
+    if replicates:
+        count = max((int(res.cells[(s, m)]["n"] or 0) for m in res.metrics if (s, m) in res.cells), default=0)
+        n = f'<span class="reps">{_runs(count).replace("run", "replicate")}</span>'
+    return f'<th scope="row">{e(setting_label(s))}{tag}{n}</th>'
+
+
+def _settings_table(res: _Results, metrics: Sequence[str], caption: str = "", replicates: bool = False,
+                    css: str = "") -> str:
+    """Settings down, at most :data:`COLUMNS` figures across (so the table fits a printed A4 page)."""
     e = html.escape
     head = "".join(f'<th scope="col">{e(_title(m))}</th>' for m in metrics)
-    out = ['<div class="scroll"><table class="main"><thead><tr><th scope="col">setting</th>'
-           f'<th scope="col">replicates</th>{head}</tr></thead><tbody>']
+    cap = f"<caption>{e(caption)}</caption>" if caption else ""
+    cols = "".join('<col class="fig">' for _ in metrics)
+    out = [f'<table class="fit{(" " + css) if css else ""}">{cap}<colgroup><col class="who">{cols}</colgroup>'
+           f'<thead><tr><th scope="col">setting</th>{head}</tr></thead><tbody>']
     for s in res.settings:
-        n = max((int(res.cells[(s, m)]["n"] or 0) for m in res.metrics if (s, m) in res.cells), default=0)
-        tag = '<span class="tag">baseline</span>' if s == res.baseline else ""
-        out.append(f'<tr{" class=baseline" if s == res.baseline else ""}><th scope="row">{e(setting_label(s))}'
-                   f'{tag}</th><td class="num">{n}</td>' + "".join(_cell(res, s, m) for m in metrics) + "</tr>")
-    out.append("</tbody></table></div>")
-    missing = [m for m in metrics if m not in res.metrics]
-    if missing:
-        out.append(f'<p class="note">Not in this sweep: {e(", ".join(missing))}.</p>')
+        out.append(f'<tr{" class=baseline" if s == res.baseline else ""}>{_setting_cell(res, s, replicates)}'
+                   + "".join(_cell(res, s, m) for m in metrics) + "</tr>")
+    out.append("</tbody></table>")
     return "".join(out)
 
 
+def _not_in_sweep(metrics: Sequence[str], res: _Results) -> str:
+    missing = [m for m in metrics if m not in res.metrics]
+    return f'<p class="note">Not in this sweep: {html.escape(", ".join(missing))}.</p>' if missing else ""
+
+
+def _main_table(res: _Results, metrics: Sequence[str]) -> str:
+    """The main results: the headline figures in groups of three, each group a table of every setting."""
+    present = [m for m in metrics if m in res.metrics]
+    if list(metrics) == list(HEADLINE):
+        groups = [(heading, [m for m in group if m in res.metrics]) for heading, group in HEADLINE_GROUPS]
+    else:
+        groups = [("", chunk) for chunk in _chunks(present, COLUMNS)]
+    tables = [_settings_table(res, group, heading, replicates=True, css="main") for heading, group in groups if group]
+    return "".join(tables) + _not_in_sweep(metrics, res)
+
+
+def _settings_section(res: _Results) -> str:
+    """What each compared setting is, from the files that define it (sim.analysis.settings)."""
+    e = html.escape
+    items = []
+    for s in res.settings:
+        parts = []
+        for d in describe(s):
+            where = f' (<span class="code">{e(d.file)}</span>)' if d.file else ""
+            bits = [f'<span class="code">{e(d.override)}</span>{where}']
+            if d.summary:
+                bits.append(e(d.summary))
+            if d.file:
+                on = ", ".join(SAFEGUARD_TITLES.get(k, k) for k in d.enabled) or "none"
+                bits.append(f"<em>Safeguards on:</em> {e(on)}.")
+            if d.sources:
+                bits.append("<em>Sources</em> (docs/SOURCES.md): "
+                            + ", ".join(f'<span class="code">{e(k)}</span>' for k in d.sources) + ".")
+            parts.append(" ".join(bits))
+        tag = " (the baseline)" if s == res.baseline else ""
+        items.append(f"<dt>{e(setting_label(s))}{tag}</dt><dd>" + "<br>".join(parts) + "</dd>")
+    return ('<section id="settings"><h2>What each setting is</h2><p>Each setting as the files that define it '
+            "describe it; the efficacy each safeguard is given, and why, is in the preset's file.</p>"
+            f'<dl class="settings">{"".join(items)}</dl></section>')
+
+
 def _full_table(res: _Results) -> str:
+    """Every summary figure, figures down and at most :data:`COLUMNS` settings across per table."""
     e = html.escape
     metrics = res.ordered_metrics()
-    head = "".join(f'<th scope="col">{e(setting_label(s))}</th>' for s in res.settings)
     out = ['<section id="all-metrics"><h2>All metrics</h2><details>',
-           f"<summary>Every summary metric ({len(metrics)}) for every setting</summary>",
-           f'<div class="scroll"><table class="full"><thead><tr><th scope="col">metric</th>{head}</tr></thead><tbody>']
-    for m in metrics:
-        code = f'<br><span class="code">{e(m)}</span>' if m in LABELS else ""
-        out.append(f'<tr><th scope="row">{e(_title(m))}{code}</th>'
-                   + "".join(_cell(res, s, m) for s in res.settings) + "</tr>")
-    out.append("</tbody></table></div></details></section>")
+           f"<summary>Every summary metric ({len(metrics)}) for every setting</summary>"]
+    for chunk in _chunks(res.settings, COLUMNS):
+        head = "".join(f'<th scope="col">{e(setting_label(s))}</th>' for s in chunk)
+        cols = "".join('<col class="fig">' for _ in chunk)
+        out.append(f'<table class="fit full"><colgroup><col class="who">{cols}</colgroup><thead><tr>'
+                   f'<th scope="col">metric</th>{head}</tr></thead><tbody>')
+        for m in metrics:
+            code = f'<span class="code metric">{e(m)}</span>' if m in LABELS else ""
+            out.append(f'<tr><th scope="row">{e(_title(m))}{code}</th>'
+                       + "".join(_cell(res, s, m) for s in chunk) + "</tr>")
+        out.append("</tbody></table>")
+    out.append("</details></section>")
     return "".join(out)
 
 
@@ -427,20 +501,11 @@ _MAIN_NOTE = ('<p class="note">Violating content (adult_sexual, exploitative: wh
               "solicitation; follow requests are not advances.</p>")
 
 
-def _metric_table(res: _Results, metrics: Sequence[str]) -> str:
-    """Settings down, the given metrics across: each cell as in the main table."""
-    e = html.escape
+def _metric_table(res: _Results, metrics: Sequence[str], per_table: int = COLUMNS) -> str:
+    """Settings down, the given figures across, split into tables of ``per_table`` figures."""
     present = [m for m in metrics if m in res.metrics]
-    head = "".join(f'<th scope="col">{e(_title(m))}</th>' for m in present)
-    out = [f'<div class="scroll"><table><thead><tr><th scope="col">setting</th>{head}</tr></thead><tbody>']
-    for s in res.settings:
-        out.append(f'<tr{" class=baseline" if s == res.baseline else ""}><th scope="row">{e(setting_label(s))}</th>'
-                   + "".join(_cell(res, s, m) for m in present) + "</tr>")
-    out.append("</tbody></table></div>")
-    missing = [m for m in metrics if m not in res.metrics]
-    if missing:
-        out.append(f'<p class="note">Not in this sweep: {e(", ".join(missing))}.</p>')
-    return "".join(out)
+    return ("".join(_settings_table(res, chunk) for chunk in _chunks(present, per_table) if chunk)
+            + _not_in_sweep(metrics, res))
 
 
 def _sender_section(res: _Results) -> str:
@@ -449,7 +514,7 @@ def _sender_section(res: _Results) -> str:
     return ('<section id="contact-by-sender"><h2>Unwanted contact by sender</h2>'
             "<p>Offenders and other adults apart: what a safeguard does to offenders' contact is the benefit; "
             "what it does to ordinary adults' contact is mostly a cost, and the two can move differently.</p>"
-            + _metric_table(res, metrics) + "</section>")
+            + _metric_table(res, metrics, per_table=2) + "</section>")
 
 
 def _costs_section(res: _Results) -> str:
@@ -519,12 +584,16 @@ def _styles(settings: Sequence[str], baseline: str) -> dict[str, dict[str, Any]]
 def _interval_figure(res: _Results, metrics: Sequence[str]) -> str:
     """One panel per metric: point and horizontal interval per setting, settings down the y axis."""
     n = len(res.settings)
+    names = [_wrap(setting_label(s), 26) for s in res.settings]
+    lines = max((name.count("\n") + 1 for name in names), default=1)
+    row = max(0.42, 0.2 * lines + 0.1)              # wrapped setting names never reach the next row's
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(3.6 * len(metrics) + 2.2, 1.3 + 0.42 * max(n, 1)), layout="constrained")
+        fig = Figure(figsize=(2.9 * len(metrics) + 2.6, 1.5 + row * max(n, 1)), layout="constrained")
         axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
         for ax, metric in zip(axes, metrics):
-            ax.set_title(_wrap(_title(metric), 34), fontsize=11)
+            ax.set_title(_wrap(_title(metric), 30), fontsize=10.5)
             ax.grid(axis="y", visible=False)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
             if metric not in res.metrics:
                 ax.text(0.5, 0.5, "not in this sweep", transform=ax.transAxes, ha="center", color="#555555")
                 continue
@@ -543,7 +612,7 @@ def _interval_figure(res: _Results, metrics: Sequence[str]) -> str:
                     filled = base or res.significant(s, metric)
                     ax.plot([mean], [i], "o", markersize=7, color=colour,
                             markerfacecolor=colour if filled else "white", markeredgewidth=1.8)
-        axes[0].set_yticks(np.arange(n), [_wrap(setting_label(s)) for s in res.settings])
+        axes[0].set_yticks(np.arange(n), names)
         axes[0].set_ylim(max(n, 1) - 0.5, -0.5)
         return _svg(fig, f"fig-{metrics[0]}")
 
@@ -609,7 +678,12 @@ def _whisker(value: float, lo: float, hi: float) -> list[list[float]]:
 
 def _tradeoff_panel(ax: Axes, res: _Results, benefit: str, cost: str, cost_is_share: bool,
                     ylabel: str, xlabel: str) -> None:
-    """Benefit (removed, %) against cost, one point per non-baseline setting with whiskers both ways."""
+    """Benefit (removed, %) against cost, one point per non-baseline setting with whiskers both ways.
+
+    Settings are told apart by colour and marker and named in the figure's legend, never by text beside a
+    point, so no two labels can collide however close the points are. A cost that is 0 for every setting
+    says so under the axis instead of drawing a scale of zeros.
+    """
     missing = [m for m in (benefit, cost) if m not in res.metrics]
     others = [s for s in res.settings if s != res.baseline]
     if missing or not others:
@@ -617,17 +691,24 @@ def _tradeoff_panel(ax: Axes, res: _Results, benefit: str, cost: str, cost_is_sh
               else "Not available: no setting besides the baseline")
         return
     styles = _styles(res.settings, res.baseline)
-    for s in others:
+    xs = []
+    for i, s in enumerate(others):
         y, ylo, yhi = _removed(res, s, benefit)
         # A share's cost is its level; engagement's cost is how much of the baseline's is lost.
         x, xlo, xhi = _share(res, s, cost) if cost_is_share else _removed(res, s, cost)
         if not (math.isfinite(x) and math.isfinite(y)):
             continue
-        ax.errorbar([x], [y], xerr=_whisker(x, xlo, xhi), yerr=_whisker(y, ylo, yhi), fmt="o", color=styles[s]["color"],
-                    markersize=7, capsize=3, linewidth=1.5)
-        ax.annotate(_wrap(setting_label(s), 30), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8.5)
+        xs += [v for v in (x, xlo, xhi) if math.isfinite(v)]
+        ax.errorbar([x], [y], xerr=_whisker(x, xlo, xhi), yerr=_whisker(y, ylo, yhi), fmt=MARKERS[i % len(MARKERS)],
+                    color=styles[s]["color"], markersize=7, capsize=3, linewidth=1.5, label=setting_label(s))
     ax.axhline(0, color="#999999", linewidth=0.8)
     ax.axvline(0, color="#999999", linewidth=0.8)
+    if xs and all(v == 0 for v in xs):
+        ax.set_xlim(-1, 1)
+        ax.set_xticks([0])
+        xlabel += "\n(0 for every setting here)"
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.margins(0.15)
@@ -635,13 +716,19 @@ def _tradeoff_panel(ax: Axes, res: _Results, benefit: str, cost: str, cost_is_sh
 
 def _cost_benefit_figure(res: _Results) -> str:
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(12, 5.5), layout="constrained")
+        fig = Figure(figsize=(11, 5.6), layout="constrained")
         left, right = fig.subplots(1, 2)
         left.set_title("violating content vs engagement", fontsize=11)
         _tradeoff_panel(left, res, "minor_violating_prevalence_per_10k", "minor_engagements_per_minor_day", False,
-                        "violating impressions removed (%)", "engagement per minor-day lost (%)")
+                        "violating impressions removed (%)", "minors' engagements per minor-day lost (%)")
         right.set_title("offenders' contact vs ordinary adults' contact", fontsize=11)
         _tradeoff_panel(right, res, "unwanted_contact_from_offenders_per_1k_minor_days",
-                        "legit_contact_prevented_share", True, "offenders' unwanted contact removed (%)",
-                        "ordinary adults' contact blocked or prevented (%)")
+                        "legit_contact_prevented_share", True, "unwanted contacts from offenders removed (%)",
+                        _title("legit_contact_prevented_share"))
+        handles, labels = left.get_legend_handles_labels()
+        if not handles:
+            handles, labels = right.get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, [_wrap(t, 40) for t in labels], loc="outside lower center",
+                       ncols=min(3, len(handles)), frameon=False)
         return _svg(fig, "fig-cost-benefit")
