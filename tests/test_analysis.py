@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 
 from sim.analysis import AnalysisError, compare_sweep
 from sim.analysis.compare import COMPARISON, format_table
-from sim.analysis.labels import HEADLINE
+from sim.analysis.labels import HEADLINE, label
+from sim.analysis.text import number
 from sim.analysis.stats import (BCA_MIN_PAIRS, COMPARISON_SCHEMA, MIN_REPLICATES, compare_settings, fieller_ratio,
                                 mean_interval, paired_interval)
 from sim.config import Config
@@ -598,15 +599,23 @@ def test_runs_that_are_not_complete_are_listed_and_left_out(sweep, tmp_path):
 def test_terminal_table_names_every_setting_and_the_baseline(sweep):
     result = compare_sweep(sweep, report=False, out=None)
     lines = format_table(result).splitlines()
-    assert f"change vs baseline ({SETTING['random']})" in lines[0]
+    # Settings by the names the report gives them, each once with the override it stands for.
+    assert "change vs baseline (feed: random)" in lines[0]
     assert lines[0].startswith("2 settings, 4 complete runs")
+    assert lines[1].split() == ["feed:", "random", "=", SETTING["random"]]
+    assert lines[2].split() == ["feed:", "chronological", "=", SETTING["chronological"]]
     assert set(HEADLINE) <= set(result.metrics)
-    setting_lines = [line for line in lines if re.match(r"  recommender\.feed=\w+ +n=\d", line)]
+    setting_lines = [line for line in lines if re.match(r"  feed: \w+ +n=\d", line)]
     assert len(setting_lines) == 2 * len(HEADLINE)
     baseline_lines = [line for line in setting_lines if line.rstrip().endswith("baseline")]
     assert len(baseline_lines) == len(HEADLINE)
-    assert all(line.startswith(f"  {SETTING['random']} ") for line in baseline_lines)
-    assert sum(line.startswith(f"  {SETTING['chronological']} ") for line in setting_lines) == len(HEADLINE)
+    assert all(line.startswith("  feed: random ") for line in baseline_lines)
+    assert sum(line.startswith("  feed: chronological ") for line in setting_lines) == len(HEADLINE)
+    # A share reads in %, as in the report: its heading says so.
+    share = next(m for m in HEADLINE if m.endswith("_share"))
+    heading = lines.index(label(share) + " (%)")
+    row = next(r for r in result.table.to_pylist() if r["metric"] == share and r["is_baseline"])
+    assert lines[heading + 1].split()[3] == number(100 * row["mean"])
     assert f"comparison: {sweep / COMPARISON}" in lines
     # Two replicates each: no interval anywhere, and the table says why in words instead of a blank.
     with_values = [line for line in setting_lines if not re.search(r"n=0 ", line)]
@@ -705,7 +714,7 @@ def test_cli_prints_the_table_and_writes_the_comparison(sweep):
     assert done.returncode == 0, done.stderr
     expected = format_table(compare_sweep(sweep, baseline="chronological", report=False, out=None))
     assert done.stdout.rstrip("\n") == expected
-    assert f"change vs baseline ({SETTING['chronological']})" in done.stdout
+    assert "change vs baseline (feed: chronological)" in done.stdout
     assert (sweep / COMPARISON).is_file()
 
 
@@ -772,5 +781,5 @@ def test_the_terminal_table_names_the_ideal_preset_as_an_analytic_bound(tmp_path
     result = Comparison(table, pa.table({}), [], "safeguards=none", ["safeguards=none", "safeguards=ideal"],
                         [HEADLINE[0]], tmp_path / COMPARISON, None)
     lines = format_table(result).splitlines()
-    assert any(line.startswith("  safeguards=ideal — an analytic bound, not a policy  n=3") for line in lines)
-    assert any(line.startswith("  safeguards=none ") for line in lines)
+    assert any(line.startswith("  Every safeguard perfect — an analytic bound, not a policy  n=3") for line in lines)
+    assert any(line.startswith("  No safeguards ") for line in lines)

@@ -4,6 +4,10 @@ Writes ``DIR/comparison.parquet`` and ``DIR/report.html`` and prints the table.
 Exit status 2, with a message and nothing written, when the folder or an option
 cannot be used (options are checked before any run is read), or when the runs
 were made by different code and ``--mixed-code`` was not given.
+
+``python -m sim.analysis table DIR [--metrics a,b] [--figures-down]`` prints a
+compared sweep's ``comparison.parquet`` as a Markdown table, with the report's
+names and units (the tables in the READMEs come from it).
 """
 
 from __future__ import annotations
@@ -37,11 +41,42 @@ def _parser() -> argparse.ArgumentParser:
                      help="compare even when the runs were made by different versions of the code (different "
                           "source fingerprints in their manifests); the table and the report then say so. "
                           "Without it such a sweep is refused: re-run its command to recompute the stale runs")
+    tab = sub.add_parser("table", help="print a compared sweep as a Markdown table",
+                         description="A compared sweep's comparison.parquet as a Markdown table: mean [t interval] "
+                                     "and change from the baseline per cell, (n.d.) where the paired interval "
+                                     "spans 0; the report's names, shares in %.")
+    tab.add_argument("dir", help="a sweep folder holding comparison.parquet (run `compare` on it first)")
+    tab.add_argument("--metrics", default=None, help="comma-separated summary columns (default: the headline)")
+    tab.add_argument("--figures-down", action="store_true", help="one row per figure, one column per setting")
     return parser
+
+
+def _table(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from sim.analysis.compare import COMPARISON
+    from sim.analysis.markdown import markdown_table
+
+    path = Path(args.dir) / COMPARISON
+    if not path.is_file():
+        print(f"exposim: no {COMPARISON} in {args.dir}: run `python -m sim.analysis compare {args.dir}` first",
+              file=sys.stderr)
+        return 2
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    try:
+        print(markdown_table(pq.read_table(path), metrics, figures_down=args.figures_down))
+    except ValueError as exc:
+        print(f"exposim: --metrics: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "table":
+        return _table(args)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     try:
         check_options(args.resamples, args.level)       # before any run is read

@@ -22,7 +22,7 @@ from typing import TextIO
 
 import pyarrow as pa
 
-from sim.analysis.labels import HEADLINE, TIMELINE_SERIES, label, setting_label
+from sim.analysis.labels import HEADLINE, TIMELINE_SERIES, scale, setting_label, title
 from sim.analysis.runs import (UNKNOWN_CODE, Run, assign_settings, decoy_days, runs_table, scan_runs,
                                summary_dataset)
 from sim.analysis.stats import MIN_REPLICATES, compare_settings, decoy_timelines
@@ -150,10 +150,10 @@ def _mixed_code_message(complete: list[Run], versions: dict[str, int]) -> str:
 
     if mixed:
         lines.append(f"settings with runs from more than one version ({len(mixed)} of {len(settings)}):")
-        lines += [f"  {setting_label(s)} ({versions_of(s)})" for s in mixed]
+        lines += [f"  {s} ({versions_of(s)})" for s in mixed]
     else:
         lines.append("no setting has runs from more than one version, but the settings were made by different code:")
-        lines += [f"  {setting_label(s)} ({versions_of(s)})" for s in settings]
+        lines += [f"  {s} ({versions_of(s)})" for s in settings]
     stale = "the runs not made by the installed code" if installed in versions else "the stale runs"
     lines.append(f"To proceed, either re-run the sweep's command to recompute {stale} (a finished run is reused "
                  "only when the same code made it), then compare again; or pass --mixed-code (mixed_code=True "
@@ -285,9 +285,10 @@ def _signed_pct(x: float) -> str:
     return f"{x * 100:+.0f}"
 
 
-def _change(row: dict) -> str:
-    """The change column: relative change [interval], or the difference where there is no relative change,
-    then what the paired difference's interval says (* excludes 0; no detectable difference; too few)."""
+def _change(row: dict, k: float = 1.0) -> str:
+    """The change column: relative change [interval], or the difference where there is no relative change
+    (``k`` rescales it as the figure is shown: 100 for a share, in points), then what the paired difference's
+    interval says (* excludes 0; no detectable difference; too few)."""
     if row["is_baseline"]:
         return "baseline"
     rel, lo, hi = row["rel_change"], row["rel_low"], row["rel_high"]
@@ -299,9 +300,10 @@ def _change(row: dict) -> str:
         elif math.isfinite(dlo) and math.isfinite(dhi):
             text += " (relative interval unbounded)"
     elif math.isfinite(diff):
-        text = f"{diff:+.3g}"
+        text = f"{k * diff:+.3g}"
         if math.isfinite(dlo) and math.isfinite(dhi):
-            text += f" [{dlo:+.3g}, {dhi:+.3g}]"
+            text += f" [{k * dlo:+.3g}, {k * dhi:+.3g}]"
+        text += " points" if k == 100.0 else ""
     else:
         return "–"
     verdict = difference_verdict(row["n_pairs"], dlo, dhi)
@@ -314,15 +316,18 @@ def _change(row: dict) -> str:
     return text
 
 
-def _mean_interval(row: dict) -> str:
-    """The interval column: ``[low, high]``, or why there is none (in short: a footnote says the rest)."""
+def _mean_interval(row: dict, k: float = 1.0) -> str:
+    """The interval column: ``[low, high]`` (times ``k``), or why there is none (in short: a footnote says
+    the rest)."""
     if lacks_interval(row["n"], row["ci_low"], row["ci_high"]):
         return f"too few replicates ({row['n']})"
-    return interval(row["ci_low"], row["ci_high"])
+    return interval(k * row["ci_low"], k * row["ci_high"])
 
 
 def format_table(result: Comparison, level: float = 0.95) -> str:
     """The terminal table: per headline metric, each setting's mean, interval and change vs the baseline.
+
+    Figures and settings have the names the report gives them, and shares are shown in % as there.
 
     A mean or change from fewer than 3 finite replicates (or pairs) has no interval and says so; a change
     whose paired difference has an interval spanning 0 reads "no detectable difference".
@@ -341,19 +346,21 @@ def format_table(result: Comparison, level: float = 0.95) -> str:
              f"{complete} complete runs; means over replicates with {pct} t intervals; "
              f"change vs baseline ({setting_label(result.baseline)}) paired by replicate; "
              "* = the paired difference's interval excludes 0, "
-             "no detectable difference = it spans 0 at these replicates"]
+             "no detectable difference = it spans 0 at these replicates; shares in %"]
     versions = result.code_versions or {}
     if len(versions) > 1:
         lines.append(f"MIXED CODE: the {complete} complete runs come from {len(versions)} code versions "
                      f"({_versions_text(versions)}); compared anyway (--mixed-code), so a difference may come "
                      "from the code, not the setting")
+    lines += [f"  {names[s]:<{width}}  = {s}" for s in result.settings if names[s] != s]
     for metric in metrics:
         lines.append("")
-        lines.append(label(metric))
+        lines.append(title(metric))
+        k = scale(metric)
         for setting in result.settings:
             r = by_key[(setting, metric)]
-            lines.append(f"  {names[setting]:<{width}}  n={r['n']:<3} {number(r['mean']):>8} "
-                         f"{_mean_interval(r):<22} {_change(r)}")
+            lines.append(f"  {names[setting]:<{width}}  n={r['n']:<3} {number(k * r['mean']):>8} "
+                         f"{_mean_interval(r, k):<22} {_change(r, k)}")
     bad = [r for r in result.runs if r.status != "complete"]
     if bad:
         lines.append("")
