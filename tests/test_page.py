@@ -247,9 +247,16 @@ def _wait_day(page, day: int, timeout: float = 60_000) -> None:
 
 
 def _wait_world(page, settings: Settings, timeout: float = 120_000) -> None:
-    """Wait until the page shows the world run under ``settings``."""
-    page.wait_for_function("(label) => { const e = document.querySelector('[data-settings]'); "
-                           "return e && e.dataset.settings === label; }", arg=settings.label(), timeout=timeout)
+    """Wait until the page shows the world run under ``settings``: the day counter names it, the phone says
+    what age she registered with, and the plots' legend names it as the current run."""
+    page.wait_for_function(
+        "([label, age]) => { const e = document.querySelector('[data-settings]'); "
+        "const phone = document.querySelector('[data-view=phone]'); "
+        "const legend = Array.from(document.querySelectorAll('span')).find(s => s.innerText.startsWith('now:')); "
+        "return e && e.dataset.settings === label && phone && "
+        "(phone.innerText.includes('registered as ' + age) || phone.innerText.includes('saying she is ' + age)) && "
+        "legend && legend.innerText.replace(/\\s+/g, ' ') === 'now: ' + label; }",
+        arg=[settings.label(), str(settings.declared_age)], timeout=timeout)
 
 
 def _offline_and_clean(w: Watched) -> None:
