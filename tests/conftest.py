@@ -1,8 +1,10 @@
-"""Shared helpers for tests: tiny worlds built from the real config schema."""
+"""Shared helpers for tests: tiny worlds built from the real config schema, and the real browser."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import shutil
 
 import pytest
 
@@ -43,3 +45,35 @@ def set_key(cfg: Config, dotted: str, value) -> None:
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+# ------------------------------------------------------------------ the real browser (tests never install it)
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A headless-capable Chromium on PATH; skips, saying how to get it, when there is none. Tests never
+    install it: .ci/run does (see the README)."""
+    found = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
+    if found is None:
+        pytest.skip(f"Chromium not found (looked for {' or '.join(CHROMIUM_NAMES)} on PATH); install it with "
+                    "`apt-get install chromium` (Debian; `chromium-browser` on Ubuntu), as .ci/run does")
+    return found
+
+
+@pytest.fixture(scope="session")
+def playwright_chromium(chromium):
+    """That Chromium driven by Playwright (in the ``page`` extra, which the README's test command installs)."""
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("Playwright's Python package is not installed: pip install -e '.[page]' (the README's test "
+                    "command installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield instance
+        finally:
+            instance.close()

@@ -33,7 +33,6 @@ from sim.vocabulary import DECOY
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "page"
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
 PAGE_PACKAGES = ("solara", "playwright", "ipyvuetify")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -133,16 +132,6 @@ def page_stack() -> None:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """A headless-capable Chromium on PATH. Tests never install it: .ci/run does (see the README)."""
-    found = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
-    if found is None:
-        pytest.skip(f"Chromium not found (looked for {' or '.join(CHROMIUM_NAMES)} on PATH); install it with "
-                    "`apt-get install chromium` (Debian; `chromium-browser` on Ubuntu), as .ci/run does")
-    return found
-
-
-@pytest.fixture(scope="module")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
@@ -193,13 +182,8 @@ def server(page_stack) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(page_stack, chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        yield instance
-        instance.close()
+def browser(page_stack, playwright_chromium):
+    return playwright_chromium
 
 
 class Watched:

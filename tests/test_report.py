@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -338,23 +337,8 @@ def test_which_settings_are_the_ideal_preset(setting, ideal, name):
 
 # ----------------------------------------------------------------------------- a real browser
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
-
-
-def _find_chromium() -> str | None:
-    return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """A headless-capable Chromium on PATH. Tests never install it: .ci/run does (see the README)."""
-    found = _find_chromium()
-    if found is None:
-        pytest.skip(f"Chromium not found (looked for {' or '.join(CHROMIUM_NAMES)} on PATH); install it with "
-                    "`apt-get install chromium` (Debian; `chromium-browser` on Ubuntu), as .ci/run does")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,9 @@ never install anything. Screenshots and PDFs go to ``artifacts/report/`` (ignore
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,7 +22,6 @@ from tests.test_report import comparison_table, meta, runs_table, timelines_tabl
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts" / "report"
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
 MM = 96 / 25.4                                   # CSS px per millimetre
 #: Paper width and the report's @page margin, in mm, and the PDF page width in points.
 PAPERS = {"A4": (210.0, 595.28), "Letter": (215.9, 612.0)}
@@ -36,27 +33,8 @@ LONG = ("recommender.accounts=friends_of_friends, recommender.feed=chronological
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip("Playwright's Python package is not installed: pip install -e '.[page]' (the README's test "
-                    "command installs it)")
-    found = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
-    if found is None:
-        pytest.skip(f"Chromium not found (looked for {' or '.join(CHROMIUM_NAMES)} on PATH); install it with "
-                    "`apt-get install chromium` (Debian; `chromium-browser` on Ubuntu), as .ci/run does")
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield instance
-        finally:
-            instance.close()
+def browser(playwright_chromium):
+    return playwright_chromium
 
 
 def _renamed(table: pa.Table, names: dict[str, str]) -> pa.Table:
