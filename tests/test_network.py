@@ -312,6 +312,26 @@ def test_with_edges_is_a_set_union(n, initial, added):
     assert np.array_equal(h.has_edges(*g.edges()), np.ones(g.n_edges, dtype=bool))
 
 
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(n=st.integers(1, 12), initial=edge_lists, gone=st.lists(st.integers(0, 11), max_size=5),
+       added=edge_lists)
+def test_removing_accounts_and_merging_follows_keep_the_reverse_the_exact_transpose(n, initial, gone, added):
+    """The model keeps the followers graph up to date by the same operation on both sides (no transpose):
+    removing accounts drops every follow touching them, and a merge adds the reversed follows."""
+    g = from_edges(n, [(a % n, b % n) for a, b in initial])
+    r = g.reversed()
+    gone = np.array(sorted({a % n for a in gone}), dtype=np.int64)
+    g2, r2 = g.without_accounts(gone), r.without_accounts(gone)
+    assert edge_set(g2) == {(a, b) for a, b in edge_set(g) if a not in gone and b not in gone}
+    assert_valid_csr(g2.indptr, g2.indices, n, n)
+    src = np.array([a % n for a, _ in added], dtype=np.int64)
+    dst = np.array([b % n for _, b in added], dtype=np.int64)
+    g3, r3 = g2.with_edges(src, dst), r2.with_edges(dst, src)
+    t = g3.reversed()
+    assert np.array_equal(r3.indptr, t.indptr) and np.array_equal(r3.indices, t.indices)
+    assert r3.indices.dtype == t.indices.dtype and r3.indptr.dtype == t.indptr.dtype
+
+
 # --- statistics ------------------------------------------------------------------------------------
 
 

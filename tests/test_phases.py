@@ -73,9 +73,12 @@ def test_decoys_get_exactly_their_whole_sessions():
 def test_a_returning_account_loses_its_follows_followers_groups_and_discoveries():
     model = ExposureModel(tiny_config())
     account = int(np.argmax(model.graph.in_degree()))
-    graph, followers, groups = without_accounts(model.graph, model.groups, model.discovered, np.array([account]))
+    graph, followers, groups = without_accounts(model.graph, model.followers, model.groups, model.discovered,
+                                                np.array([account]))
     assert graph.followees(account).size == 0 and followers.followees(account).size == 0
     assert not np.isin(account, graph.indices)
+    reversed_ = graph.reversed()                  # the reverse is still exactly the graph's transpose
+    assert np.array_equal(followers.indptr, reversed_.indptr) and np.array_equal(followers.indices, reversed_.indices)
     assert groups.account_indptr[account + 1] == groups.account_indptr[account]
 
 

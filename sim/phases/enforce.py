@@ -30,23 +30,25 @@ class Enforced:
     safeguard_counts: dict[str, np.ndarray] = field(default_factory=dict)   # counter -> accounts (daily safeguards)
 
 
-def without_accounts(graph: FollowGraph, groups: Groups, discovered: Discovered,
+def without_accounts(graph: FollowGraph, followers: FollowGraph, groups: Groups, discovered: Discovered,
                      accounts: np.ndarray) -> tuple[FollowGraph, FollowGraph, Groups]:
-    """A returning offender's new account has no follows, followers, groups or discoveries."""
-    graph = graph.without_accounts(accounts)
+    """A returning offender's new account has no follows, followers, groups or discoveries.
+
+    The follow graph and its reverse each drop the accounts' entries in one pass (no transpose).
+    """
     idx = discovered.index_of[accounts]
     discovered.target[idx[idx >= 0]] = -1
     discovered.channel[idx[idx >= 0]] = -1
-    return graph, graph.reversed(), groups.without_accounts(accounts)
+    return graph.without_accounts(accounts), followers.without_accounts(accounts), groups.without_accounts(accounts)
 
 
 def enforce(moderation: Moderation, safeguards: SafeguardSet, items: ItemStore, graph: FollowGraph,
-            groups: Groups, discovered: Discovered, retention_days: int, n_cohorts: int,
+            followers: FollowGraph, groups: Groups, discovered: Discovered, retention_days: int, n_cohorts: int,
             context: SafeguardContext, day: int, rng: np.random.Generator) -> Enforced:
     """Bans and returns; then the daily safeguards (age assurance, defaults for the newly protected); then expiry."""
     banned, settled = moderation.ban(day, rng)
     back = moderation.returns_today(day)
-    connections = without_accounts(graph, groups, discovered, back) if back.size else None
+    connections = without_accounts(graph, followers, groups, discovered, back) if back.size else None
     safeguards.daily(context)
     # Items leaving the store today took their uncaught violating views with them.
     expiring = np.flatnonzero((items.item_id >= 0) & (items.day == day - retention_days + 1)
