@@ -232,6 +232,18 @@ def test_suggest_groups_never_suggests_a_group_the_viewer_is_in():
     assert set(out[viewers == 0].ravel().tolist()) == {-1, 5}
 
 
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_group_suggestions_do_not_depend_on_the_scoring_block(monkeypatch, block):
+    """Probes are scored a block of slots at a time to bound memory; any block size gives the same groups."""
+    import sim.recommenders.accounts as accounts
+
+    ctx = context(SIX, n_groups=5)
+    viewers = np.repeat(np.arange(6), 7)
+    whole = suggest_groups(ctx, viewers, 3, np.random.default_rng(13))
+    monkeypatch.setattr(accounts, "GROUP_BLOCK", block)
+    assert np.array_equal(suggest_groups(ctx, viewers, 3, np.random.default_rng(13)), whole)
+
+
 def test_the_interest_group_suggester_is_suggest_groups():
     ctx = context(SIX, n_groups=3)
     viewers = np.repeat(np.arange(6), 5)

@@ -33,6 +33,8 @@ from sim.recommenders.serving import dedupe_rows, pick_from_csr
 ACCOUNT_SUGGESTERS = registry.view("account_suggester")
 #: Random groups a viewer's interest is compared with per interest slot.
 GROUP_PROBES = 8
+#: Suggestion slots whose probes are scored at a time (bounds the (slots x probes x topics) block in memory).
+GROUP_BLOCK = 65_536
 
 
 def _csr_by(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,8 +205,12 @@ def suggest_groups(ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.
     via_followee[ok] = pick_from_csr(groups.account_indptr, groups.account_groups, followee[ok],
                                      rng.random(int(ok.sum())))
     probes = rng.integers(0, n_groups, (v.size, GROUP_PROBES))
-    sim = np.matmul(groups.topic[probes], ctx.population.interest[v][:, :, None])[..., 0]
-    by_interest = probes[np.arange(v.size), sim.argmax(axis=1)]
+    by_interest = np.empty(v.size, dtype=probes.dtype)
+    interest = ctx.population.interest
+    for start in range(0, v.size, GROUP_BLOCK):      # each slot's scores are computed alike in any block
+        block = probes[start:start + GROUP_BLOCK]
+        sim = np.matmul(groups.topic[block], interest[v[start:start + GROUP_BLOCK]][:, :, None])[..., 0]
+        by_interest[start:start + GROUP_BLOCK] = block[np.arange(block.shape[0]), sim.argmax(axis=1)]
     out = np.where((rng.random(v.size) < 0.5) & (via_followee >= 0), via_followee, by_interest).reshape(shape)
     out, _ = dedupe_rows(out, np.zeros(shape, dtype=bool))
     cells = np.flatnonzero(out >= 0)
