@@ -65,10 +65,11 @@ GB = 1 << 30
 # and rounded up. Each names where the bytes go, so that a change to that code says
 # which figure to re-measure with benchmarks/bench_memory.py.
 
-#: The interpreter with numpy, networkx, Mesa, Hydra, pyarrow and the sim package
-#: imported, Hydra's composition and the pre-flight checks done (measured: 170 MB),
-#: and writing the parquet tables at the end (a 1,000-account run peaks there: 184 MB).
-BASE_BYTES = 190 * MB
+#: The interpreter with numpy, networkx, Mesa, Hydra, pyarrow, numba (with LLVM and the
+#: feed kernels loaded, about 100 MB) and the sim package imported, Hydra's composition
+#: and the pre-flight checks done, and writing the parquet tables at the end (a
+#: 1,000-account run peaks there: 283 MB).
+BASE_BYTES = 295 * MB
 #: Per account, beside the population arrays (measured from a tiny build): the graph's
 #: and followers' row offsets (2 x 8), communities (4), posting rates (8), group row
 #: offsets (8), the offenders' index (8), today's sessions and recent posts (2 x 8),

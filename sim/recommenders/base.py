@@ -20,6 +20,7 @@ import numpy as np
 from sim.config import RecommenderConfig
 from sim.content import ItemStore
 from sim.population import Population
+from sim.recommenders import kernels
 
 
 @dataclass
@@ -59,9 +60,23 @@ class FeedPolicy:
 
 
 def similarity(ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each viewer's interest with each candidate's topic (both unit vectors)."""
+    """Cosine similarity of each viewer's interest with each candidate's topic (both unit vectors).
+
+    Float32, shape of ``candidates`` (padding reads slot 0; its value is ignored). A compiled loop
+    (:func:`sim.recommenders.kernels.similarity_rows`) that sums each product in the order numpy's
+    batched ``matmul`` did, without gathering a (B, C, d) block of topic rows.
+    """
+    if candidates.shape[1] < 2:
+        return _similarity_numpy(ctx, viewers, candidates)
+    out = np.empty(candidates.shape, dtype=np.float32)
+    kernels.similarity_rows(ctx.items.topic, ctx.population.interest, np.asarray(viewers),
+                            np.ascontiguousarray(candidates), out)
+    return out
+
+
+def _similarity_numpy(ctx: FeedContext, viewers: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """:func:`similarity` by gathering topic rows and a batched matmul (a single candidate per row is a
+    dot product, which BLAS sums in another order than the kernel repeats)."""
     b, c = candidates.shape
-    # One flat take and a batched matmul: several times faster than fancy-indexing
-    # a (B, C, d) block and contracting it with einsum.
     topics = np.take(ctx.items.topic, np.maximum(candidates, 0).ravel(), axis=0).reshape(b, c, -1)
     return np.matmul(topics, ctx.population.interest[viewers][:, :, None])[..., 0]

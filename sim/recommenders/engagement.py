@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import registry
+from sim.recommenders import kernels
 from sim.recommenders.base import FeedContext, FeedPolicy, similarity
 from sim.vocabulary import NONE
 
@@ -40,6 +41,14 @@ class EngagementFeed(FeedPolicy):
         if getattr(self, "_item_logit", None) is None or self._item_logit.shape[0] != ctx.items.capacity:
             self.prepare_day(ctx)
         cfg = self.config
+        if candidates.shape[1] >= 2:
+            # The expression below, row by row in a compiled loop (no (B, C, d) topic gather).
+            pop = ctx.population
+            out = np.empty(candidates.shape, dtype=np.float32)
+            kernels.engagement_scores(self._item_logit, self._harmful, ctx.items.topic, pop.interest,
+                                      pop.learned_harm_rate, np.asarray(viewers), np.ascontiguousarray(candidates),
+                                      cfg.w_similarity, cfg.w_affinity, out)
+            return out
         slots = np.maximum(candidates, 0)
         learned = ctx.population.learned_harm_rate[viewers][:, None]
         logit = (np.take(self._item_logit, slots)

@@ -9,7 +9,14 @@ global pool of recent public items, part uniformly and part in proportion to
 engagement (retrieval by popularity). Rows are de-duplicated, the viewer's own
 items dropped, the policy scores them, the ``filter_feed`` hook acts, and the
 top ``feed_size`` become impressions. Sessions are processed in blocks of
-``chunk_sessions`` to bound memory.
+``chunk_sessions`` to bound memory (the block also orders the random draws).
+
+The loops over a block's rows are compiled (:mod:`sim.recommenders.kernels`):
+numpy draws the random numbers (in the same order and shapes as ever), a kernel
+gathers, de-duplicates and cleans the candidates, the policy scores the block
+(the built-in ones through kernels too), and a kernel keeps each row's top k.
+The block-wide arrays are the draws, the candidate matrix, its flags and its
+scores; no (B, C, d) gather of topic rows and no row-wise argsort copies.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.content import ItemStore
+from sim.recommenders import kernels
 from sim.recommenders.base import FeedContext, FeedPolicy
 from sim.vocabulary import N_CLASSES
 
@@ -78,54 +86,22 @@ def pick_from_csr(ptr: np.ndarray, values: np.ndarray, keys: np.ndarray, u: np.n
     return out
 
 
-def _in_network(viewers: np.ndarray, n_slots: int, index: FeedIndex, follow_ptr: np.ndarray,
-                follow_idx: np.ndarray, group_ptr: np.ndarray, group_idx: np.ndarray,
-                rng: np.random.Generator) -> np.ndarray:
-    """(B, n_slots) items from the viewers' followees and groups."""
-    v = viewers[:, None]
-    deg_f = follow_ptr[v + 1] - follow_ptr[v]
-    deg_g = group_ptr[v + 1] - group_ptr[v]
-    k = (rng.random((viewers.shape[0], n_slots)) * (deg_f + deg_g)).astype(np.int64)
-    from_followee = k < deg_f
-    has_source = (deg_f + deg_g) > 0
-    k_clipped = np.broadcast_to(has_source, k.shape)
-    out = np.full(k.shape, -1, dtype=np.int64)
-    u = rng.random(k.shape)
-    f_cells = from_followee & k_clipped
-    if f_cells.any():
-        followee = follow_idx[(follow_ptr[v] + k)[f_cells]]
-        out[f_cells] = pick_from_csr(index.author_ptr, index.author_items, followee, u[f_cells])
-    g_cells = ~from_followee & k_clipped
-    if g_cells.any():
-        group = group_idx[(group_ptr[v] + k - deg_f)[g_cells]]
-        out[g_cells] = pick_from_csr(index.group_ptr, index.group_items, group, u[g_cells])
-    return out
-
-
-def _out_of_network(n_rows: int, n_slots: int, index: FeedIndex, popular_share: float,
-                    rng: np.random.Generator) -> np.ndarray:
-    """(B, n_slots) items from the global pool: uniform draws and popularity-weighted draws."""
-    if index.pool.size == 0:
-        return np.full((n_rows, n_slots), -1, dtype=np.int64)
-    shape = (n_rows, n_slots)
-    out = index.pool[(rng.random(shape) * index.pool.size).astype(np.int64)]
-    # Only the popularity-drawn cells pay for the binary search over the weight CDF.
-    by_popularity = rng.random(shape) < popular_share
-    target = rng.random(int(by_popularity.sum())) * index.pool_weight_cdf[-1]
-    out[by_popularity] = index.pool[np.minimum(np.searchsorted(index.pool_weight_cdf, target, side="right"),
-                                               index.pool.size - 1)]
-    return out
-
-
 def dedupe_rows(candidates: np.ndarray, in_network: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row, blank out repeated slots (keeping one copy) and keep the in-network flag aligned."""
-    order = np.argsort(candidates, axis=1, kind="stable")
-    cand = np.take_along_axis(candidates, order, axis=1)
-    flag = np.take_along_axis(in_network, order, axis=1)
-    repeat = np.zeros_like(cand, dtype=bool)
-    repeat[:, 1:] = cand[:, 1:] == cand[:, :-1]
-    cand[repeat] = -1
-    return cand, flag
+    """Sort each row, blank out repeated slots (keeping one copy) and keep the in-network flag aligned.
+
+    The rows come back sorted (a stable sort: repeats keep their original order, and the flags follow
+    their slots), with every repeat after the first copy set to -1; new arrays, the inputs are unchanged.
+    """
+    candidates = np.asarray(candidates)
+    in_network = np.asarray(in_network)
+    if candidates.ndim != 2 or candidates.shape[1] == 0:
+        return candidates.copy(), in_network.copy()
+    return kernels.dedupe_sorted(np.ascontiguousarray(candidates), np.ascontiguousarray(in_network))
+
+
+_NO_TOP = np.zeros((0, 0), dtype=np.int64)
+_NO_DRAWS = np.zeros((0, 0), dtype=np.float64)
+_NO_TARGETS = np.zeros(0, dtype=np.float64)
 
 
 def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_viewers: np.ndarray,
@@ -144,6 +120,9 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
             in place (``-inf`` removes a candidate); the safeguards' ``filter_feed`` hook.
         rng: the serving stream for today.
 
+    The candidate, flag and score arrays the policy and the hook receive are views of buffers
+    reused from block to block: valid during the call, to be copied if kept.
+
     Returns:
         All impressions, flattened.
     """
@@ -155,39 +134,58 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
     viewers_out, items_out, flags_out = [], [], []
     candidate_counts = np.zeros(N_CLASSES, dtype=np.int64)
     items = ctx.items
+    pool_buckets = kernels.cdf_buckets(index.pool_weight_cdf)
+    item_info = kernels.item_info(items.author, items.harm, items.removed_day)
+    # One set of buffers for all blocks, allocated by numpy: the draws (filled in place: the same
+    # numbers), the candidates and their flags, the nudged scores and the block's impressions.
+    rows = min(cfg.chunk_sessions, session_viewers.shape[0])
+    c = cfg.candidates
+    draws = {name: np.empty((rows, width)) for name, width in
+             (("source", n_in), ("item", n_in), ("pool", n_out), ("popular", n_out), ("nudge", c))}
+    cand_buf = np.empty((rows, c), dtype=np.int64)
+    in_net_buf = np.empty((rows, c), dtype=bool)
+    scores_buf = np.empty((rows, c), dtype=np.float64)
+    shown_buf = (np.empty(rows * k, dtype=np.int32), np.empty(rows * k, dtype=np.int64), np.empty(rows * k, dtype=bool))
 
     for start in range(0, session_viewers.shape[0], cfg.chunk_sessions):
         viewers = session_viewers[start:start + cfg.chunk_sessions]
         b = viewers.shape[0]
-        parts = [_in_network(viewers, n_in, index, follow_ptr, follow_idx, group_ptr, group_idx, rng)]
-        flags = [np.ones((b, n_in), dtype=bool)]
-        if n_out:
-            parts.append(_out_of_network(b, n_out, index, cfg.popular_pool_share, rng))
-            flags.append(np.zeros((b, n_out), dtype=bool))
-        cand, in_net = dedupe_rows(np.concatenate(parts, axis=1), np.concatenate(flags, axis=1))
-        slots = np.maximum(cand, 0)
-        own = items.author[slots] == viewers[:, None]
-        cand[own | (items.removed_day[slots] >= 0)] = -1
-        valid = cand >= 0
-        candidate_counts += np.bincount(items.harm[cand[valid]], minlength=N_CLASSES)
+        # The draws, in the order and shapes the candidate gathering has always used: in-network
+        # sources and items, then the pool's uniform picks, popularity flags and popularity targets.
+        r_source = rng.random(out=draws["source"][:b])
+        r_item = rng.random(out=draws["item"][:b])
+        r_pool = r_popular = _NO_DRAWS
+        r_target = _NO_TARGETS
+        if n_out and index.pool.size:
+            r_pool = rng.random(out=draws["pool"][:b])
+            r_popular = rng.random(out=draws["popular"][:b])
+            r_target = rng.random(int(np.count_nonzero(r_popular < cfg.popular_pool_share)))
+        cand, in_net = cand_buf[:b], in_net_buf[:b]
+        candidate_counts += kernels.gather_candidates(
+            viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
+            index.author_ptr, index.author_items, index.group_ptr, index.group_items, index.pool,
+            index.pool_weight_cdf, pool_buckets, r_source, r_item, r_pool, r_popular, cfg.popular_pool_share,
+            r_target, item_info, N_CLASSES, cand, in_net)
 
-        # Break exact ties at random rather than by slot order: a relative nudge in
-        # float64, far below any real gap between float32 scores.
-        scores = policy.score(ctx, viewers, cand, rng).astype(np.float64)
-        scores *= 1.0 + 1e-9 * rng.random(scores.shape)
-        scores[~valid] = -np.inf
+        # The policy may draw from the stream too: before the nudge's draws. Then break exact ties at
+        # random rather than by slot order: a relative nudge in float64, far below any real gap between
+        # float32 scores.
+        policy_scores = np.asarray(policy.score(ctx, viewers, cand, rng))
+        if policy_scores.dtype not in (np.float32, np.float64):
+            policy_scores = policy_scores.astype(np.float64)
+        scores = scores_buf[:b]
+        kernels.nudge_scores(policy_scores, rng.random(out=draws["nudge"][:b]), cand, scores)
         filter_feed(viewers, cand, scores, in_net)
 
-        if k < cand.shape[1]:
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(cand.shape[1]), cand.shape)
-        chosen = np.take_along_axis(cand, top, axis=1)
-        shown = np.isfinite(np.take_along_axis(scores, top, axis=1)) & (chosen >= 0)
-        rows = np.broadcast_to(viewers[:, None], chosen.shape)
-        viewers_out.append(rows[shown].astype(np.int32))
-        items_out.append(chosen[shown])
-        flags_out.append(np.take_along_axis(in_net, top, axis=1)[shown])
+        # The k best of each row, best first (argpartition's order for the rows it sorts; wider
+        # rows still go through argpartition, whose order there is its own).
+        top = _NO_TOP
+        if k < c and c > kernels.SORTED_TOP_K_MAX:
+            top = np.ascontiguousarray(np.argpartition(-scores, k - 1, axis=1)[:, :k])
+        n = kernels.emit_top_k(scores, cand, in_net, viewers, k, top, *shown_buf)
+        viewers_out.append(shown_buf[0][:n].copy())
+        items_out.append(shown_buf[1][:n].copy())
+        flags_out.append(shown_buf[2][:n].copy())
 
     if not viewers_out:
         empty = np.zeros(0, dtype=np.int64)
