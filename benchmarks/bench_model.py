@@ -6,7 +6,7 @@ Usage:
 
 Prints figures; asserts nothing about time (timings depend on the machine).
 Peak memory is the process's maximum resident set size (getrusage), which
-includes the Python interpreter and imported libraries (~150 MB).
+includes the Python interpreter and imported libraries (~250 MB with numba and LLVM).
 """
 
 from __future__ import annotations

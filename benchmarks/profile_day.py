@@ -1,0 +1,103 @@
+"""Where a simulated day goes: seconds per phase (timers around each phase function) and, optionally, cProfile.
+
+Usage:
+    python benchmarks/profile_day.py --accounts 100000 --days 10
+    python benchmarks/profile_day.py --accounts 100000 --days 10 --cprofile 25
+
+Each phase function that ``ExposureModel.step`` calls (``post``, ``moderate``,
+``serve``, ``engage_feeds``, ``suggest``, ``contact``, ``enforce``) is wrapped in
+a timer for the run, as are ``_open_day``, ``_connect``, the recorder's
+``close_day`` and Mesa's data collection; the rest of ``step`` is "other". With
+``--cprofile N`` the days also run under cProfile and the N functions with the
+most internal time (and the serving functions' cumulative time) are printed;
+cProfile adds overhead, so its seconds run above the timers'. Nothing is
+changed in what the model computes. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sim.model as model_module  # noqa: E402
+from sim.config import Config, validate  # noqa: E402
+from sim.model import ExposureModel  # noqa: E402
+
+PHASES = ("post", "moderate", "serve", "engage_feeds", "suggest", "contact", "enforce")
+
+
+def _timed(name: str, fn, seconds: dict[str, float]):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            seconds[name] += time.perf_counter() - t
+    return wrapper
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--feed", default="engagement")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--decoys", type=int, default=20)
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
+                        help="also run under cProfile and print the N functions with the most internal time")
+    args = parser.parse_args(argv)
+
+    cfg = Config(seed=args.seed, days=args.days)
+    cfg.population.n = args.accounts
+    cfg.recommender.feed = args.feed
+    cfg.decoys.n = args.decoys
+    cfg.measure_days = min(cfg.measure_days, args.days)
+    cfg.decoys.join_day = min(cfg.decoys.join_day, args.days)
+    validate(cfg)
+
+    seconds: dict[str, float] = defaultdict(float)
+    for name in PHASES:
+        setattr(model_module, name, _timed(name, getattr(model_module, name), seconds))
+    model = ExposureModel(cfg)
+    for name in ("_open_day", "_connect"):
+        setattr(model, name, _timed(name, getattr(model, name), seconds))
+    model.recorder.close_day = _timed("close_day", model.recorder.close_day, seconds)
+    model.datacollector.collect = _timed("datacollector", model.datacollector.collect, seconds)
+
+    profiler = cProfile.Profile() if args.cprofile else None
+    t0 = time.perf_counter()
+    for _ in range(args.days):
+        if profiler:
+            profiler.enable()
+        model.step()
+        if profiler:
+            profiler.disable()
+    total = time.perf_counter() - t0
+    seconds["other"] = total - sum(seconds.values())
+
+    d = args.days
+    print(f"{model.population.n:,} accounts, {d} days, feed={args.feed}"
+          f"{' (under cProfile)' if profiler else ''}: {total / d:.3f} s/day; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    print(f"{'phase':<16}{'s/day':>8}{'share':>8}")
+    for name, s in sorted(seconds.items(), key=lambda kv: -kv[1]):
+        print(f"{name:<16}{s / d:>8.3f}{s / total:>8.1%}")
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(args.cprofile)
+        stats.sort_stats("cumulative").print_stats(r"recommenders|kernels|phases/serve")
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
