@@ -23,6 +23,7 @@ import pstats
 import resource
 import sys
 import time
+import tracemalloc
 from collections import defaultdict
 from pathlib import Path
 
@@ -35,13 +36,19 @@ from sim.model import ExposureModel  # noqa: E402
 PHASES = ("post", "moderate", "serve", "engage_feeds", "suggest", "contact", "enforce")
 
 
-def _timed(name: str, fn, seconds: dict[str, float]):
+def _timed(name: str, fn, seconds: dict[str, float], peaks: dict[str, float] | None = None):
     def wrapper(*args, **kwargs):
+        if peaks is not None:
+            base = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
         t = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
             seconds[name] += time.perf_counter() - t
+            if peaks is not None:
+                peaks[name] = max(peaks[name], tracemalloc.get_traced_memory()[1] - base)
+                tracemalloc.reset_peak()
     return wrapper
 
 
@@ -52,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--feed", default="engagement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--decoys", type=int, default=20)
+    parser.add_argument("--memory", action="store_true",
+                        help="also trace allocations (tracemalloc: numpy arrays and Python objects) and print "
+                             "the state after building and each phase's transient peak above the state it began "
+                             "with (tracing slows the run)")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="also run under cProfile and print the N functions with the most internal time")
     args = parser.parse_args(argv)
@@ -65,11 +76,18 @@ def main(argv: list[str] | None = None) -> None:
     validate(cfg)
 
     seconds: dict[str, float] = defaultdict(float)
+    peaks: dict[str, float] | None = defaultdict(float) if args.memory else None
     for name in PHASES:
-        setattr(model_module, name, _timed(name, getattr(model_module, name), seconds))
+        setattr(model_module, name, _timed(name, getattr(model_module, name), seconds, peaks))
+    if args.memory:
+        tracemalloc.start()
     model = ExposureModel(cfg)
+    if args.memory:
+        state, build_peak = tracemalloc.get_traced_memory()
+        print(f"traced after building: {state / 1e6:,.0f} MB (building peaked at {build_peak / 1e6:,.0f} MB); "
+              f"{model.graph.n_edges:,} follows")
     for name in ("_open_day", "_connect"):
-        setattr(model, name, _timed(name, getattr(model, name), seconds))
+        setattr(model, name, _timed(name, getattr(model, name), seconds, peaks))
     model.recorder.close_day = _timed("close_day", model.recorder.close_day, seconds)
     model.datacollector.collect = _timed("datacollector", model.datacollector.collect, seconds)
 
@@ -91,6 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'phase':<16}{'s/day':>8}{'share':>8}")
     for name, s in sorted(seconds.items(), key=lambda kv: -kv[1]):
         print(f"{name:<16}{s / d:>8.3f}{s / total:>8.1%}")
+    if peaks is not None:
+        print(f"traced at the end: {tracemalloc.get_traced_memory()[0] / 1e6:,.0f} MB")
+        print(f"{'phase':<16}{'transient peak':>16}")
+        for name, b in sorted(peaks.items(), key=lambda kv: -kv[1]):
+            print(f"{name:<16}{b / 1e6:>13,.0f} MB")
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
