@@ -58,8 +58,8 @@ def chromium() -> str:
     install it: .ci/run does (see the README)."""
     found = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
     if found is None:
-        pytest.skip(f"Chromium not found (looked for {' or '.join(CHROMIUM_NAMES)} on PATH); install it with "
-                    "`apt-get install chromium` (Debian; `chromium-browser` on Ubuntu), as .ci/run does")
+        pytest.skip(f"Chromium not found (looked for {' or '.join(CHROMIUM_NAMES)} on PATH): install Debian's "
+                    "chromium package (chromium-browser on Ubuntu) as .ci/run does; see the README")
     return found
 
 

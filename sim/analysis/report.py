@@ -155,7 +155,7 @@ def write_text(path: Path, text: str) -> Path:
 def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, meta: dict) -> str:
     """The report's HTML text (see :func:`write_report` for the arguments)."""
     res = _Results(comparison, meta.get("baseline"))
-    title = str(meta.get("title") or "exposim comparison")
+    page_title = str(meta.get("title") or "exposim comparison")
     metrics = list(meta.get("metrics") or HEADLINE)
     level = float(meta.get("level", 0.95))
     resamples = int(meta.get("resamples", 0))
@@ -164,8 +164,8 @@ def render_report(comparison: pa.Table, timelines: pa.Table, runs: pa.Table, met
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title><style>{CSS}</style></head><body><main>",
-        f"<h1>{e(title)}</h1>",
+        f"<title>{e(page_title)}</title><style>{CSS}</style></head><body><main>",
+        f"<h1>{e(page_title)}</h1>",
         f'<p class="sub">Sweep <span class="code">{e(str(meta.get("sweep_dir", "")))}</span> · '
         f"{len(res.settings)} settings · baseline <strong>{e(setting_label(res.baseline))}</strong></p>",
         _mixed_code(meta.get("code_versions") or {}, meta.get("code_by_setting") or {}),
@@ -243,7 +243,6 @@ class _Results:
         return labelled + sorted(self.metrics - set(labelled))
 
 
-_is_share, _scale, _title = is_share, scale, title
 
 
 # ----------------------------------------------------------------------------- text
@@ -279,7 +278,7 @@ def _cell(res: _Results, setting: str, metric: str) -> str:
     e = html.escape
     if (setting, metric) not in res.cells:
         return f'<td class="num">{DASH}</td>'
-    k = _scale(metric)
+    k = scale(metric)
     mean = res.get(setting, metric, "mean")
     if not math.isfinite(mean) and metric in DAY_METRICS:
         text = "never"
@@ -300,7 +299,7 @@ def _cell(res: _Results, setting: str, metric: str) -> str:
             rel_ci = "(interval unbounded)"       # Fieller: the baseline mean cannot be told from 0
         rel_text = f"{_signed(rel)}% {rel_ci}".rstrip()
     elif math.isfinite(diff):                     # a baseline mean of 0: the difference, not a ratio
-        unit = "difference in points" if _is_share(metric) else "difference"
+        unit = "difference in points" if is_share(metric) else "difference"
         rel_text = f"{_signed(diff)} {_interval(dlo, dhi)}".rstrip() + f" ({unit})"
     else:
         rel_text = DASH
@@ -421,7 +420,7 @@ def _settings_table(res: _Results, metrics: Sequence[str], caption: str = "", re
                     css: str = "") -> str:
     """Settings down, at most :data:`COLUMNS` figures across (so the table fits a printed A4 page)."""
     e = html.escape
-    head = "".join(f'<th scope="col">{e(_title(m))}</th>' for m in metrics)
+    head = "".join(f'<th scope="col">{e(title(m))}</th>' for m in metrics)
     cap = f"<caption>{e(caption)}</caption>" if caption else ""
     cols = "".join('<col class="fig">' for _ in metrics)
     out = [f'<table class="fit{(" " + css) if css else ""}">{cap}<colgroup><col class="who">{cols}</colgroup>'
@@ -487,7 +486,7 @@ def _full_table(res: _Results) -> str:
                    f'<th scope="col">metric</th>{head}</tr></thead><tbody>')
         for m in metrics:
             code = f'<span class="code metric">{e(m)}</span>' if m in LABELS else ""
-            out.append(f'<tr><th scope="row">{e(_title(m))}{code}</th>'
+            out.append(f'<tr><th scope="row">{e(title(m))}{code}</th>'
                        + "".join(_cell(res, s, m) for s in chunk) + "</tr>")
         out.append("</tbody></table>")
     out.append("</details></section>")
@@ -591,13 +590,13 @@ def _interval_figure(res: _Results, metrics: Sequence[str]) -> str:
         fig = Figure(figsize=(2.9 * len(metrics) + 2.6, 1.5 + row * max(n, 1)), layout="constrained")
         axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
         for ax, metric in zip(axes, metrics):
-            ax.set_title(_wrap(_title(metric), 30), fontsize=10.5)
+            ax.set_title(_wrap(title(metric), 30), fontsize=10.5)
             ax.grid(axis="y", visible=False)
             ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
             if metric not in res.metrics:
                 ax.text(0.5, 0.5, "not in this sweep", transform=ax.transAxes, ha="center", color="#555555")
                 continue
-            k = _scale(metric)
+            k = scale(metric)
             for i, s in enumerate(res.settings):
                 base = s == res.baseline
                 colour = BASELINE_COLOUR if base else PALETTE[0]
@@ -724,7 +723,7 @@ def _cost_benefit_figure(res: _Results) -> str:
         right.set_title("offenders' contact vs ordinary adults' contact", fontsize=11)
         _tradeoff_panel(right, res, "unwanted_contact_from_offenders_per_1k_minor_days",
                         "legit_contact_prevented_share", True, "unwanted contacts from offenders removed (%)",
-                        _title("legit_contact_prevented_share"))
+                        title("legit_contact_prevented_share"))
         handles, labels = left.get_legend_handles_labels()
         if not handles:
             handles, labels = right.get_legend_handles_labels()
