@@ -25,7 +25,8 @@ from sim.sweep import PLAN, SweepCallback
 
 REPO = Path(__file__).resolve().parents[1]
 # Each run takes ~5-10 s on two busy workers: long enough to be caught mid-run.
-SIZE = ["population.n=3000", "days=40", "measure_days=5", "decoys.n=2", "network.mean_following=10"]
+#: Runs long enough (several seconds each) that the signal finds them running; they never get to finish.
+SIZE = ["population.n=3000", "days=200", "measure_days=5", "decoys.n=2", "network.mean_following=10"]
 MARKER = "EXPOSIM_TEST_STOPPING"
 
 
