@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import engagement_kernels as kernels
 from sim.config import BehaviourConfig
 from sim.content import ItemStore
 from sim.population import Population
@@ -54,10 +55,20 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
     """Draw engagement for every impression and apply its consequences to accounts and items."""
     n = imps.n
     engaged = np.zeros(n, dtype=bool)
+    compiled = items.topic.shape[1] < kernels.EXACT_MAX_DIM
+    log_appeal = None
+    if compiled and n:
+        with np.errstate(divide="ignore"):      # empty slots have appeal 0; no impression reads them
+            log_appeal = np.log(items.appeal)
     for start in range(0, n, BLOCK):
         sl = slice(start, start + BLOCK)
-        p = engagement_probability(pop, items, imps.viewer[sl], imps.item[sl], cfg)
-        engaged[sl] = rng.random(p.shape[0]) < p
+        u = rng.random(min(BLOCK, n - start))
+        if compiled:
+            kernels.engage_draws(items.topic, pop.interest, log_appeal, items.harm, pop.harmful_affinity,
+                                 imps.viewer[sl], imps.item[sl], u, cfg.engage_intercept, cfg.engage_similarity,
+                                 cfg.engage_appeal, cfg.engage_harm, cfg.harm_threshold, NONE, engaged[sl])
+        else:
+            engaged[sl] = u < engagement_probability(pop, items, imps.viewer[sl], imps.item[sl], cfg)
 
     harmful = items.harm[imps.item] > NONE
     is_minor = pop.true_age[imps.viewer] < ADULT_AGE
@@ -79,9 +90,12 @@ def _drift_interests(pop: Population, items: ItemStore, viewer: np.ndarray, item
     counts = np.bincount(viewer, minlength=pop.n)
     who = np.flatnonzero(counts)
     dim = pop.interest.shape[1]
-    mean_topic = np.empty((who.size, dim), dtype=np.float32)
-    for j in range(dim):  # a loop over dimensions (~16), not over accounts
-        mean_topic[:, j] = np.bincount(viewer, weights=items.topic[item, j], minlength=pop.n)[who] / counts[who]
+    # Each engager's sum of the topics engaged with (float64, in impression order), then the mean.
+    row = np.empty(pop.n, dtype=np.int64)
+    row[who] = np.arange(who.size)
+    sums = np.zeros((who.size, dim), dtype=np.float64)
+    kernels.topic_sums(viewer, item, row, items.topic, sums)
+    mean_topic = (sums / counts[who][:, None]).astype(np.float32)
     moved = pop.interest[who] + rate * (mean_topic - pop.interest[who])
     moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
     pop.interest[who] = moved

@@ -116,7 +116,8 @@ LAYERS = (
     ("sim.runner", "sim.io", "sim.inputs", "sim.resources", "sim.design"),
     ("sim.model", "sim.measurement"),
     ("sim.phases",),
-    ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.age_assurance", "sim.engagement"),
+    ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.age_assurance", "sim.engagement",
+     "sim.engagement_kernels"),
     ("sim.population", "sim.network", "sim.content", "sim.detection", "sim.metrics", "sim.agents"),
     ("sim.config", "sim.registry", "sim.vocabulary"),
 )

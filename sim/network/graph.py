@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from sim.network import kernels
 
 @dataclass
 class FollowGraph:
@@ -163,19 +164,13 @@ def _row_lower_bound(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray,
                      values: np.ndarray) -> np.ndarray:
     """Per query, the first position in row ``rows[k]`` whose entry is >= ``values[k]``.
 
-    A binary search run for all queries at once: each pass halves every open
-    interval, so the loop runs about log2(longest row) times, never per query.
+    A binary search per query, compiled (:func:`sim.network.kernels.row_lower_bound`).
     """
-    lo = indptr[rows].astype(np.int64)
-    hi = indptr[rows + 1].astype(np.int64)
-    open_ = np.flatnonzero(lo < hi)
-    while open_.size:
-        mid = (lo[open_] + hi[open_]) >> 1
-        right = indices[mid] < values[open_]
-        lo[open_[right]] = mid[right] + 1
-        hi[open_[~right]] = mid[~right]
-        open_ = open_[lo[open_] < hi[open_]]
-    return lo
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    kernels.row_lower_bound(indptr, indices, rows, values, out)
+    return out
 
 
 def _csr_insert(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray,

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -55,6 +55,10 @@ SORTED_TOP_K_MAX = 256
 _RANK_SORT_MAX = 64
 
 _JIT = dict(cache=True, nogil=True)
+#: Kernels whose rows are independent run them on numba's threads (``prange``): each row reads shared
+#: inputs and writes only its own outputs, so results do not depend on the number of threads
+#: (``NUMBA_NUM_THREADS``; joblib's workers get the cores divided among them).
+_PAR = dict(cache=True, nogil=True, parallel=True)
 #: Helpers called per candidate are inlined into the kernels (numba would otherwise call them, passing
 #: whole array structures on every call).
 _INLINE = dict(cache=True, nogil=True, inline="always")
@@ -236,7 +240,7 @@ def _prefetch_candidates(candidates, r, topic_flat, d, per_item_a, per_item_b):
         _prefetch(per_item_b, s)
 
 
-@njit(**_JIT)
+@njit(**_PAR)
 def similarity_rows(topic, interest, viewers, candidates, out):
     """Fill ``out`` (B, C) float32: each candidate's topic · its viewer's interest (``-1`` reads slot 0,
     as numpy did). Requires C >= 2 (a single candidate is a dot product, which BLAS sums differently).
@@ -244,7 +248,7 @@ def similarity_rows(topic, interest, viewers, candidates, out):
     b, c = candidates.shape
     d = topic.shape[1]
     flat = topic.reshape(-1)
-    for r in range(b):
+    for r in prange(b):
         if r + _AHEAD < b:
             _prefetch_candidates(candidates, r + _AHEAD, flat, d, flat, flat)
         v = viewers[r]
@@ -252,7 +256,7 @@ def similarity_rows(topic, interest, viewers, candidates, out):
             out[r, j] = _dot(topic, max(candidates[r, j], 0), interest, v, _dot_mode(j, c))
 
 
-@njit(**_JIT)
+@njit(**_PAR)
 def engagement_scores(item_logit, harmful, topic, interest, learned, viewers, candidates, w_similarity,
                       w_affinity, out):
     """Fill ``out`` (B, C) float32 with the scores of :class:`sim.recommenders.engagement.EngagementFeed`.
@@ -268,7 +272,7 @@ def engagement_scores(item_logit, harmful, topic, interest, learned, viewers, ca
     flat = topic.reshape(-1)
     w_sim = np.float32(w_similarity)
     eps = np.float32(1e-9)
-    for r in range(b):
+    for r in prange(b):
         if r + _AHEAD < b:
             _prefetch_candidates(candidates, r + _AHEAD, flat, d, item_logit, harmful)
         v = viewers[r]
@@ -285,7 +289,7 @@ def engagement_scores(item_logit, harmful, topic, interest, learned, viewers, ca
             out[r, j] = np.float32(1.0 / (1.0 + np.exp(-logit))) + eps
 
 
-@njit(**_JIT)
+@njit(**_PAR)
 def interest_scores(topic, interest, viewers, candidates, out):
     """Fill ``out`` (B, C) float32 with the scores of :class:`sim.recommenders.content_based.InterestFeed`:
     ``sim + 1 + 1e-6`` (padding: 0, not scored)."""
@@ -294,7 +298,7 @@ def interest_scores(topic, interest, viewers, candidates, out):
     flat = topic.reshape(-1)
     one = np.float32(1.0)
     eps = np.float32(1e-6)
-    for r in range(b):
+    for r in prange(b):
         if r + _AHEAD < b:
             _prefetch_candidates(candidates, r + _AHEAD, flat, d, flat, flat)
         v = viewers[r]
@@ -426,7 +430,7 @@ def item_info(author, harm, removed_day):
 _BLOCK_ROWS = 64
 
 
-@njit(**_JIT)
+@njit(**_PAR)
 def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
                       author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_buckets,
                       r_source, r_item, r_pool, r_popular, popular_share, r_target, item_info, n_classes,
@@ -445,7 +449,10 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     exactly as ``serving`` did with numpy.
 
     Rows are processed ``_BLOCK_ROWS`` at a time, one phase after another
-    (sources, in-network picks, pool picks, sort and de-duplication, item checks).
+    (sources, in-network picks, pool picks, sort and de-duplication, item checks),
+    and blocks in parallel: a first pass counts each block's popularity draws, so
+    every block knows where its ``r_target`` values start (the draws go to the
+    cells they went to in one sequential loop).
 
     Args:
         cand: (B, n_in + n_out) int64, filled with item slots (-1 empty).
@@ -455,11 +462,43 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
         counts (n_classes,) int64.
     """
     b = viewers.shape[0]
-    c = n_in + n_out
+    n_blocks = (b + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    pool_size = pool.shape[0]
+    # Where each block's popularity targets start: they are consumed in row-major order.
+    t_start = np.zeros(n_blocks + 1, dtype=np.int64)
+    if pool_size > 0:
+        for blk in prange(n_blocks):
+            n_pop = 0
+            for r in range(blk * _BLOCK_ROWS, min(b, (blk + 1) * _BLOCK_ROWS)):
+                for j in range(n_out):
+                    if r_popular[r, j] < popular_share:
+                        n_pop += 1
+            t_start[blk + 1] = n_pop
+        for blk in range(n_blocks):
+            t_start[blk + 1] += t_start[blk]
+    block_counts = np.zeros((n_blocks, n_classes), dtype=np.int64)
+    for blk in prange(n_blocks):
+        _gather_block(blk * _BLOCK_ROWS, min(b, (blk + 1) * _BLOCK_ROWS), t_start[blk], viewers, n_in, n_out,
+                      follow_ptr, follow_idx, group_ptr, group_idx, author_ptr, author_items, group_item_ptr,
+                      group_items, pool, pool_cdf, pool_buckets, r_source, r_item, r_pool, r_popular,
+                      popular_share, r_target, item_info, cand, in_net, block_counts[blk])
     counts = np.zeros(n_classes, dtype=np.int64)
+    for blk in range(n_blocks):
+        for h in range(n_classes):
+            counts[h] += block_counts[blk, h]
+    return counts
+
+
+@njit(**_JIT)
+def _gather_block(r0, r1, t, viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
+                  author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_buckets,
+                  r_source, r_item, r_pool, r_popular, popular_share, r_target, item_info, cand, in_net, counts):
+    """:func:`gather_candidates` for rows ``r0:r1`` (at most ``_BLOCK_ROWS``), whose first popularity
+    draw is ``r_target[t]``; adds the valid candidates by harm class to ``counts``."""
+    c = n_in + n_out
     scratch = np.empty((2, c), dtype=np.int64)
     tmp_flags = np.empty(c, dtype=np.bool_)
-    # Per block: each in-network cell's source (>= 0 followee, <= -2 group -(g + 2), -1 none), then the
+    # Each in-network cell's source (>= 0 followee, <= -2 group -(g + 2), -1 none), then the
     # position of its pick in author_items (>= 0) or group_items (<= -2, as -(p + 2)).
     source = np.empty((_BLOCK_ROWS, max(n_in, 1)), dtype=np.int64)
     n_cells = _BLOCK_ROWS * max(n_out, 1)
@@ -470,139 +509,135 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     pop_hi = np.empty(n_cells, dtype=np.int64)
     pool_size = pool.shape[0]
     total_weight = pool_cdf[pool_size - 1] if pool_size > 0 else 0.0
-    t = 0
-    for r0 in range(0, b, _BLOCK_ROWS):
-        r1 = min(b, r0 + _BLOCK_ROWS)
-        # 1. Which followee or group each in-network slot draws from (-1: the viewer has none).
-        for r in range(r0, r1):
-            v = viewers[r]
-            fs = follow_ptr[v]
-            deg_f = follow_ptr[v + 1] - fs
-            gs = group_ptr[v]
-            deg_g = group_ptr[v + 1] - gs
-            sources = deg_f + deg_g
-            for j in range(n_in):
-                key = -1
-                if sources > 0:
-                    k = np.int64(r_source[r, j] * sources)
-                    if k < deg_f:
-                        key = np.int64(follow_idx[fs + k])
-                        _prefetch(author_ptr, key)
-                    else:
-                        g = np.int64(group_idx[gs + k - deg_f])
-                        key = -2 - g
-                        _prefetch(group_item_ptr, g)
-                source[r - r0, j] = key
-        # 2a. Where in that account's (group's) recent items the pick falls (-1: it has none).
-        for r in range(r0, r1):
-            for j in range(n_in):
-                key = source[r - r0, j]
-                pos = -1
-                if key >= 0:
-                    start = author_ptr[key]
-                    count = author_ptr[key + 1] - start
-                    if count > 0:
-                        pos = start + np.int64(r_item[r, j] * count)
-                        _prefetch(author_items, pos)
-                elif key <= -2:
-                    start = group_item_ptr[-2 - key]
-                    count = group_item_ptr[-1 - key] - start
-                    if count > 0:
-                        p = start + np.int64(r_item[r, j] * count)
-                        _prefetch(group_items, p)
-                        pos = -2 - p
-                source[r - r0, j] = pos
-        # 3a. The global pool: uniform, or by engagement weight (targets consumed in row-major order).
-        n_pop = 0
-        for r in range(r0, r1):
-            for j in range(n_out):
-                cell = (r - r0) * n_out + j
-                pool_pos[cell] = -1
-                if pool_size == 0:
-                    continue
-                if r_popular[r, j] < popular_share:
-                    target = r_target[t] * total_weight
-                    t += 1
-                    i = _bucket(pool_cdf, target)
-                    pop_cell[n_pop] = cell
-                    pop_target[n_pop] = target
-                    pop_lo[n_pop] = max(i - 1, 0)
-                    pop_hi[n_pop] = min(i + 2, pool_size + 1)
-                    _prefetch(pool_buckets, pop_lo[n_pop])
-                    _prefetch(pool_buckets, pop_hi[n_pop])
-                    n_pop += 1
+    # 1. Which followee or group each in-network slot draws from (-1: the viewer has none).
+    for r in range(r0, r1):
+        v = viewers[r]
+        fs = follow_ptr[v]
+        deg_f = follow_ptr[v + 1] - fs
+        gs = group_ptr[v]
+        deg_g = group_ptr[v + 1] - gs
+        sources = deg_f + deg_g
+        for j in range(n_in):
+            key = -1
+            if sources > 0:
+                k = np.int64(r_source[r, j] * sources)
+                if k < deg_f:
+                    key = np.int64(follow_idx[fs + k])
+                    _prefetch(author_ptr, key)
                 else:
-                    pool_pos[cell] = np.int64(r_pool[r, j] * pool_size)
-                    _prefetch(pool, pool_pos[cell])
-        # 3b. The weighted draws' binary searches (searchsorted right), started from their buckets and
-        # advanced in lockstep: one step for every draw of the block per pass, so the misses overlap.
+                    g = np.int64(group_idx[gs + k - deg_f])
+                    key = -2 - g
+                    _prefetch(group_item_ptr, g)
+            source[r - r0, j] = key
+    # 2a. Where in that account's (group's) recent items the pick falls (-1: it has none).
+    for r in range(r0, r1):
+        for j in range(n_in):
+            key = source[r - r0, j]
+            pos = -1
+            if key >= 0:
+                start = author_ptr[key]
+                count = author_ptr[key + 1] - start
+                if count > 0:
+                    pos = start + np.int64(r_item[r, j] * count)
+                    _prefetch(author_items, pos)
+            elif key <= -2:
+                start = group_item_ptr[-2 - key]
+                count = group_item_ptr[-1 - key] - start
+                if count > 0:
+                    p = start + np.int64(r_item[r, j] * count)
+                    _prefetch(group_items, p)
+                    pos = -2 - p
+            source[r - r0, j] = pos
+    # 3a. The global pool: uniform, or by engagement weight (targets consumed in row-major order).
+    n_pop = 0
+    for r in range(r0, r1):
+        for j in range(n_out):
+            cell = (r - r0) * n_out + j
+            pool_pos[cell] = -1
+            if pool_size == 0:
+                continue
+            if r_popular[r, j] < popular_share:
+                target = r_target[t] * total_weight
+                t += 1
+                i = _bucket(pool_cdf, target)
+                pop_cell[n_pop] = cell
+                pop_target[n_pop] = target
+                pop_lo[n_pop] = max(i - 1, 0)
+                pop_hi[n_pop] = min(i + 2, pool_size + 1)
+                _prefetch(pool_buckets, pop_lo[n_pop])
+                _prefetch(pool_buckets, pop_hi[n_pop])
+                n_pop += 1
+            else:
+                pool_pos[cell] = np.int64(r_pool[r, j] * pool_size)
+                _prefetch(pool, pool_pos[cell])
+    # 3b. The weighted draws' binary searches (searchsorted right), started from their buckets and
+    # advanced in lockstep: one step for every draw of the block per pass, so the misses overlap.
+    for q in range(n_pop):
+        pop_lo[q] = pool_buckets[pop_lo[q]]
+        pop_hi[q] = pool_buckets[pop_hi[q]]
+    searching = n_pop > 0
+    while searching:
+        searching = False
         for q in range(n_pop):
-            pop_lo[q] = pool_buckets[pop_lo[q]]
-            pop_hi[q] = pool_buckets[pop_hi[q]]
-        searching = n_pop > 0
-        while searching:
-            searching = False
-            for q in range(n_pop):
-                lo = pop_lo[q]
-                hi = pop_hi[q]
-                if lo < hi:
-                    mid = (lo + hi) >> 1
-                    if pool_cdf[mid] <= pop_target[q]:
-                        pop_lo[q] = mid + 1
-                    else:
-                        pop_hi[q] = mid
-                    searching = True
-        for q in range(n_pop):
-            pool_pos[pop_cell[q]] = min(pop_lo[q], pool_size - 1)
-            _prefetch(pool, pool_pos[pop_cell[q]])
-        # 2b, 3c. The picks themselves; then the cleaning step's item data is fetched ahead of the sort.
-        for r in range(r0, r1):
-            for j in range(n_in):
-                pos = source[r - r0, j]
-                if pos >= 0:
-                    cand[r, j] = author_items[pos]
-                elif pos <= -2:
-                    cand[r, j] = group_items[-2 - pos]
+            lo = pop_lo[q]
+            hi = pop_hi[q]
+            if lo < hi:
+                mid = (lo + hi) >> 1
+                if pool_cdf[mid] <= pop_target[q]:
+                    pop_lo[q] = mid + 1
                 else:
+                    pop_hi[q] = mid
+                searching = True
+    for q in range(n_pop):
+        pool_pos[pop_cell[q]] = min(pop_lo[q], pool_size - 1)
+        _prefetch(pool, pool_pos[pop_cell[q]])
+    # 2b, 3c. The picks themselves; then the cleaning step's item data is fetched ahead of the sort.
+    for r in range(r0, r1):
+        for j in range(n_in):
+            pos = source[r - r0, j]
+            if pos >= 0:
+                cand[r, j] = author_items[pos]
+            elif pos <= -2:
+                cand[r, j] = group_items[-2 - pos]
+            else:
+                cand[r, j] = -1
+            in_net[r, j] = True
+        for j in range(n_out):
+            pos = pool_pos[(r - r0) * n_out + j]
+            cand[r, n_in + j] = pool[pos] if pos >= 0 else -1
+            in_net[r, n_in + j] = False
+        for j in range(c):
+            if cand[r, j] >= 0:
+                _prefetch(item_info, cand[r, j])
+    # 4. Sort each row (stable) and blank the repeats after their first copy.
+    for r in range(r0, r1):
+        row = cand[r]
+        _sort_row(row, in_net[r], scratch, tmp_flags, c)
+        prev = row[0]
+        for j in range(1, c):
+            cur = row[j]
+            if cur == prev:
+                row[j] = -1
+            prev = cur
+    # 5. The viewer's own items and removed items go; the rest are counted by harm class.
+    for r in range(r0, r1):
+        v = viewers[r]
+        for j in range(c):
+            s = cand[r, j]
+            if s >= 0:
+                info = item_info[s]
+                if info < 0 or (info >> 8) - 1 == v:
                     cand[r, j] = -1
-                in_net[r, j] = True
-            for j in range(n_out):
-                pos = pool_pos[(r - r0) * n_out + j]
-                cand[r, n_in + j] = pool[pos] if pos >= 0 else -1
-                in_net[r, n_in + j] = False
-            for j in range(c):
-                if cand[r, j] >= 0:
-                    _prefetch(item_info, cand[r, j])
-        # 4. Sort each row (stable) and blank the repeats after their first copy.
-        for r in range(r0, r1):
-            row = cand[r]
-            _sort_row(row, in_net[r], scratch, tmp_flags, c)
-            prev = row[0]
-            for j in range(1, c):
-                cur = row[j]
-                if cur == prev:
-                    row[j] = -1
-                prev = cur
-        # 5. The viewer's own items and removed items go; the rest are counted by harm class.
-        for r in range(r0, r1):
-            v = viewers[r]
-            for j in range(c):
-                s = cand[r, j]
-                if s >= 0:
-                    info = item_info[s]
-                    if info < 0 or (info >> 8) - 1 == v:
-                        cand[r, j] = -1
-                    else:
-                        counts[info & 255] += 1
-    return counts
+                else:
+                    counts[info & 255] += 1
 
 
-@njit(**_JIT)
+@njit(**_PAR)
 def nudge_scores(scores, u, candidates, out):
     """Fill ``out`` (B, C) float64 with ``score * (1 + 1e-9 u)`` (breaks exact ties at random), ``-inf``
     where there is no candidate."""
     b, c = candidates.shape
-    for r in range(b):
+    for r in prange(b):
         for j in range(c):
             if candidates[r, j] >= 0:
                 out[r, j] = np.float64(scores[r, j]) * (1.0 + 1e-9 * u[r, j])
@@ -610,7 +645,7 @@ def nudge_scores(scores, u, candidates, out):
                 out[r, j] = -np.inf
 
 
-@njit(**_JIT)
+@njit(**_PAR)
 def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f):
     """Each row's top ``k`` scores, best first, as impressions (viewer, item, in-network flag) written to
     ``out_v``, ``out_i``, ``out_f`` (at least B * min(k, C) long); returns how many.
@@ -620,16 +655,21 @@ def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f)
     for wide rows); otherwise the row's k best (``+inf`` first, ``-inf`` and NaN
     never), ties to the lower position, in descending order. With ``k >= C``
     every position is taken in order.
+
+    Rows are ranked in parallel, each into its own slots; a running count then
+    places each row's impressions after the previous rows' (row order, as one loop would).
     """
     b, c = candidates.shape
-    best = np.empty(max(k, 1), dtype=np.int64)
-    n = 0
+    width = max(min(k, c), 1)
+    best = np.empty((b, width), dtype=np.int64)
+    shown = np.empty(b, dtype=np.int64)
     use_top = top.shape[0] == b and top.shape[0] > 0
-    for r in range(b):
+    for r in prange(b):
+        row = best[r]
         if use_top or k >= c:
             m = min(k, c)
             for q in range(m):
-                best[q] = top[r, q] if use_top else q
+                row[q] = top[r, q] if use_top else q
         else:
             # Insertion into a best-first list of at most k: a cell enters only if it beats the
             # current k-th (a tie stays behind the earlier position).
@@ -639,23 +679,34 @@ def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f)
                 if not s > -np.inf:           # -inf and NaN never reach the top
                     continue
                 if m == k:
-                    if not s > scores[r, best[k - 1]]:
+                    if not s > scores[r, row[k - 1]]:
                         continue
                     i = k - 1
                 else:
                     i = m
                     m += 1
-                while i > 0 and s > scores[r, best[i - 1]]:
-                    best[i] = best[i - 1]
+                while i > 0 and s > scores[r, row[i - 1]]:
+                    row[i] = row[i - 1]
                     i -= 1
-                best[i] = j
-        v = viewers[r]
+                row[i] = j
+        # Keep the shown ones (a finite score and a real item), in order, at the front of the row.
+        n_row = 0
         for q in range(m):
-            j = best[q]
-            item = candidates[r, j]
-            if np.isfinite(scores[r, j]) and item >= 0:
-                out_v[n] = v
-                out_i[n] = item
-                out_f[n] = in_net[r, j]
-                n += 1
-    return n
+            j = row[q]
+            if np.isfinite(scores[r, j]) and candidates[r, j] >= 0:
+                row[n_row] = j
+                n_row += 1
+        shown[r] = n_row
+    start = np.empty(b + 1, dtype=np.int64)
+    start[0] = 0
+    for r in range(b):
+        start[r + 1] = start[r] + shown[r]
+    for r in prange(b):
+        n = start[r]
+        v = viewers[r]
+        for q in range(shown[r]):
+            j = best[r, q]
+            out_v[n + q] = v
+            out_i[n + q] = candidates[r, j]
+            out_f[n + q] = in_net[r, j]
+    return start[b]

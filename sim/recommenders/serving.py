@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.content import ItemStore
+from sim.network import kernels as network_kernels
 from sim.recommenders import kernels
 from sim.recommenders.base import FeedContext, FeedPolicy
 from sim.vocabulary import N_CLASSES
@@ -76,13 +77,11 @@ class Impressions:
 
 
 def pick_from_csr(ptr: np.ndarray, values: np.ndarray, keys: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """A uniformly random value of each key's CSR row, or -1 where the row is empty."""
-    start = ptr[keys]
-    count = ptr[keys + 1] - start
-    pick = start + (u * count).astype(np.int64)
-    out = np.full(keys.shape, -1, dtype=np.int64)
-    has = count > 0
-    out[has] = values[pick[has]]
+    """A uniformly random value of each key's CSR row (``values[start + int(u * count)]``), or -1 where
+    the row is empty (compiled: :func:`sim.network.kernels.pick`)."""
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    out = np.empty(keys.shape, dtype=np.int64)
+    network_kernels.pick(ptr, values, keys, np.ascontiguousarray(u, dtype=np.float64), out)
     return out
 
 

@@ -1,0 +1,73 @@
+"""Compiled loops of engagement (numba): each impression's chance of engagement, and interest drift's sums.
+
+Core objects: :func:`engage_draws`, :func:`topic_sums`, :data:`EXACT_MAX_DIM`.
+
+The numpy code these replace gathered a (n, d) block of topic rows and another
+of interest rows for every impression and multiplied them with a stacked
+``matmul``, then drifted interests with one ``bincount`` pass per dimension.
+Here each impression reads its two rows in place, and the drift's sums are one
+pass. The arithmetic is numpy's, operation for operation, so results are
+byte-identical:
+
+- numpy computes a stacked (1, d) @ (d, 1) product with BLAS ``sdot``, which
+  OpenBLAS sums (for d < 32, its whole vector tail) as float32 products added
+  one by one to a float64 total, rounded to float32 at the end;
+- the logit is summed in float32 up to the harmful term, which numpy promotes
+  to float64 (a boolean times a Python float); the sigmoid is float64;
+- ``bincount`` with weights adds each weight, as float64, in input order.
+
+Wider interest vectors (d >= :data:`EXACT_MAX_DIM`) go through numpy
+(``sim.engagement``), whose ``sdot`` then uses a vector kernel of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Interest dimensions below this are summed as OpenBLAS ``sdot`` sums them (its scalar tail).
+EXACT_MAX_DIM = 32
+
+_PAR = dict(cache=True, nogil=True, parallel=True)
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(**_PAR)
+def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, u, intercept, w_similarity,
+                 w_appeal, w_harm, threshold, none_class, out):
+    """``out[i] = u[i] < p_i`` for each impression ``i`` of (``viewer``, ``item``), where ``p_i`` is
+    :func:`sim.engagement.engagement_probability` computed in numpy's precisions: ``sigmoid(b0 + b_sim *
+    sim + b_appeal * log(appeal) + [harmful] * b_harm * (affinity - threshold))``.
+
+    ``log_appeal`` is ``np.log(appeal)`` per item slot (numpy's own float32 log); the weights are
+    Python floats, rounded to float32 where numpy would. Impressions are independent: run in parallel.
+    """
+    d = topic.shape[1]
+    b0 = np.float32(intercept)
+    b_sim = np.float32(w_similarity)
+    b_app = np.float32(w_appeal)
+    thr = np.float32(threshold)
+    for i in prange(item.shape[0]):
+        s = item[i]
+        v = viewer[i]
+        acc = 0.0
+        for j in range(d):
+            acc = acc + np.float64(topic[s, j] * interest[v, j])
+        sim = np.float32(acc)
+        logit32 = (b0 + b_sim * sim) + b_app * log_appeal[s]
+        harm_term = (w_harm if harm[s] > none_class else 0.0) * np.float64(affinity[v] - thr)
+        logit = np.float64(logit32) + harm_term
+        out[i] = u[i] < 1.0 / (1.0 + np.exp(-logit))
+
+
+@njit(**_JIT)
+def topic_sums(viewer, item, row, topic, out):
+    """Add, for each engagement (``viewer``, ``item``), the item's topic row as float64 to
+    ``out[row[viewer]]``, in input order (as ``np.bincount(viewer, weights=topic[item, j])`` sums column
+    ``j``)."""
+    d = topic.shape[1]
+    for i in range(item.shape[0]):
+        r = row[viewer[i]]
+        s = item[i]
+        for j in range(d):
+            out[r, j] += np.float64(topic[s, j])

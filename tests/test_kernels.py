@@ -1,0 +1,111 @@
+"""The compiled loops give exactly what the numpy expressions they replaced give, on any number of threads."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import engagement_kernels
+from sim.config import BehaviourConfig
+from sim.engagement import engagement_probability
+from sim.network import kernels as network_kernels
+from sim.network.graph import csr_contains
+from sim.recommenders.serving import pick_from_csr
+from sim.runner import run
+from sim.vocabulary import NONE
+from tests.conftest import tiny_config
+
+
+def _unit(rng, shape):
+    x = rng.standard_normal(shape).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 8, 16, 17, 31])
+def test_engagement_draws_equal_numpy_probabilities_exactly(dim):
+    rng = np.random.default_rng(dim)
+    n_items, n_accounts, n = 500, 300, 20_000
+    items = SimpleNamespace(topic=_unit(rng, (n_items, dim)), appeal=rng.uniform(0.2, 3, n_items).astype(np.float32),
+                            harm=rng.integers(0, 4, n_items).astype(np.uint8))
+    pop = SimpleNamespace(interest=_unit(rng, (n_accounts, dim)),
+                          harmful_affinity=rng.uniform(0, 1, n_accounts).astype(np.float32))
+    viewer = rng.integers(0, n_accounts, n).astype(np.int32)
+    item = rng.integers(0, n_items, n).astype(np.int64)
+    cfg = BehaviourConfig()
+    p = engagement_probability(pop, items, viewer, item, cfg)
+
+    def draws(u):
+        out = np.empty(n, dtype=bool)
+        engagement_kernels.engage_draws(items.topic, pop.interest, np.log(items.appeal), items.harm,
+                                        pop.harmful_affinity, viewer, item, u, cfg.engage_intercept,
+                                        cfg.engage_similarity, cfg.engage_appeal, cfg.engage_harm,
+                                        cfg.harm_threshold, NONE, out)
+        return out
+
+    # u = p is never below the kernel's p, and the next double below p always is: the two are equal.
+    assert not draws(p.copy()).any()
+    assert draws(np.nextafter(p, -np.inf)).all()
+
+
+def test_topic_sums_add_in_the_order_bincount_does():
+    rng = np.random.default_rng(3)
+    topic = _unit(rng, (50, 16))
+    viewer = rng.integers(0, 40, 5_000)
+    item = rng.integers(0, 50, 5_000)
+    who = np.flatnonzero(np.bincount(viewer, minlength=40))
+    row = np.full(40, -1, dtype=np.int64)
+    row[who] = np.arange(who.size)
+    sums = np.zeros((who.size, 16))
+    engagement_kernels.topic_sums(viewer, item, row, topic, sums)
+    for j in range(16):
+        expected = np.bincount(viewer, weights=topic[item, j], minlength=40)[who]
+        assert sums[:, j].tobytes() == expected.tobytes()
+
+
+rows_strategy = st.lists(st.lists(st.integers(0, 60), max_size=12).map(lambda r: sorted(set(r))),
+                         min_size=1, max_size=15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=rows_strategy, data=st.data())
+def test_row_search_and_contains_agree_with_a_plain_search(rows, data):
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(r) for r in rows])
+    indices = np.array([c for r in rows for c in r], dtype=np.int32)
+    q_rows = np.array(data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=30)), dtype=np.int64)
+    q_vals = np.array(data.draw(st.lists(st.integers(-1, 62), min_size=q_rows.size, max_size=q_rows.size)),
+                      dtype=np.int64)
+    out = np.empty(q_rows.size, dtype=np.int64)
+    network_kernels.row_lower_bound(indptr, indices, q_rows, q_vals, out)
+    expected = [indptr[r] + np.searchsorted(np.array(rows[r], dtype=np.int64), v) for r, v in zip(q_rows, q_vals)]
+    assert out.tolist() == [int(e) for e in expected]
+    assert csr_contains(indptr, indices, q_rows, q_vals).tolist() == [int(v) in rows[r] for r, v in zip(q_rows, q_vals)]
+
+
+def test_pick_takes_the_drawn_position_of_each_row_and_minus_one_for_empty_rows():
+    ptr = np.array([0, 3, 3, 7])
+    values = np.array([10, 11, 12, 20, 21, 22, 23], dtype=np.int32)
+    keys = np.array([0, 0, 0, 1, 2, 2])
+    u = np.array([0.0, 0.34, 0.999, 0.5, 0.25, 0.75])
+    # Row 0: int(u * 3) -> 0, 1, 2; row 1 is empty; row 2: int(u * 4) -> 1, 3.
+    assert pick_from_csr(ptr, values, keys, u).tolist() == [10, 11, 12, -1, 21, 23]
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has a single thread here")
+def test_a_run_gives_identical_files_on_one_thread_and_on_two(tmp_path):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run(tiny_config(seed=5), tmp_path / "one")
+        numba.set_num_threads(2)
+        two = run(tiny_config(seed=5), tmp_path / "two")
+    finally:
+        numba.set_num_threads(before)
+    for name in ("summary.parquet", "days.parquet", "decoys.parquet", "contacts.parquet"):
+        assert (one.out_dir / name).read_bytes() == (two.out_dir / name).read_bytes(), name
+    assert one.model.population.interest.tobytes() == two.model.population.interest.tobytes()
