@@ -135,7 +135,7 @@ class DayRecorder:
         m.count("harmful_engagements", imps.viewer[out.engaged & harmful])
         m.count("reports", imps.viewer[out.reported])
         m.add_views_by_cause(out.views_by_cause)
-        exposed = np.unique(imps.viewer[harmful])
+        exposed = np.flatnonzero(np.bincount(imps.viewer[harmful], minlength=pop.n))
         m.count("exposed_today", exposed)
         pop.last_harm_day[exposed] = day
         first = exposed[pop.first_harm_day[exposed] < 0]

@@ -232,16 +232,23 @@ def test_suggest_groups_never_suggests_a_group_the_viewer_is_in():
     assert set(out[viewers == 0].ravel().tolist()) == {-1, 5}
 
 
-@pytest.mark.parametrize("block", [1, 7, 64])
-def test_group_suggestions_do_not_depend_on_the_scoring_block(monkeypatch, block):
-    """Probes are scored a block of slots at a time to bound memory; any block size gives the same groups."""
-    import sim.recommenders.accounts as accounts
+@pytest.mark.parametrize("dim", [2, 5, 16, 17, 33])
+def test_the_best_probe_is_numpys_matmul_argmax(dim):
+    """The compiled probe scoring picks what ``argmax(topic[probes] @ interest)`` picks, ties included."""
+    from sim.recommenders.kernels import best_match
 
-    ctx = context(SIX, n_groups=5)
-    viewers = np.repeat(np.arange(6), 7)
-    whole = suggest_groups(ctx, viewers, 3, np.random.default_rng(13))
-    monkeypatch.setattr(accounts, "GROUP_BLOCK", block)
-    assert np.array_equal(suggest_groups(ctx, viewers, 3, np.random.default_rng(13)), whole)
+    rng = np.random.default_rng(dim)
+    topic = rng.standard_normal((40, dim)).astype(np.float32)
+    topic[7] = topic[3]                          # equal scores: the first probe of the two wins
+    interest = rng.standard_normal((30, dim)).astype(np.float32)
+    viewers = rng.integers(0, 30, 5_000)
+    probes = rng.integers(0, 40, (5_000, 8))
+    probes[:50, :2] = (7, 3)
+    probes[50:100, :2] = (3, 7)
+    out = np.empty(5_000, dtype=np.int64)
+    best_match(topic, interest, viewers, probes, out)
+    sim = np.matmul(topic[probes], interest[viewers][:, :, None])[..., 0]
+    assert np.array_equal(out, probes[np.arange(5_000), sim.argmax(axis=1)])
 
 
 def test_the_interest_group_suggester_is_suggest_groups():

@@ -27,14 +27,13 @@ import numpy as np
 from sim import registry
 from sim.network import FollowGraph, Groups
 from sim.population import Population
+from sim.recommenders import kernels
 from sim.recommenders.serving import dedupe_rows, pick_from_csr
 
 #: The registered account suggesters by name (a view of :mod:`sim.registry`, for ``sim.model``).
 ACCOUNT_SUGGESTERS = registry.view("account_suggester")
 #: Random groups a viewer's interest is compared with per interest slot.
 GROUP_PROBES = 8
-#: Suggestion slots whose probes are scored at a time (bounds the (slots x probes x topics) block in memory).
-GROUP_BLOCK = 65_536
 
 
 def _csr_by(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +61,8 @@ class SuggestionContext:
         # Engagements grouped by engaging viewer, by item author, and by item.
         self.by_viewer_ptr, self.by_viewer = _csr_by(self.engaged_viewer, n)
         self.by_author_ptr, self.by_author = _csr_by(self.engaged_author, n)
-        order = np.argsort(self.engaged_item, kind="stable")
-        self.item_sorted = self.engaged_item[order]
-        self.item_order = order
+        n_items = int(self.engaged_item.max()) + 1 if self.engaged_item.size else 0
+        self.by_item_ptr, self.item_order = _csr_by(self.engaged_item, n_items)
 
 
 class Suggester:
@@ -117,9 +115,8 @@ class CoEngagement(AccountSuggester):
         co = has & (mode == 1)
         if co.any():
             item = ctx.engaged_item[mine[co]]
-            lo = np.searchsorted(ctx.item_sorted, item, side="left")
-            hi = np.searchsorted(ctx.item_sorted, item, side="right")
-            pos = lo + (rng.random(item.size) * (hi - lo)).astype(np.int64)
+            lo = ctx.by_item_ptr[item]
+            pos = lo + (rng.random(item.size) * (ctx.by_item_ptr[item + 1] - lo)).astype(np.int64)
             out[co] = ctx.engaged_viewer[ctx.item_order[pos]]
 
         fans = mode == 2
@@ -206,11 +203,8 @@ def suggest_groups(ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.
                                      rng.random(int(ok.sum())))
     probes = rng.integers(0, n_groups, (v.size, GROUP_PROBES))
     by_interest = np.empty(v.size, dtype=probes.dtype)
-    interest = ctx.population.interest
-    for start in range(0, v.size, GROUP_BLOCK):      # each slot's scores are computed alike in any block
-        block = probes[start:start + GROUP_BLOCK]
-        sim = np.matmul(groups.topic[block], interest[v[start:start + GROUP_BLOCK]][:, :, None])[..., 0]
-        by_interest[start:start + GROUP_BLOCK] = block[np.arange(block.shape[0]), sim.argmax(axis=1)]
+    # Each slot's probe with the highest similarity (the first of equals), summed as numpy's matmul sums.
+    kernels.best_match(groups.topic, ctx.population.interest, np.ascontiguousarray(v), probes, by_interest)
     out = np.where((rng.random(v.size) < 0.5) & (via_followee >= 0), via_followee, by_interest).reshape(shape)
     out, _ = dedupe_rows(out, np.zeros(shape, dtype=bool))
     cells = np.flatnonzero(out >= 0)

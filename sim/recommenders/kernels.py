@@ -257,6 +257,24 @@ def similarity_rows(topic, interest, viewers, candidates, out):
 
 
 @njit(**_PAR)
+def best_match(topic, interest, viewers, probes, out):
+    """Fill ``out[r]`` with the probe of row ``r`` whose topic is most similar to ``interest[viewers[r]]``
+    (the first of equals): ``probes[r, argmax(topic[probes[r]] @ interest[viewers[r]])]``, the products
+    summed as numpy's matmul sums a (P, d) @ (d,) product (:func:`_dot`). Requires P >= 2."""
+    b, c = probes.shape
+    for r in prange(b):
+        v = viewers[r]
+        best = 0
+        top = _dot(topic, probes[r, 0], interest, v, _dot_mode(0, c))
+        for j in range(1, c):
+            s = _dot(topic, probes[r, j], interest, v, _dot_mode(j, c))
+            if s > top:
+                top = s
+                best = j
+        out[r] = probes[r, best]
+
+
+@njit(**_PAR)
 def engagement_scores(item_logit, harmful, topic, interest, learned, viewers, candidates, w_similarity,
                       w_affinity, out):
     """Fill ``out`` (B, C) float32 with the scores of :class:`sim.recommenders.engagement.EngagementFeed`.
