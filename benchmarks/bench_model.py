@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--feed", default="engagement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--decoys", type=int, default=20)
+    parser.add_argument("--progress", action="store_true", help="print each day's seconds and the peak RSS so far")
     args = parser.parse_args(argv)
 
     cfg = Config(seed=args.seed, days=args.days)
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         t = time.perf_counter()
         model.step()
         day_times.append(time.perf_counter() - t)
+        if args.progress:
+            print(f"day {len(day_times)}: {day_times[-1]:.2f} s; peak RSS {peak_rss_mb():,.0f} MB", flush=True)
     run_s = sum(day_times)
     s = model.summary()
     h = model.metrics.as_array()

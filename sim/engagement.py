@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import compiled
 from sim import engagement_kernels as kernels
 from sim.config import BehaviourConfig
 from sim.content import ItemStore
@@ -55,15 +56,15 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
     """Draw engagement for every impression and apply its consequences to accounts and items."""
     n = imps.n
     engaged = np.zeros(n, dtype=bool)
-    compiled = items.topic.shape[1] < kernels.EXACT_MAX_DIM
+    in_kernel = items.topic.shape[1] < kernels.EXACT_MAX_DIM
     log_appeal = None
-    if compiled and n:
+    if in_kernel and n:
         with np.errstate(divide="ignore"):      # empty slots have appeal 0; no impression reads them
             log_appeal = np.log(items.appeal)
     for start in range(0, n, BLOCK):
         sl = slice(start, start + BLOCK)
         u = rng.random(min(BLOCK, n - start))
-        if compiled:
+        if in_kernel:
             kernels.engage_draws(items.topic, pop.interest, log_appeal, items.harm, pop.harmful_affinity,
                                  imps.viewer[sl], imps.item[sl], u, cfg.engage_intercept, cfg.engage_similarity,
                                  cfg.engage_appeal, cfg.engage_harm, cfg.harm_threshold, NONE, engaged[sl])
@@ -75,8 +76,8 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
     report_p = np.where(is_minor, cfg.report_harmful_minor, cfg.report_harmful_adult)
     reported = harmful & (rng.random(n) < report_p)
 
-    items.impressions += np.bincount(imps.item, minlength=items.capacity).astype(np.int32)
-    items.engagements += np.bincount(imps.item[engaged], minlength=items.capacity).astype(np.int32)
+    compiled.tally(items.impressions, imps.item, compiled.ALL)
+    compiled.tally(items.engagements, imps.item, engaged)
 
     _drift_interests(pop, items, imps.viewer[engaged], imps.item[engaged], cfg.interest_drift)
     _update_affinity(pop, imps.viewer, harmful, engaged, cfg)

@@ -25,11 +25,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.recommenders.kernels import _prefetch
+
 #: Interest dimensions below this are summed as OpenBLAS ``sdot`` sums them (its scalar tail).
 EXACT_MAX_DIM = 32
 
 _PAR = dict(cache=True, nogil=True, parallel=True)
 _JIT = dict(cache=True, nogil=True)
+#: Impressions ahead of the one computed whose item data are prefetched (their reads are random).
+_AHEAD = 16
 
 
 @njit(**_PAR)
@@ -47,7 +51,13 @@ def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, u, i
     b_sim = np.float32(w_similarity)
     b_app = np.float32(w_appeal)
     thr = np.float32(threshold)
-    for i in prange(item.shape[0]):
+    n = item.shape[0]
+    for i in prange(n):
+        if i + _AHEAD < n:
+            ahead = item[i + _AHEAD]
+            _prefetch(topic, ahead)
+            _prefetch(log_appeal, ahead)
+            _prefetch(harm, ahead)
         s = item[i]
         v = viewer[i]
         acc = 0.0
@@ -71,3 +81,4 @@ def topic_sums(viewer, item, row, topic, out):
         s = item[i]
         for j in range(d):
             out[r, j] += np.float64(topic[s, j])
+

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from sim import compiled
 from sim.config import safeguard_names
 from sim.vocabulary import (ADULT_COHORT, COHORTS, CONTACT_KINDS, DECOY_COHORT, DISCOVERY_CHANNELS, HARM_CLASSES,
                             HARMFUL_CLASSES, MINOR_13_15, MINOR_16_17, MINOR_COHORTS, NON_DECOY_COHORTS, STAGES,
@@ -123,6 +124,8 @@ class Metrics:
 
     def by_cohort(self, accounts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Counts (or weight sums) of ``accounts`` rows per cohort."""
+        if weights is None:
+            return compiled.count_labels(self.cohort, np.asarray(accounts), compiled.ALL, len(COHORTS))
         counts = np.bincount(self.cohort[accounts], weights=weights, minlength=len(COHORTS))
         return np.rint(counts).astype(np.int64)
 
@@ -135,8 +138,7 @@ class Metrics:
         Returns the (cohorts x classes) counts added.
         """
         n_cls = len(HARM_CLASSES)
-        counts = np.bincount(self.cohort[accounts].astype(np.int64) * n_cls + harm,
-                             minlength=len(COHORTS) * n_cls).reshape(len(COHORTS), n_cls)
+        counts = compiled.count_label_pairs(self.cohort, np.asarray(accounts), np.asarray(harm), len(COHORTS), n_cls)
         for code, name in enumerate(HARM_CLASSES):
             self.add(f"{prefix}_{name}", counts[:, code])
         return counts
@@ -149,6 +151,10 @@ class Metrics:
     def count(self, counter: str, accounts: np.ndarray) -> None:
         """Add one to ``counter`` for each row in ``accounts``, in its cohort."""
         self.add(counter, self.by_cohort(accounts))
+
+    def count_where(self, counter: str, accounts: np.ndarray, mask: np.ndarray) -> None:
+        """:meth:`count` of ``accounts[mask]``, without gathering them."""
+        self.add(counter, compiled.count_labels(self.cohort, accounts, mask, len(COHORTS)))
 
     def close_day(self) -> np.ndarray:
         """Append today's matrix to the history and start a new day; returns the closed matrix."""

@@ -10,7 +10,8 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 #: The core (docs/ARCHITECTURE.md): it runs from a notebook or a test, without the app's stack.
 CORE = ("sim.model", "sim.measurement", "sim.phases", "sim.recommenders", "sim.contact", "sim.moderation",
         "sim.safeguards", "sim.age_assurance", "sim.engagement", "sim.population", "sim.network", "sim.content",
-        "sim.metrics", "sim.agents", "sim.config", "sim.registry", "sim.vocabulary")
+        "sim.metrics", "sim.agents", "sim.config", "sim.registry", "sim.vocabulary",
+        "sim.compiled")
 APP_ONLY = ("hydra", "omegaconf", "matplotlib", "sim.app", "sim.preflight", "sim.sweep", "sim.compose",
             "sim.analysis", "sim.runner", "sim.io", "sim.__main__")
 
@@ -119,7 +120,7 @@ LAYERS = (
     ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.age_assurance", "sim.engagement",
      "sim.engagement_kernels"),
     ("sim.population", "sim.network", "sim.content", "sim.detection", "sim.metrics", "sim.agents"),
-    ("sim.config", "sim.registry", "sim.vocabulary"),
+    ("sim.config", "sim.registry", "sim.vocabulary", "sim.compiled"),
 )
 
 

@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import engagement_kernels
+from sim import compiled, engagement_kernels
 from sim.config import BehaviourConfig
 from sim.engagement import engagement_probability
-from sim.network import kernels as network_kernels
-from sim.network.graph import csr_contains
+from sim.network.graph import _csr_insert, csr_contains
 from sim.recommenders.serving import pick_from_csr
 from sim.runner import run
 from sim.vocabulary import NONE
@@ -73,18 +72,22 @@ rows_strategy = st.lists(st.lists(st.integers(0, 60), max_size=12).map(lambda r:
 
 @settings(max_examples=60, deadline=None)
 @given(rows=rows_strategy, data=st.data())
-def test_row_search_and_contains_agree_with_a_plain_search(rows, data):
+def test_contains_and_merge_agree_with_plain_python(rows, data):
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(r) for r in rows])
     indices = np.array([c for r in rows for c in r], dtype=np.int32)
     q_rows = np.array(data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=30)), dtype=np.int64)
     q_vals = np.array(data.draw(st.lists(st.integers(-1, 62), min_size=q_rows.size, max_size=q_rows.size)),
                       dtype=np.int64)
-    out = np.empty(q_rows.size, dtype=np.int64)
-    network_kernels.row_lower_bound(indptr, indices, q_rows, q_vals, out)
-    expected = [indptr[r] + np.searchsorted(np.array(rows[r], dtype=np.int64), v) for r, v in zip(q_rows, q_vals)]
-    assert out.tolist() == [int(e) for e in expected]
     assert csr_contains(indptr, indices, q_rows, q_vals).tolist() == [int(v) in rows[r] for r, v in zip(q_rows, q_vals)]
+    # New entries not yet present, sorted by (row, col), merged into their rows.
+    new = sorted({(int(r), int(v)) for r, v in zip(q_rows, q_vals) if v >= 0 and v not in rows[r]})
+    new_rows = np.array([r for r, _ in new], dtype=np.int64)
+    new_cols = np.array([c for _, c in new], dtype=np.int64)
+    ptr, idx = _csr_insert(indptr, indices, new_rows, new_cols, len(rows))
+    merged = [sorted(set(r) | {c for rr, c in new if rr == i}) for i, r in enumerate(rows)]
+    assert [idx[ptr[i]:ptr[i + 1]].tolist() for i in range(len(rows))] == merged
+    assert idx.dtype == indices.dtype
 
 
 def test_pick_takes_the_drawn_position_of_each_row_and_minus_one_for_empty_rows():
@@ -109,3 +112,20 @@ def test_a_run_gives_identical_files_on_one_thread_and_on_two(tmp_path):
     for name in ("summary.parquet", "days.parquet", "decoys.parquet", "contacts.parquet"):
         assert (one.out_dir / name).read_bytes() == (two.out_dir / name).read_bytes(), name
     assert one.model.population.interest.tobytes() == two.model.population.interest.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=st.lists(st.integers(0, 4), min_size=1, max_size=20), data=st.data())
+def test_compiled_counts_equal_bincount(labels, data):
+    labels = np.array(labels, dtype=np.int8)
+    index = np.array(data.draw(st.lists(st.integers(0, labels.size - 1), max_size=40)), dtype=np.int32)
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=index.size, max_size=index.size)), dtype=bool)
+    codes = np.array(data.draw(st.lists(st.integers(0, 3), min_size=index.size, max_size=index.size)), dtype=np.uint8)
+    assert compiled.count_labels(labels, index, compiled.ALL, 5).tolist() == np.bincount(labels[index], minlength=5).tolist()
+    assert (compiled.count_labels(labels, index, mask, 5).tolist()
+            == np.bincount(labels[index[mask]], minlength=5).tolist())
+    pairs = np.bincount(labels[index].astype(np.int64) * 4 + codes, minlength=20).reshape(5, 4)
+    assert compiled.count_label_pairs(labels, index, codes, 5, 4).tolist() == pairs.tolist()
+    counts = np.zeros(labels.size, dtype=np.int32)
+    compiled.tally(counts, index, mask)
+    assert counts.tolist() == np.bincount(index[mask], minlength=labels.size).tolist()

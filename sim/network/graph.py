@@ -5,7 +5,7 @@ Core objects:
 - :class:`FollowGraph` — who follows whom, as a CSR adjacency over follower rows
   (``indptr``, ``indices``), with vectorised queries and updates.
 - CSR helpers used across :mod:`sim.network`: ``_sorted_unique``,
-  ``_row_lower_bound`` (vectorised binary search in rows), ``_csr_insert``,
+  ``csr_contains`` (compiled binary searches in rows), ``_csr_insert``,
   ``_transpose``, ``_csr_from_keys`` and ``_graph_from_pairs``.
 """
 
@@ -141,13 +141,12 @@ class FollowGraph:
 
 
 def csr_contains(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Whether row ``rows[k]`` of a CSR with sorted rows holds ``cols[k]``, for every k (vectorised)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    pos = _row_lower_bound(indptr, indices, rows, cols)
-    found = pos < indptr[rows + 1]
-    found[found] = indices[pos[found]] == cols[found]
-    return found
+    """Whether row ``rows[k]`` of a CSR with sorted rows holds ``cols[k]``, for every k (compiled binary searches)."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    out = np.empty(rows.shape, dtype=bool)
+    kernels.contains(indptr, indices, rows.ravel(), cols.ravel(), out.ravel())
+    return out
 
 
 def _sorted_unique(keys: np.ndarray) -> np.ndarray:
@@ -160,37 +159,20 @@ def _sorted_unique(keys: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _row_lower_bound(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray,
-                     values: np.ndarray) -> np.ndarray:
-    """Per query, the first position in row ``rows[k]`` whose entry is >= ``values[k]``.
-
-    A binary search per query, compiled (:func:`sim.network.kernels.row_lower_bound`).
-    """
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    out = np.empty(rows.shape[0], dtype=np.int64)
-    kernels.row_lower_bound(indptr, indices, rows, values, out)
-    return out
-
-
 def _csr_insert(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                 n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Merge new entries (not yet present, sorted by (row, col), unique) into a sorted CSR."""
+    """Merge new entries (not yet present, sorted by (row, col), unique) into a sorted CSR.
+
+    Each row is merged on its own (:func:`sim.network.kernels.merge_rows`): one pass over the entries.
+    """
     if rows.size == 0:
         return indptr.copy(), indices.copy()
-    pos = _row_lower_bound(indptr, indices, rows, cols)
-    # Entry k lands after the k new entries before it; positions stay increasing
-    # because the new entries are sorted by (row, col).
-    out_pos = pos + np.arange(rows.size)
+    new_ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=new_ptr[1:])
+    out_ptr = indptr + new_ptr
     out = np.empty(indices.size + rows.size, dtype=indices.dtype)
-    old = np.ones(out.size, dtype=bool)
-    old[out_pos] = False
-    out[out_pos] = cols
-    out[old] = indices
-    added = np.bincount(rows, minlength=n_rows)
-    new_indptr = indptr.copy()
-    new_indptr[1:] += np.cumsum(added)
-    return new_indptr, out
+    kernels.merge_rows(indptr, indices, new_ptr, np.ascontiguousarray(cols, dtype=indices.dtype), out_ptr, out)
+    return out_ptr, out
 
 
 def _transpose(indptr: np.ndarray, indices: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,10 @@
-"""Compiled loops of the CSR queries every phase runs (numba): binary search in rows, random picks.
+"""Compiled loops of the CSR queries and updates every phase runs (numba): search, merge, random picks.
 
-Core objects: :func:`row_lower_bound`, :func:`pick`.
+Core objects: :func:`contains`, :func:`merge_rows`, :func:`pick`.
 
-Both answer each query on its own (integer arithmetic and comparisons), so the
-results are those of the vectorised numpy they replace, on any number of
-threads.
+Each query, or row, is answered on its own (integer arithmetic and
+comparisons), so the results are those of the vectorised numpy they replace,
+on any number of threads.
 """
 
 from __future__ import annotations
@@ -16,24 +16,6 @@ _PAR = dict(cache=True, nogil=True, parallel=True)
 
 
 @njit(**_PAR)
-def row_lower_bound(indptr, indices, rows, values, out):
-    """Fill ``out[k]`` with the first position in row ``rows[k]`` whose entry is >= ``values[k]``
-    (the row's end if none): a binary search per query."""
-    for k in prange(rows.shape[0]):
-        r = rows[k]
-        lo = np.int64(indptr[r])
-        hi = np.int64(indptr[r + 1])
-        x = values[k]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if indices[mid] < x:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[k] = lo
-
-
-@njit(**_PAR)
 def pick(ptr, values, keys, u, out):
     """Fill ``out[k]`` with value ``int(u[k] * count)`` of row ``keys[k]``'s ``count`` values, or -1
     where the row is empty (``u`` in [0, 1))."""
@@ -41,3 +23,49 @@ def pick(ptr, values, keys, u, out):
         start = ptr[keys[k]]
         count = ptr[keys[k] + 1] - start
         out[k] = values[start + np.int64(u[k] * count)] if count > 0 else -1
+
+
+@njit(**_PAR)
+def contains(indptr, indices, rows, cols, out):
+    """Fill ``out[k]`` with whether row ``rows[k]`` (sorted) holds ``cols[k]``: a binary search per query."""
+    for k in prange(rows.shape[0]):
+        r = rows[k]
+        lo = np.int64(indptr[r])
+        end = np.int64(indptr[r + 1])
+        hi = end
+        x = cols[k]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if indices[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[k] = lo < end and indices[lo] == x
+
+
+@njit(**_PAR)
+def merge_rows(indptr, indices, new_ptr, new_cols, out_ptr, out):
+    """Merge each row's new entries (``new_cols[new_ptr[r]:new_ptr[r + 1]]``, sorted, none already
+    present) into its old ones, writing the sorted row to ``out[out_ptr[r]:out_ptr[r + 1]]``."""
+    for r in prange(indptr.shape[0] - 1):
+        i = indptr[r]
+        i_end = indptr[r + 1]
+        j = new_ptr[r]
+        j_end = new_ptr[r + 1]
+        o = out_ptr[r]
+        while i < i_end and j < j_end:
+            if indices[i] < new_cols[j]:
+                out[o] = indices[i]
+                i += 1
+            else:
+                out[o] = new_cols[j]
+                j += 1
+            o += 1
+        while i < i_end:
+            out[o] = indices[i]
+            i += 1
+            o += 1
+        while j < j_end:
+            out[o] = new_cols[j]
+            j += 1
+            o += 1

@@ -1,7 +1,8 @@
 """Compiled loops of feed serving (numba): candidates, de-duplication, similarity, scores, top-k.
 
 Core objects: :func:`gather_candidates`, :func:`dedupe_sorted`, :func:`similarity_rows`,
-:func:`engagement_scores`, :func:`interest_scores`, :func:`nudge_scores`, :func:`emit_top_k`.
+:func:`engagement_scores`, :func:`interest_scores`, :func:`nudge_scores`, :func:`emit_top_k`,
+and :func:`best_match` (group suggestions' probes).
 
 The numpy implementation these replace gathered whole-block temporaries: a
 (B, C, d) block of float32 topic rows for the similarity term, the picks'
@@ -31,6 +32,14 @@ so a seed gives byte-identical results (``benchmarks/table_checksums.py``):
   position), the order numpy's ``argpartition`` gives on AVX2/AVX-512 machines
   (x86-simd-sort's sorting network) for rows of up to :data:`SORTED_TOP_K_MAX`
   candidates; wider rows still use ``argpartition``.
+
+Rows are independent, so the kernels run them on numba's threads (``prange``;
+``NUMBA_NUM_THREADS`` sets how many, and joblib's workers in a sweep get the
+cores divided among them). Each row writes only its own cells, and the two
+places where rows meet are fixed by row order, not by threads: where each
+64-row block's popularity targets start in the draws (counted in a first
+pass), and where each row's impressions land (a running count). A seed gives
+the same bytes on any number of threads (``tests/test_kernels.py``).
 
 Nothing is compiled with ``fastmath``: no reassociation and no contraction of
 a multiply and an add into an FMA that numpy does not do (the FMAs of the dot
