@@ -1,6 +1,6 @@
 """Compiled counting loops (numba) shared by the state and behaviour layers.
 
-Core objects: :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`.
+Core objects: :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`group_by_key`.
 
 ``np.bincount`` over a day's impressions needs the labels gathered first and
 then cast to the platform's integer (at ten million accounts, a day's 150
@@ -52,3 +52,22 @@ def count_label_pairs(labels, index, codes, n_labels, n_codes):
     for i in range(index.shape[0]):
         out[labels[index[i]], codes[i]] += 1
     return out
+
+
+@njit(**_JIT)
+def group_by_key(keys, n_keys):
+    """``(indptr, order)``: ``order`` lists the positions of ``keys`` grouped by key value, in
+    position order within a key (``np.argsort(keys, kind="stable")``), and key ``k``'s positions are
+    ``order[indptr[k]:indptr[k + 1]]``. A counting sort: two passes, no comparison sort."""
+    indptr = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in range(keys.shape[0]):
+        indptr[keys[i] + 1] += 1
+    for k in range(n_keys):
+        indptr[k + 1] += indptr[k]
+    fill = indptr[:-1].copy()
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        order[fill[k]] = i
+        fill[k] += 1
+    return indptr, order

@@ -129,3 +129,12 @@ def test_compiled_counts_equal_bincount(labels, data):
     counts = np.zeros(labels.size, dtype=np.int32)
     compiled.tally(counts, index, mask)
     assert counts.tolist() == np.bincount(index[mask], minlength=labels.size).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.integers(0, 6), max_size=40))
+def test_group_by_key_is_a_stable_argsort_with_offsets(keys):
+    keys = np.array(keys, dtype=np.int64)
+    indptr, order = compiled.group_by_key(keys, 7)
+    assert order.tolist() == np.argsort(keys, kind="stable").tolist()
+    assert indptr.tolist() == [0, *np.cumsum(np.bincount(keys, minlength=7)).tolist()]

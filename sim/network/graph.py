@@ -114,12 +114,8 @@ class FollowGraph:
         """
         gone = np.zeros(self.n, dtype=bool)
         gone[np.asarray(accounts, dtype=np.int64)] = True
-        gone_rows = np.repeat(gone, np.diff(self.indptr))
-        keep = ~(gone_rows | gone[self.indices])
-        del gone_rows
-        kept_before = np.zeros(keep.size + 1, dtype=np.int64)      # kept entries before each position
-        np.cumsum(keep, out=kept_before[1:])
-        return FollowGraph(kept_before[self.indptr], self.indices[keep], self.community)
+        indptr, indices = kernels.drop_accounts(self.indptr, self.indices, gone)
+        return FollowGraph(indptr, indices, self.community)
 
     def to_networkx(self) -> nx.DiGraph:
         """The graph as a ``networkx.DiGraph`` on nodes 0..n-1 (for small graphs and tests)."""

@@ -1,6 +1,6 @@
 """Compiled loops of the CSR queries and updates every phase runs (numba): search, merge, random picks.
 
-Core objects: :func:`contains`, :func:`merge_rows`, :func:`pick`.
+Core objects: :func:`contains`, :func:`merge_rows`, :func:`drop_accounts`, :func:`pick`.
 
 Each query, or row, is answered on its own (integer arithmetic and
 comparisons), so the results are those of the vectorised numpy they replace,
@@ -69,3 +69,29 @@ def merge_rows(indptr, indices, new_ptr, new_cols, out_ptr, out):
             out[o] = new_cols[j]
             j += 1
             o += 1
+
+
+@njit(**_PAR)
+def drop_accounts(indptr, indices, gone):
+    """The CSR without the rows and the entries of the accounts where ``gone`` is true (their rows kept,
+    empty): rows stay sorted. Two passes over the rows, each row on its own."""
+    n = indptr.shape[0] - 1
+    kept = np.zeros(n + 1, dtype=np.int64)
+    for r in prange(n):
+        if not gone[r]:
+            c = 0
+            for i in range(indptr[r], indptr[r + 1]):
+                if not gone[indices[i]]:
+                    c += 1
+            kept[r + 1] = c
+    for r in range(n):
+        kept[r + 1] += kept[r]
+    out = np.empty(kept[n], dtype=indices.dtype)
+    for r in prange(n):
+        if not gone[r]:
+            o = kept[r]
+            for i in range(indptr[r], indptr[r + 1]):
+                if not gone[indices[i]]:
+                    out[o] = indices[i]
+                    o += 1
+    return kept, out

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sim import registry
+from sim import compiled, registry
 from sim.network import FollowGraph, Groups
 from sim.population import Population
 from sim.recommenders import kernels
@@ -38,10 +38,7 @@ GROUP_PROBES = 8
 
 def _csr_by(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, positions): positions of ``keys`` grouped by key value."""
-    order = np.argsort(keys, kind="stable")
-    indptr = np.zeros(n_keys + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys, minlength=n_keys), out=indptr[1:])
-    return indptr, order
+    return compiled.group_by_key(np.asarray(keys), n_keys)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import compiled
 from sim.content import ItemStore
 from sim.network import kernels as network_kernels
 from sim.recommenders import kernels
@@ -33,9 +34,7 @@ from sim.vocabulary import N_CLASSES
 
 
 def _csr(keys: np.ndarray, values: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable")
-    indptr = np.zeros(n_keys + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys, minlength=n_keys), out=indptr[1:])
+    indptr, order = compiled.group_by_key(np.asarray(keys), n_keys)
     return indptr, values[order]
 
 
