@@ -72,9 +72,13 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
             engaged[sl] = u < engagement_probability(pop, items, imps.viewer[sl], imps.item[sl], cfg)
 
     harmful = items.harm[imps.item] > NONE
-    is_minor = pop.true_age[imps.viewer] < ADULT_AGE
-    report_p = np.where(is_minor, cfg.report_harmful_minor, cfg.report_harmful_adult)
-    reported = harmful & (rng.random(n) < report_p)
+    # Reports: one uniform per impression, drawn a block at a time (the same numbers as one draw).
+    reported = np.zeros(n, dtype=bool)
+    for start in range(0, n, BLOCK):
+        sl = slice(start, start + BLOCK)
+        is_minor = pop.true_age[imps.viewer[sl]] < ADULT_AGE
+        report_p = np.where(is_minor, cfg.report_harmful_minor, cfg.report_harmful_adult)
+        reported[sl] = harmful[sl] & (rng.random(report_p.shape[0]) < report_p)
 
     compiled.tally(items.impressions, imps.item, compiled.ALL)
     compiled.tally(items.engagements, imps.item, engaged)

@@ -164,7 +164,10 @@ class ExposureModel(mesa.Model):
             pop, self.graph, self.followers, self.groups, self.discovered, self.conversations, self.moderation,
             self.safeguards, engaged, served.recent_posts, suggested.follow_requests, cfg.contact, day,
             rng("contact", day), SafeguardContext(day, self.streams)), day)
-        self._connect([suggested.follows, contacted.follows], [suggested.joins, contacted.joins])
+        follows, joins = [suggested.follows, contacted.follows], [suggested.joins, contacted.joins]
+        # The day's impressions and engagements are done with: free them before the graphs are copied.
+        del served, engaged, suggested, contacted
+        self._connect(follows, joins)
         enforced = rec.enforced(enforce(                                  # 7. bans, ban evasion, daily safeguards
             self.moderation, self.safeguards, self.items, self.graph, self.followers, self.groups, self.discovered,
             cfg.content.retention_days, cohorts, SafeguardContext(day, self.streams), day, rng("enforce", day)))
