@@ -86,7 +86,8 @@ def test_signalled_launcher_leaves_no_worker_and_no_half_written_run(tmp_path, s
         # A run that finishes between the snapshot and the signal reaching the launcher was not interrupted.
         at_signal = _statuses(sweep_dir)
 
-        proc.wait(timeout=15)                             # the launcher has exited ...
+        # The launcher exits on its own (joblib ends its workers first, which on a loaded machine takes a while) ...
+        proc.wait(timeout=40)
         deadline = time.monotonic() + 10
         while (left := _sweep_processes(proc.pid, str(sweep_dir))) and time.monotonic() < deadline:
             time.sleep(0.2)

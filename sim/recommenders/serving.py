@@ -129,13 +129,12 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
     n_in = cfg.candidates - n_out
     k = min(cfg.feed_size, cfg.candidates)
     policy.prepare_day(ctx)
-    viewers_out, items_out, flags_out = [], [], []
     candidate_counts = np.zeros(N_CLASSES, dtype=np.int64)
     items = ctx.items
     pool_buckets = kernels.cdf_buckets(index.pool_weight_cdf)
     item_info = kernels.item_info(items.author, items.harm, items.removed_day)
     # One set of buffers for all blocks, allocated by numpy: the draws (filled in place: the same
-    # numbers), the candidates and their flags, the nudged scores and the block's impressions.
+    # numbers), the candidates and their flags and the nudged scores.
     rows = min(cfg.chunk_sessions, session_viewers.shape[0])
     c = cfg.candidates
     draws = {name: np.empty((rows, width)) for name, width in
@@ -143,7 +142,12 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
     cand_buf = np.empty((rows, c), dtype=np.int64)
     in_net_buf = np.empty((rows, c), dtype=bool)
     scores_buf = np.empty((rows, c), dtype=np.float64)
-    shown_buf = (np.empty(rows * k, dtype=np.int32), np.empty(rows * k, dtype=np.int64), np.empty(rows * k, dtype=bool))
+    # The day's impressions, written in place block after block (at most k per session).
+    bound = session_viewers.shape[0] * k
+    shown_v = np.empty(bound, dtype=np.int32)
+    shown_i = np.empty(bound, dtype=np.int64)
+    shown_f = np.empty(bound, dtype=bool)
+    n_shown = 0
 
     for start in range(0, session_viewers.shape[0], cfg.chunk_sessions):
         viewers = session_viewers[start:start + cfg.chunk_sessions]
@@ -180,13 +184,10 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         top = _NO_TOP
         if k < c and c > kernels.SORTED_TOP_K_MAX:
             top = np.ascontiguousarray(np.argpartition(-scores, k - 1, axis=1)[:, :k])
-        n = kernels.emit_top_k(scores, cand, in_net, viewers, k, top, *shown_buf)
-        viewers_out.append(shown_buf[0][:n].copy())
-        items_out.append(shown_buf[1][:n].copy())
-        flags_out.append(shown_buf[2][:n].copy())
+        n_shown += kernels.emit_top_k(scores, cand, in_net, viewers, k, top, shown_v[n_shown:], shown_i[n_shown:],
+                                      shown_f[n_shown:])
 
-    if not viewers_out:
-        empty = np.zeros(0, dtype=np.int64)
-        return Impressions(empty.astype(np.int32), empty, empty.astype(bool), candidate_counts)
-    return Impressions(np.concatenate(viewers_out), np.concatenate(items_out), np.concatenate(flags_out),
-                       candidate_counts)
+    if n_shown < bound // 2:          # most sessions fell short of k: do not keep the unused half
+        return Impressions(shown_v[:n_shown].copy(), shown_i[:n_shown].copy(), shown_f[:n_shown].copy(),
+                           candidate_counts)
+    return Impressions(shown_v[:n_shown], shown_i[:n_shown], shown_f[:n_shown], candidate_counts)
