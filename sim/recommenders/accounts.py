@@ -36,11 +36,6 @@ ACCOUNT_SUGGESTERS = registry.view("account_suggester")
 GROUP_PROBES = 8
 
 
-def _csr_by(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """(indptr, positions): positions of ``keys`` grouped by key value."""
-    return compiled.group_by_key(np.asarray(keys), n_keys)
-
-
 @dataclass
 class SuggestionContext:
     """What suggesters read: the graph, its reverse, groups, and today's engagements."""
@@ -56,10 +51,10 @@ class SuggestionContext:
     def __post_init__(self) -> None:
         n = self.population.n
         # Engagements grouped by engaging viewer, by item author, and by item.
-        self.by_viewer_ptr, self.by_viewer = _csr_by(self.engaged_viewer, n)
-        self.by_author_ptr, self.by_author = _csr_by(self.engaged_author, n)
+        self.by_viewer_ptr, self.by_viewer = compiled.group_by_key(self.engaged_viewer, n)
+        self.by_author_ptr, self.by_author = compiled.group_by_key(self.engaged_author, n)
         n_items = int(self.engaged_item.max()) + 1 if self.engaged_item.size else 0
-        self.by_item_ptr, self.item_order = _csr_by(self.engaged_item, n_items)
+        self.by_item_ptr, self.item_order = compiled.group_by_key(self.engaged_item, n_items)
 
 
 class Suggester:
