@@ -82,8 +82,8 @@ class AccountView(mesa.Agent):
 
     @property
     def following(self) -> np.ndarray:
-        """Rows of the accounts this account follows."""
-        return self.model.graph.followees(self.row)
+        """Rows of the accounts this account follows (a copy: the model edits its graph in place)."""
+        return self.model.graph.followees(self.row).copy()
 
     @property
     def exposed_7d(self) -> bool:

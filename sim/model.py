@@ -165,7 +165,7 @@ class ExposureModel(mesa.Model):
             self.safeguards, engaged, served.recent_posts, suggested.follow_requests, cfg.contact, day,
             rng("contact", day), SafeguardContext(day, self.streams)), day)
         follows, joins = [suggested.follows, contacted.follows], [suggested.joins, contacted.joins]
-        # The day's impressions and engagements are done with: free them before the graphs are copied.
+        # The day's impressions and engagements are done with: free them before the graphs grow.
         del served, engaged, suggested, contacted
         self._connect(follows, joins)
         enforced = rec.enforced(enforce(                                  # 7. bans, ban evasion, daily safeguards
@@ -209,9 +209,9 @@ class ExposureModel(mesa.Model):
             kept = pop.present[followed]           # an account that left or was banned since is not followed
             follower, followed = follower[kept], followed[kept]
             if follower.size:
-                # Two linear merges: cheaper than rebuilding the followers graph by transposing.
-                self.graph = self.graph.with_edges(follower, followed)
-                self.followers = self.followers.with_edges(followed, follower)
+                # Two linear merges in place: cheaper than rebuilding the followers graph by transposing.
+                self.graph.add_edges(follower, followed)
+                self.followers.add_edges(followed, follower)
             if joins[0].size:
                 self.groups = self.groups.with_members(*joins)
         context = SafeguardContext(day, self.streams)
@@ -239,13 +239,13 @@ class ExposureModel(mesa.Model):
 
     def _connect(self, follows: list[tuple[np.ndarray, np.ndarray]],
                  joins: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Add the day's follows and group joins in one batch each: two linear merges into the follow graph and
-        its reverse (cheaper in time and memory than transposing the whole graph again)."""
+        """Add the day's follows and group joins in one batch each: two linear merges in place into the follow
+        graph and its reverse (cheaper in time and memory than transposing the whole graph again or copying it)."""
         src = np.concatenate([s for s, _ in follows])
         if src.size:
             dst = np.concatenate([d for _, d in follows])
-            self.graph = self.graph.with_edges(src, dst)
-            self.followers = self.followers.with_edges(dst, src)
+            self.graph.add_edges(src, dst)
+            self.followers.add_edges(dst, src)
         acc = np.concatenate([a for a, _ in joins])
         if acc.size:
             self.groups = self.groups.with_members(acc, np.concatenate([g for _, g in joins]))

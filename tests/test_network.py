@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import sim.network as network
 import sim.network.files as network_files
 import sim.network.graph as network_graph
+import sim.network.groups as network_groups
 import sim.network.stats as network_stats
 from sim.config import ConfigError, NetworkConfig
 from sim.network import (
@@ -332,6 +333,56 @@ def test_removing_accounts_and_merging_follows_keep_the_reverse_the_exact_transp
     assert r3.indices.dtype == t.indices.dtype and r3.indptr.dtype == t.indptr.dtype
 
 
+edits = st.lists(st.one_of(st.tuples(st.just("add"), edge_lists),
+                          st.tuples(st.just("remove"), st.lists(st.integers(0, 11), max_size=4))),
+                min_size=1, max_size=8)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(n=st.integers(1, 12), initial=edge_lists, steps=edits, growth=st.sampled_from([0.0, 0.125, 3.0]))
+def test_edits_in_place_give_the_graphs_the_copying_edits_give(n, initial, steps, growth):
+    """The model edits its graphs in place (merges inside a buffer with spare room, removals moving
+    follows left, a new buffer when it is full): after any sequence of edits the arrays are exactly
+    those of the copying ``with_edges``/``without_accounts``, and the arrays the graph started from
+    (which may be shared) are untouched."""
+    g = from_edges(n, [(a % n, b % n) for a, b in initial])
+    original = (g.indptr.copy(), g.indices.copy())
+    edited = FollowGraph(g.indptr, g.indices, g.community)
+    edited.GROWTH = growth               # no spare room, the default, or room for every later merge
+    expected = g
+    for kind, arg in steps:
+        if kind == "add":
+            src = np.array([a % n for a, _ in arg], dtype=np.int64)
+            dst = np.array([b % n for _, b in arg], dtype=np.int64)
+            edited.add_edges(src, dst)
+            expected = expected.with_edges(src, dst)
+        else:
+            gone = np.array(sorted({a % n for a in arg}), dtype=np.int64)
+            edited.remove_accounts(gone)
+            expected = expected.without_accounts(gone)
+        assert edited.indptr.tolist() == expected.indptr.tolist()
+        assert edited.indices.tolist() == expected.indices.tolist()
+        assert edited.indices.dtype == expected.indices.dtype and edited.indptr.dtype == np.int64
+        assert edited.n_edges == int(edited.indptr[-1])
+    assert np.array_equal(g.indptr, original[0]) and np.array_equal(g.indices, original[1])
+
+
+def test_an_edit_in_place_reuses_the_spare_room_and_grows_it_when_full():
+    g = from_edges(40, [(i, i + 1) for i in range(20)])
+    g.add_edges(np.array([39]), np.array([0]))                # first edit: a new buffer, 21 follows + 2 spare
+    buffer = g._buffer
+    assert buffer.shape[0] == 21 + int(21 * FollowGraph.GROWTH) == 23
+    g.add_edges(np.array([30, 31]), np.array([32, 33]))       # fills the spare room: same buffer
+    assert g._buffer is buffer and g.n_edges == 23
+    assert edge_set(g) == {(i, i + 1) for i in range(20)} | {(39, 0), (30, 32), (31, 33)}
+    g.add_edges(np.array([1]), np.array([0]))                 # one more: a larger buffer
+    assert g._buffer is not buffer and g._buffer.shape[0] == 24 + 3 and (1, 0) in edge_set(g)
+    buffer = g._buffer
+    g.remove_accounts(np.array([0]))                          # removals stay in the buffer
+    assert g._buffer is buffer and g.n_edges == 21        # (0, 1), (39, 0) and (1, 0) gone
+    assert all(0 not in e for e in edge_set(g))
+
+
 # --- statistics ------------------------------------------------------------------------------------
 
 
@@ -482,6 +533,28 @@ def test_with_members_is_a_set_union(joins):
     assert {(a, int(x)) for a in range(40) for x in h.groups_of(a)} == before | set(joins)
     assert {(a, int(x)) for a in range(40) for x in gr.groups_of(a)} == before
     assert_valid_groups(h, 40)
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(joins=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 9)), max_size=50),
+       gone=st.lists(st.integers(0, 39), max_size=6))
+def test_membership_edits_give_the_groups_rebuilt_from_their_pairs(joins, gone):
+    """Joins are merged and leavers dropped row by row in both membership CSRs: the arrays are exactly
+    those built from scratch from the resulting (account, group) pairs."""
+    w = make_world(40)
+    gr = groups_of(w, NetworkConfig(groups_per_1k=250))  # 10 groups
+    account = np.array([a for a, _ in joins], dtype=np.int64)
+    h = gr.with_members(account, np.array([j for _, j in joins], dtype=np.int64))
+    gone = np.array(sorted(set(gone)), dtype=np.int64)
+    k = h.without_accounts(gone)
+    pairs = sorted({(a, int(x)) for a in range(40) for x in gr.groups_of(a)} | set(joins))
+    for result, kept in ((h, pairs), (k, [(a, x) for a, x in pairs if a not in gone])):
+        rebuilt = network_groups._groups_from_pairs(np.array([a for a, _ in kept], dtype=np.int64),
+                                                    np.array([x for _, x in kept], dtype=np.int64), 40,
+                                                    gr.topic, gr.harmful, gr.moderated)
+        for name in ("member_indptr", "members", "account_indptr", "account_groups"):
+            a, b = getattr(result, name), getattr(rebuilt, name)
+            assert a.dtype == b.dtype and a.tolist() == b.tolist(), name
 
 
 # --- graph files -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ Core objects:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -25,6 +25,12 @@ class FollowGraph:
     Row ``i`` (``indices[indptr[i]:indptr[i + 1]]``) lists the accounts ``i``
     follows, sorted ascending, without self-loops or duplicates.
 
+    The ``with_``/``without_`` methods return new graphs and leave this one
+    unchanged. The model edits its graphs in place instead (:meth:`add_edges`,
+    :meth:`remove_accounts`): at 10^7 accounts a copy of the follows is over a
+    gigabyte. A graph edited in place owns its arrays and keeps spare room after
+    its follows (``GROWTH``), so most edits allocate nothing.
+
     Attributes:
         indptr: int64, shape (n + 1,), row offsets.
         indices: int32, shape (n_edges,), followed accounts.
@@ -35,6 +41,11 @@ class FollowGraph:
     indptr: np.ndarray
     indices: np.ndarray
     community: np.ndarray | None = None
+    #: The buffer ``indices`` is the start of, once the graph owns its arrays (after its first edit in place).
+    _buffer: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    #: Spare room kept after the follows when a graph edited in place grows: a share of its follows.
+    GROWTH = 0.125
 
     @property
     def n(self) -> int:
@@ -95,17 +106,57 @@ class FollowGraph:
         Returns:
             The new graph (``self`` is unchanged; ``community`` is shared).
         """
+        src, dst = self._new_edges(src, dst)
+        indptr, indices = _csr_insert(self.indptr, self.indices, src, dst, self.n)
+        return FollowGraph(indptr, indices, self.community)
+
+    def add_edges(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """Add the follows ``src[k] -> dst[k]`` in place: the graph :meth:`with_edges` returns, without a copy.
+
+        The new follows are merged into the rows inside the graph's own buffer,
+        from the last row backwards. When the buffer is full (and on a graph's
+        first edit, whose arrays may be shared) the rows are merged into a new
+        buffer with ``GROWTH`` spare room. Views of ``indices`` or ``indptr``
+        taken before see the change.
+        """
+        src, dst = self._new_edges(src, dst)
+        if src.size == 0:
+            return
+        n = self.n
+        new_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=new_ptr[1:])
+        out_ptr = self.indptr + new_ptr
+        nnz = int(out_ptr[-1])
+        cols = np.ascontiguousarray(dst, dtype=self.indices.dtype)
+        buf = self._buffer
+        if buf is not None and buf.shape[0] >= nnz:
+            kernels.merge_rows_in_place(self.indptr, buf, new_ptr, cols, out_ptr)
+        else:
+            buf = np.empty(nnz + int(nnz * self.GROWTH), dtype=self.indices.dtype)
+            kernels.merge_rows(self.indptr, self.indices, new_ptr, cols, out_ptr, buf)
+        self.indptr, self.indices, self._buffer = out_ptr, buf[:nnz], buf
+
+    def remove_accounts(self, accounts: np.ndarray) -> None:
+        """Remove the follows of ``accounts`` and to them in place: the graph :meth:`without_accounts`
+        returns, without a copy (one pass moving the kept follows left; a graph's first edit copies)."""
+        gone = np.zeros(self.n, dtype=bool)
+        gone[np.asarray(accounts, dtype=np.int64)] = True
+        if self._buffer is None:
+            self.indptr, self.indices = kernels.drop_entries(self.indptr, self.indices, gone, gone)
+            self._buffer = self.indices
+        else:
+            nnz = kernels.drop_entries_in_place(self.indptr, self._buffer, gone, gone)
+            self.indices = self._buffer[:nnz]
+
+    def _new_edges(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The follows among ``src[k] -> dst[k]`` that are not self-loops, repeats or present, sorted."""
         src, dst = self._check_pairs(src, dst)
         keep = src != dst
         n = self.n
-        if not keep.any():
-            return FollowGraph(self.indptr.copy(), self.indices.copy(), self.community)
         keys = _sorted_unique(src[keep] * n + dst[keep])
         src, dst = keys // n, keys % n
         new = ~self.has_edges(src, dst)
-        src, dst = src[new], dst[new]
-        indptr, indices = _csr_insert(self.indptr, self.indices, src, dst, n)
-        return FollowGraph(indptr, indices, self.community)
+        return src[new], dst[new]
 
     def without_accounts(self, accounts: np.ndarray) -> FollowGraph:
         """A new graph in which ``accounts`` follow nobody and nobody follows them.
@@ -114,7 +165,7 @@ class FollowGraph:
         """
         gone = np.zeros(self.n, dtype=bool)
         gone[np.asarray(accounts, dtype=np.int64)] = True
-        indptr, indices = kernels.drop_accounts(self.indptr, self.indices, gone)
+        indptr, indices = kernels.drop_entries(self.indptr, self.indices, gone, gone)
         return FollowGraph(indptr, indices, self.community)
 
     def to_networkx(self) -> nx.DiGraph:

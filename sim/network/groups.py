@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import NetworkConfig
-from sim.network.graph import _sorted_unique, _transpose, csr_contains
+from sim.network import kernels
+from sim.network.graph import _csr_insert, _sorted_unique, _transpose, csr_contains
 from sim.vocabulary import HARMFUL_ROLES
 
 # --- generator constants (model choices, documented in the ODD) -------------------
@@ -90,16 +91,20 @@ class Groups:
         return csr_contains(self.account_indptr, self.account_groups, account, group)
 
     def without_accounts(self, accounts: np.ndarray) -> Groups:
-        """New groups in which ``accounts`` belong to no group."""
+        """New groups in which ``accounts`` belong to no group (one pass over each membership CSR)."""
         gone = np.zeros(self.n_accounts, dtype=bool)
         gone[np.asarray(accounts, dtype=np.int64)] = True
-        acc = np.repeat(np.arange(self.n_accounts, dtype=np.int64), np.diff(self.account_indptr))
-        keep = ~gone[acc]
-        return _groups_from_pairs(acc[keep], self.account_groups[keep].astype(np.int64), self.n_accounts,
-                                  self.topic, self.harmful, self.moderated)
+        no_group = np.zeros(self.n_groups, dtype=bool)
+        account_indptr, account_groups = kernels.drop_entries(self.account_indptr, self.account_groups, gone,
+                                                              no_group)
+        member_indptr, members = kernels.drop_entries(self.member_indptr, self.members, no_group, gone)
+        return Groups(topic=self.topic, harmful=self.harmful, moderated=self.moderated, member_indptr=member_indptr,
+                      members=members, account_indptr=account_indptr, account_groups=account_groups)
 
     def with_members(self, account: np.ndarray, group: np.ndarray) -> Groups:
         """New groups with the joins ``account[k]`` -> ``group[k]`` added (repeats ignored).
+
+        The new memberships are merged into both CSRs row by row (no re-sort of the old ones).
 
         Args:
             account: joining accounts.
@@ -115,10 +120,18 @@ class Groups:
         for name, a, hi in (("account", account, self.n_accounts), ("group", group, self.n_groups)):
             if a.size and (a.min() < 0 or a.max() >= hi):
                 raise ValueError(f"{name} holds an id outside 0..{hi - 1}")
-        acc_old = np.repeat(np.arange(self.n_accounts, dtype=np.int64), np.diff(self.account_indptr))
-        return _groups_from_pairs(np.concatenate([acc_old, account]),
-                                  np.concatenate([self.account_groups.astype(np.int64), group]),
-                                  self.n_accounts, self.topic, self.harmful, self.moderated)
+        g, n = max(self.n_groups, 1), max(self.n_accounts, 1)
+        keys = _sorted_unique(account * g + group)
+        account, group = keys // g, keys % g
+        new = ~self.is_member(account, group)
+        account, group = account[new], group[new]
+        account_indptr, account_groups = _csr_insert(self.account_indptr, self.account_groups, account, group,
+                                                     self.n_accounts)
+        by_group = np.sort(group * n + account)
+        member_indptr, members = _csr_insert(self.member_indptr, self.members, by_group // n, by_group % n,
+                                             self.n_groups)
+        return Groups(topic=self.topic, harmful=self.harmful, moderated=self.moderated, member_indptr=member_indptr,
+                      members=members, account_indptr=account_indptr, account_groups=account_groups)
 
 
 def _groups_from_pairs(account: np.ndarray, group: np.ndarray, n: int, topic: np.ndarray,

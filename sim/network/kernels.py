@@ -1,6 +1,7 @@
 """Compiled loops of the CSR queries and updates every phase runs (numba): search, merge, random picks.
 
-Core objects: :func:`contains`, :func:`merge_rows`, :func:`drop_accounts`, :func:`pick`.
+Core objects: :func:`contains`, :func:`merge_rows`, :func:`merge_rows_in_place`, :func:`drop_entries`,
+:func:`drop_entries_in_place`, :func:`pick`.
 
 Each query, or row, is answered on its own (integer arithmetic and
 comparisons), so the results are those of the vectorised numpy they replace,
@@ -13,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 _PAR = dict(cache=True, nogil=True, parallel=True)
+_JIT = dict(cache=True, nogil=True)
 
 
 @njit(**_PAR)
@@ -71,27 +73,79 @@ def merge_rows(indptr, indices, new_ptr, new_cols, out_ptr, out):
             o += 1
 
 
+@njit(**_JIT)
+def merge_rows_in_place(indptr, buf, new_ptr, new_cols, out_ptr):
+    """:func:`merge_rows` within one buffer: the old rows (``buf[indptr[0]:indptr[-1]]``) and the merged
+    rows (``buf[out_ptr[r]:out_ptr[r + 1]]``) share ``buf``, which must hold ``out_ptr[-1]`` entries.
+
+    Rows are merged from the last to the first, each from its end: a row only moves right
+    (``out_ptr[r] >= indptr[r]``), so no entry is overwritten before it is read. Sequential
+    (a row's destination may overlap the next row's old place); memory-bound, no allocation.
+    """
+    for r in range(indptr.shape[0] - 2, -1, -1):
+        if new_ptr[r + 1] == new_ptr[0]:
+            break                     # nothing inserted in rows 0..r: they are in place already
+        i = indptr[r + 1] - 1
+        i_start = indptr[r]
+        j = new_ptr[r + 1] - 1
+        j_start = new_ptr[r]
+        o = out_ptr[r + 1] - 1
+        while j >= j_start:
+            if i >= i_start and buf[i] > new_cols[j]:
+                buf[o] = buf[i]
+                i -= 1
+            else:
+                buf[o] = new_cols[j]
+                j -= 1
+            o -= 1
+        if o > i:                     # the row's smallest old entries, shifted right (unless in place)
+            while i >= i_start:
+                buf[o] = buf[i]
+                i -= 1
+                o -= 1
+
+
 @njit(**_PAR)
-def drop_accounts(indptr, indices, gone):
-    """The CSR without the rows and the entries of the accounts where ``gone`` is true (their rows kept,
-    empty): rows stay sorted. Two passes over the rows, each row on its own."""
+def drop_entries(indptr, indices, row_gone, entry_gone):
+    """The CSR without the entries of rows where ``row_gone`` is true (the rows kept, empty) and without
+    entries ``e`` where ``entry_gone[e]``: rows stay sorted. Two passes over the rows, each row on its
+    own (for a follow graph both masks are the removed accounts)."""
     n = indptr.shape[0] - 1
     kept = np.zeros(n + 1, dtype=np.int64)
     for r in prange(n):
-        if not gone[r]:
+        if not row_gone[r]:
             c = 0
             for i in range(indptr[r], indptr[r + 1]):
-                if not gone[indices[i]]:
+                if not entry_gone[indices[i]]:
                     c += 1
             kept[r + 1] = c
     for r in range(n):
         kept[r + 1] += kept[r]
     out = np.empty(kept[n], dtype=indices.dtype)
     for r in prange(n):
-        if not gone[r]:
+        if not row_gone[r]:
             o = kept[r]
             for i in range(indptr[r], indptr[r + 1]):
-                if not gone[indices[i]]:
+                if not entry_gone[indices[i]]:
                     out[o] = indices[i]
                     o += 1
     return kept, out
+
+
+@njit(**_JIT)
+def drop_entries_in_place(indptr, indices, row_gone, entry_gone):
+    """:func:`drop_entries` within the same arrays: ``indptr`` is rewritten and the kept entries moved
+    left to ``indices[:nnz]``; returns ``nnz``. One sequential pass (entries only move left)."""
+    o = 0
+    start = indptr[0]
+    for r in range(indptr.shape[0] - 1):
+        end = indptr[r + 1]
+        if not row_gone[r]:
+            for i in range(start, end):
+                x = indices[i]
+                if not entry_gone[x]:
+                    indices[o] = x
+                    o += 1
+        start = end
+        indptr[r + 1] = o
+    return o

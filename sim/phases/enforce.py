@@ -34,12 +34,15 @@ def without_accounts(graph: FollowGraph, followers: FollowGraph, groups: Groups,
                      accounts: np.ndarray) -> tuple[FollowGraph, FollowGraph, Groups]:
     """A returning offender's new account has no follows, followers, groups or discoveries.
 
-    The follow graph and its reverse each drop the accounts' entries in one pass (no transpose).
+    The follow graph and its reverse drop the accounts' entries in place, one pass each (no transpose,
+    no copy); the groups are new.
     """
     idx = discovered.index_of[accounts]
     discovered.target[idx[idx >= 0]] = -1
     discovered.channel[idx[idx >= 0]] = -1
-    return graph.without_accounts(accounts), followers.without_accounts(accounts), groups.without_accounts(accounts)
+    graph.remove_accounts(accounts)
+    followers.remove_accounts(accounts)
+    return graph, followers, groups.without_accounts(accounts)
 
 
 def enforce(moderation: Moderation, safeguards: SafeguardSet, items: ItemStore, graph: FollowGraph,
