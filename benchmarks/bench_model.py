@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sim.config import Config, validate  # noqa: E402
 from sim.metrics import COLUMN  # noqa: E402
 from sim.model import ExposureModel  # noqa: E402
+from sim.resources import keep_freed_memory  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -36,7 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--decoys", type=int, default=20)
     parser.add_argument("--progress", action="store_true", help="print each day's seconds and the peak RSS so far")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
     args = parser.parse_args(argv)
+    if not args.system_malloc:
+        keep_freed_memory()
 
     cfg = Config(seed=args.seed, days=args.days)
     cfg.population.n = args.accounts

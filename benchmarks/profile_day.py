@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sim.model as model_module  # noqa: E402
 from sim.config import Config, validate  # noqa: E402
 from sim.model import ExposureModel  # noqa: E402
+from sim.resources import keep_freed_memory  # noqa: E402
 
 PHASES = ("post", "moderate", "serve", "engage_feeds", "suggest", "contact", "enforce")
 
@@ -65,7 +66,11 @@ def main(argv: list[str] | None = None) -> None:
                              "with (tracing slows the run)")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="also run under cProfile and print the N functions with the most internal time")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
     args = parser.parse_args(argv)
+    if not args.system_malloc:
+        keep_freed_memory()
 
     cfg = Config(seed=args.seed, days=args.days)
     cfg.population.n = args.accounts

@@ -25,6 +25,7 @@ from sim.inputs import resolve_inputs
 from sim.io import (MANIFEST, begin_run, columns_table, fail_run, flatten_config, summary_table, verify_run,
                     write_run)
 from sim.model import ExposureModel
+from sim.resources import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
             log.info("%s: recomputing the run: %s", out_dir, why)
     started = datetime.now(timezone.utc)
     extra = dict(extra or {})
+    keep_freed_memory()              # large worlds: reuse freed arrays' pages from day to day
     try:
         model = ExposureModel(config)
     except BaseException as exc:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from sim import compiled, engagement_kernels
 from sim.config import BehaviourConfig
+from sim.content import ItemStore
 from sim.engagement import engagement_probability
 from sim.network.graph import _csr_insert, csr_contains
 from sim.recommenders.serving import pick_from_csr
@@ -138,3 +139,21 @@ def test_group_by_key_is_a_stable_argsort_with_offsets(keys):
     indptr, order = compiled.group_by_key(keys, 7)
     assert order.tolist() == np.argsort(keys, kind="stable").tolist()
     assert indptr.tolist() == [0, *np.cumsum(np.bincount(keys, minlength=7)).tolist()]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(0, 300), dim=st.sampled_from([1, 3, 16, 17, 32]),
+       dtype=st.sampled_from([np.float32, np.float64, np.int8]))
+def test_cache_aligned_arrays_start_a_cache_line_and_hold_the_values(rows, dim, dtype):
+    values = np.arange(rows * dim).reshape(rows, dim).astype(dtype)
+    out = compiled.cache_aligned(values)
+    assert out.ctypes.data % compiled.CACHE_LINE == 0
+    assert out.flags.c_contiguous and out.flags.writeable and out.dtype == values.dtype
+    assert np.array_equal(out, values)
+
+
+def test_the_item_topics_are_cache_aligned_after_the_store_grows():
+    store = ItemStore(100, 16)
+    assert store.topic.ctypes.data % compiled.CACHE_LINE == 0
+    store._allocate(1000)
+    assert store.topic.ctypes.data % compiled.CACHE_LINE == 0 and not store.topic.any()

@@ -212,3 +212,29 @@ def test_a_tiny_run_peaks_below_its_estimate(tmp_path, no_limit):
     assert measured is not None and measured > 50 * (1 << 20)      # a Python process with numpy and Hydra
     estimate = estimate_peak_bytes(config(**overrides))
     assert measured <= estimate, f"measured {format_bytes(measured)} > estimate {format_bytes(estimate)}"
+
+
+# ------------------------------------------------------------------ malloc
+
+def _glibc() -> bool:
+    import ctypes
+    import sys
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return hasattr(ctypes.CDLL("libc.so.6"), "mallopt")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _glibc(), reason="glibc's mallopt is not available here")
+def test_malloc_keeps_freed_memory_on_glibc(monkeypatch):
+    """glibc accepts both settings (it refuses an mmap threshold out of its range with 0)."""
+    monkeypatch.delenv(resources.MALLOC_ENV, raising=False)
+    assert resources.keep_freed_memory.__wrapped__() is True
+
+
+@pytest.mark.parametrize("value", ["system", " System "])
+def test_malloc_is_left_alone_when_asked(monkeypatch, value):
+    monkeypatch.setenv(resources.MALLOC_ENV, value)
+    assert resources.keep_freed_memory.__wrapped__() is False
