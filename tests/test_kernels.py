@@ -147,7 +147,7 @@ def test_group_by_key_is_a_stable_argsort_with_offsets(keys):
 def test_cache_aligned_arrays_start_a_cache_line_and_hold_the_values(rows, dim, dtype):
     values = np.arange(rows * dim).reshape(rows, dim).astype(dtype)
     out = compiled.cache_aligned(values)
-    assert out.ctypes.data % compiled.CACHE_LINE == 0
+    assert out.ctypes.data % compiled.CACHE_LINE == 0 or values.size == 0      # an empty array has no first byte
     assert out.flags.c_contiguous and out.flags.writeable and out.dtype == values.dtype
     assert np.array_equal(out, values)
 
