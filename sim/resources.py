@@ -409,7 +409,7 @@ def keep_freed_memory() -> bool:
     freed. A simulated day of a large world allocates and frees gigabytes of such
     arrays (the day's impressions, numpy's temporaries over them), and the kernel
     faults in and zeroes every page of each one again: at 10^6 accounts that was
-    a fifth of the day's time (``benchmarks/README.md``). With a high mmap
+    about a sixth of the day's time (``benchmarks/README.md``). With a high mmap
     threshold and no trimming of the heap, the next day reuses the same pages.
 
     The cost: memory freed after a peak stays with the process (about a tenth
