@@ -63,6 +63,10 @@ def _sweep_processes(session: int, marker: str) -> dict[int, str]:
     return found
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_signalled_launcher_leaves_no_worker_and_no_half_written_run(tmp_path, sig):
     sweep_dir = tmp_path / "sweep"
@@ -70,8 +74,10 @@ def test_signalled_launcher_leaves_no_worker_and_no_half_written_run(tmp_path, s
            "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep_dir}", "hydra.callbacks.exposim_sweep.compare=false"]
     env = {**os.environ, MARKER: str(sweep_dir)}
     # A session of its own: the signal goes to the launcher alone, and stragglers are found by session.
+    # SIGINT's default action, as in a terminal: a test run started in the background (`cmd &`) inherits
+    # SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 45
         while "running" not in _statuses(sweep_dir).values():
