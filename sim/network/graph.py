@@ -237,18 +237,17 @@ def _transpose(indptr: np.ndarray, indices: np.ndarray, n_cols: int) -> tuple[np
 
 def _csr_from_keys(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """CSR from sorted unique keys ``row * n + col``."""
-    indptr = _indptr_of_sorted_rows(keys // n if n else keys, n)
+    indptr = _key_row_offsets(keys, n, n)
     indices = (keys % n).astype(np.int32) if n else np.zeros(0, dtype=np.int32)
     return indptr, indices
 
 
-def _indptr_of_sorted_rows(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    """Row offsets (int64, ``n_rows + 1``) of a CSR whose entries' rows, in order, are ``rows`` (sorted):
-    a count per row instead of ``n_rows`` binary searches through the entries."""
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    if rows.size:
-        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return indptr
+def _key_row_offsets(keys: np.ndarray, n_cols: int, n_rows: int) -> np.ndarray:
+    """Row offsets (int64, ``n_rows + 1``) of the CSR of sorted keys ``row * n_cols + col``: a count per row
+    (:func:`sim.network.kernels.key_row_offsets`) instead of ``n_rows`` binary searches through the keys."""
+    if keys.size == 0:
+        return np.zeros(n_rows + 1, dtype=np.int64)
+    return kernels.key_row_offsets(np.ascontiguousarray(keys, dtype=np.int64), max(n_cols, 1), n_rows)
 
 
 def _graph_from_pairs(src: np.ndarray, dst: np.ndarray, n: int,

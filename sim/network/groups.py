@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.config import NetworkConfig
 from sim.network import kernels
-from sim.network.graph import _csr_insert, _indptr_of_sorted_rows, _sorted_unique, _transpose, csr_contains
+from sim.network.graph import _csr_insert, _key_row_offsets, _sorted_unique, _transpose, csr_contains
 from sim.vocabulary import HARMFUL_ROLES
 
 # --- generator constants (model choices, documented in the ODD) -------------------
@@ -139,7 +139,7 @@ def _groups_from_pairs(account: np.ndarray, group: np.ndarray, n: int, topic: np
     """Build both membership CSRs from (account, group) pairs, repeats dropped."""
     g = int(harmful.shape[0])
     keys = _sorted_unique(account * max(g, 1) + group)
-    account_indptr = _indptr_of_sorted_rows(keys // max(g, 1), n)
+    account_indptr = _key_row_offsets(keys, g, n)
     account_groups = (keys % max(g, 1)).astype(np.int32)
     member_indptr, members = _transpose(account_indptr, account_groups, g)
     return Groups(topic=topic, harmful=harmful, moderated=moderated, member_indptr=member_indptr,

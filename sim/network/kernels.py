@@ -1,7 +1,7 @@
 """Compiled loops of the CSR queries and updates every phase runs (numba): search, merge, random picks.
 
 Core objects: :func:`contains`, :func:`merge_rows`, :func:`merge_rows_in_place`, :func:`drop_entries`,
-:func:`drop_entries_in_place`, :func:`pick`.
+:func:`drop_entries_in_place`, :func:`pick`, :func:`key_row_offsets`.
 
 Each query, or row, is answered on its own (integer arithmetic and
 comparisons), so the results are those of the vectorised numpy they replace,
@@ -149,3 +149,15 @@ def drop_entries_in_place(indptr, indices, row_gone, entry_gone):
         start = end
         indptr[r + 1] = o
     return o
+
+
+@njit(**_JIT)
+def key_row_offsets(keys, n_cols, n_rows):
+    """Row offsets (int64, ``n_rows + 1``) of the CSR whose entries are the sorted keys ``row * n_cols + col``:
+    one pass counting each key's row, with no array of rows (2.4 GB for the follows at 10^7 accounts)."""
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for k in range(keys.shape[0]):
+        indptr[keys[k] // n_cols + 1] += 1
+    for r in range(n_rows):
+        indptr[r + 1] += indptr[r]
+    return indptr
