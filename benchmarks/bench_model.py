@@ -40,8 +40,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
     args = parser.parse_args(argv)
-    if not args.system_malloc:
-        keep_freed_memory()
 
     cfg = Config(seed=args.seed, days=args.days)
     cfg.population.n = args.accounts
@@ -50,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg.measure_days = min(cfg.measure_days, args.days)       # a short run is measured whole
     cfg.decoys.join_day = min(cfg.decoys.join_day, args.days)
     validate(cfg)
+    if not args.system_malloc:
+        print(f"freed memory reused: {keep_freed_memory(cfg)}")
 
     t0 = time.perf_counter()
     model = ExposureModel(cfg)

@@ -69,8 +69,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
     args = parser.parse_args(argv)
-    if not args.system_malloc:
-        keep_freed_memory()
 
     cfg = Config(seed=args.seed, days=args.days)
     cfg.population.n = args.accounts
@@ -79,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg.measure_days = min(cfg.measure_days, args.days)
     cfg.decoys.join_day = min(cfg.decoys.join_day, args.days)
     validate(cfg)
+    if not args.system_malloc:
+        print(f"freed memory reused: {keep_freed_memory(cfg)}")
 
     seconds: dict[str, float] = defaultdict(float)
     peaks: dict[str, float] | None = defaultdict(float) if args.memory else None

@@ -396,13 +396,13 @@ _NO_LIMIT = 1 << 60
 
 
 #: Arrays up to this size come from malloc's heap once :func:`keep_freed_memory` ran (glibc: M_MMAP_THRESHOLD):
-#: every day-sized array at 10^6 accounts. Larger ones (10^7 accounts) are still mapped afresh and returned, so
-#: the memory kept between peaks stays bounded where memory is tightest.
+#: every day-sized array at 10^6 accounts.
 HEAP_ARRAY_MAX = 256 << 20
+#: :func:`keep_freed_memory` acts only when the run's estimated peak times this still fits in the memory available.
+FREED_MEMORY_HEADROOM = 1.5
 
 
-@functools.cache
-def keep_freed_memory() -> bool:
+def keep_freed_memory(cfg: Config | None = None) -> bool:
     """Let glibc's malloc serve arrays up to ``HEAP_ARRAY_MAX`` from its heap and keep freed memory for reuse.
 
     By default glibc maps every block over 32 MB afresh and unmaps it when it is
@@ -413,15 +413,27 @@ def keep_freed_memory() -> bool:
     threshold and no trimming of the heap, the next day reuses the same pages.
 
     The cost: memory freed after a peak stays with the process (about a tenth
-    more peak RSS at 10^6 accounts). The results are the same. Process-wide and
-    idempotent; it does nothing where the C library is not glibc, or when
+    more peak RSS at 10^6 accounts, more at 10^7). So with a config, the
+    settings are made only when the run's estimated peak times
+    ``FREED_MEMORY_HEADROOM`` fits in the memory available: where memory is
+    tight, malloc is left as it is. The results are the same either way.
+    Process-wide; it does nothing where the C library is not glibc, or when
     ``EXPOSIM_MALLOC=system``.
 
     Returns:
-        Whether the settings were applied.
+        Whether the settings are in force.
     """
     if os.environ.get(MALLOC_ENV, "").strip().lower() == "system" or not sys.platform.startswith("linux"):
         return False
+    if cfg is not None:
+        available = available_bytes()
+        if available is not None and estimate_peak_bytes(cfg) * FREED_MEMORY_HEADROOM > available:
+            return False
+    return _reuse_freed_memory()
+
+
+@functools.cache
+def _reuse_freed_memory() -> bool:
     import ctypes
     try:
         libc = ctypes.CDLL("libc.so.6")

@@ -87,7 +87,7 @@ def run(config: Config, out_dir: str | Path, progress: Callable[[int], None] | N
             log.info("%s: recomputing the run: %s", out_dir, why)
     started = datetime.now(timezone.utc)
     extra = dict(extra or {})
-    keep_freed_memory()              # large worlds: reuse freed arrays' pages from day to day
+    keep_freed_memory(config)        # large worlds: reuse freed arrays' pages from day to day, given room
     try:
         model = ExposureModel(config)
     except BaseException as exc:

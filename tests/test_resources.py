@@ -231,10 +231,21 @@ def _glibc() -> bool:
 def test_malloc_keeps_freed_memory_on_glibc(monkeypatch):
     """glibc accepts both settings (it refuses an mmap threshold out of its range with 0)."""
     monkeypatch.delenv(resources.MALLOC_ENV, raising=False)
-    assert resources.keep_freed_memory.__wrapped__() is True
+    assert resources._reuse_freed_memory.__wrapped__() is True
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "64G")
+    assert resources.keep_freed_memory(config(**{"population.n": 10_000})) is True
+
+
+def test_malloc_is_left_alone_where_memory_is_tight(monkeypatch):
+    """A run whose estimated peak, with the headroom the kept memory needs, does not fit leaves malloc alone."""
+    monkeypatch.delenv(resources.MALLOC_ENV, raising=False)
+    cfg = config(**{"population.n": 10_000})
+    peak = estimate_peak_bytes(cfg)
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, str(int(peak * resources.FREED_MEMORY_HEADROOM) - 1))
+    assert resources.keep_freed_memory(cfg) is False
 
 
 @pytest.mark.parametrize("value", ["system", " System "])
 def test_malloc_is_left_alone_when_asked(monkeypatch, value):
     monkeypatch.setenv(resources.MALLOC_ENV, value)
-    assert resources.keep_freed_memory.__wrapped__() is False
+    assert resources.keep_freed_memory() is False
