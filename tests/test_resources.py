@@ -206,8 +206,11 @@ def test_format_bytes(n, text):
 def test_a_tiny_run_peaks_below_its_estimate(tmp_path, no_limit):
     """The whole command, in a child process: its own peak RSS (VmHWM, reported by the child) is within the estimate."""
     overrides = {"population.n": 2000, "days": 3, "measure_days": 3, "decoys.join_day": 1}
-    code, measured, errors = measure_peak([*(f"{k}={v}" for k, v in overrides.items()),
-                                           f"hydra.run.dir={tmp_path / 'run'}"])
+    # The estimate is for a run whose kernels are compiled: the first run after an install compiles them
+    # (LLVM adds about 170 MB once), so a first run makes sure they are, then the second is measured.
+    for name in ("warm", "run"):
+        code, measured, errors = measure_peak([*(f"{k}={v}" for k, v in overrides.items()),
+                                               f"hydra.run.dir={tmp_path / name}"])
     assert code == 0, errors[-2000:]
     assert measured is not None and measured > 50 * (1 << 20)      # a Python process with numpy and Hydra
     estimate = estimate_peak_bytes(config(**overrides))
