@@ -421,27 +421,35 @@ def keep_freed_memory(cfg: Config | None = None) -> bool:
     ``EXPOSIM_MALLOC=system``.
 
     Returns:
-        Whether the settings are in force.
+        Whether the settings are in force (when a run does not fit, they are
+        set back to glibc's, at their largest, in case an earlier run of the
+        process made them).
     """
     if os.environ.get(MALLOC_ENV, "").strip().lower() == "system" or not sys.platform.startswith("linux"):
         return False
+    fits = True
     if cfg is not None:
         available = available_bytes()
-        if available is not None and estimate_peak_bytes(cfg) * FREED_MEMORY_HEADROOM > available:
-            return False
-    return _reuse_freed_memory()
+        fits = available is None or estimate_peak_bytes(cfg) * FREED_MEMORY_HEADROOM <= available
+    # A worker process of a sweep may run a small world and then a large one: each run sets what it needs.
+    return _set_malloc(*(_REUSE if fits else _GLIBC_LARGEST)) and fits
 
 
-@functools.cache
-def _reuse_freed_memory() -> bool:
+#: (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD) that keep freed memory, and glibc's own settings at their largest
+#: (its dynamic threshold grows to 32 MB, with trimming above twice that).
+_REUSE = (HEAP_ARRAY_MAX, 2**31 - 1)
+_GLIBC_LARGEST = (32 << 20, 64 << 20)
+
+
+def _set_malloc(mmap_threshold: int, trim_threshold: int) -> bool:
+    """Set glibc's mmap and trim thresholds; False where mallopt is missing or refuses them."""
     import ctypes
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False                   # not glibc (musl has no mallopt)
     m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, HEAP_ARRAY_MAX)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+    return bool(mallopt(m_mmap_threshold, mmap_threshold)) and bool(mallopt(m_trim_threshold, trim_threshold))
 
 
 def parse_bytes(text: str) -> int:

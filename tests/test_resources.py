@@ -234,7 +234,7 @@ def _glibc() -> bool:
 def test_malloc_keeps_freed_memory_on_glibc(monkeypatch):
     """glibc accepts both settings (it refuses an mmap threshold out of its range with 0)."""
     monkeypatch.delenv(resources.MALLOC_ENV, raising=False)
-    assert resources._reuse_freed_memory.__wrapped__() is True
+    assert resources._set_malloc(*resources._REUSE) is True
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "64G")
     assert resources.keep_freed_memory(config(**{"population.n": 10_000})) is True
 

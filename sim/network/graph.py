@@ -152,11 +152,7 @@ class FollowGraph:
         """The follows among ``src[k] -> dst[k]`` that are not self-loops, repeats or present, sorted."""
         src, dst = self._check_pairs(src, dst)
         keep = src != dst
-        n = self.n
-        keys = _sorted_unique(src[keep] * n + dst[keep])
-        src, dst = keys // n, keys % n
-        new = ~self.has_edges(src, dst)
-        return src[new], dst[new]
+        return _new_entries(self.indptr, self.indices, src[keep], dst[keep], self.n)
 
     def without_accounts(self, accounts: np.ndarray) -> FollowGraph:
         """A new graph in which ``accounts`` follow nobody and nobody follows them.
@@ -204,6 +200,17 @@ def _sorted_unique(keys: np.ndarray) -> np.ndarray:
         keep[1:] = keys[1:] != keys[:-1]
         keys = keys[keep]
     return keys
+
+
+def _new_entries(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                 n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``(rows[k], cols[k])`` that a sorted CSR does not hold yet, repeats dropped, sorted by
+    (row, col): what :func:`_csr_insert` takes (int64 arrays)."""
+    n_cols = max(n_cols, 1)
+    keys = _sorted_unique(np.asarray(rows, dtype=np.int64) * n_cols + np.asarray(cols, dtype=np.int64))
+    rows, cols = keys // n_cols, keys % n_cols
+    new = ~csr_contains(indptr, indices, rows, cols)
+    return rows[new], cols[new]
 
 
 def _csr_insert(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray,

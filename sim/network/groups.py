@@ -18,7 +18,8 @@ import numpy as np
 
 from sim.config import NetworkConfig
 from sim.network import kernels
-from sim.network.graph import _csr_insert, _key_row_offsets, _sorted_unique, _transpose, csr_contains
+from sim.network.graph import (_csr_insert, _key_row_offsets, _new_entries, _sorted_unique, _transpose,
+                               csr_contains)
 from sim.vocabulary import HARMFUL_ROLES
 
 # --- generator constants (model choices, documented in the ODD) -------------------
@@ -120,11 +121,8 @@ class Groups:
         for name, a, hi in (("account", account, self.n_accounts), ("group", group, self.n_groups)):
             if a.size and (a.min() < 0 or a.max() >= hi):
                 raise ValueError(f"{name} holds an id outside 0..{hi - 1}")
-        g, n = max(self.n_groups, 1), max(self.n_accounts, 1)
-        keys = _sorted_unique(account * g + group)
-        account, group = keys // g, keys % g
-        new = ~self.is_member(account, group)
-        account, group = account[new], group[new]
+        account, group = _new_entries(self.account_indptr, self.account_groups, account, group, self.n_groups)
+        n = max(self.n_accounts, 1)
         account_indptr, account_groups = _csr_insert(self.account_indptr, self.account_groups, account, group,
                                                      self.n_accounts)
         by_group = np.sort(group * n + account)
