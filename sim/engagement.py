@@ -21,6 +21,7 @@ from sim import compiled
 from sim import engagement_kernels as kernels
 from sim.config import BehaviourConfig
 from sim.content import ItemStore
+from sim.draws import uniform
 from sim.population import Population
 from sim.recommenders.serving import Impressions
 from sim.vocabulary import ADULT_AGE, NONE
@@ -63,7 +64,7 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
             log_appeal = np.log(items.appeal)
     for start in range(0, n, BLOCK):
         sl = slice(start, start + BLOCK)
-        u = rng.random(min(BLOCK, n - start))
+        u = uniform(rng, min(BLOCK, n - start))
         if in_kernel:
             kernels.engage_draws(items.topic, pop.interest, log_appeal, items.harm, pop.harmful_affinity,
                                  imps.viewer[sl], imps.item[sl], u, cfg.engage_intercept, cfg.engage_similarity,
@@ -78,7 +79,7 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
         sl = slice(start, start + BLOCK)
         is_minor = pop.true_age[imps.viewer[sl]] < ADULT_AGE
         report_p = np.where(is_minor, cfg.report_harmful_minor, cfg.report_harmful_adult)
-        reported[sl] = harmful[sl] & (rng.random(report_p.shape[0]) < report_p)
+        reported[sl] = harmful[sl] & (uniform(rng, report_p.shape[0]) < report_p)
 
     compiled.tally(items.impressions, imps.item, compiled.ALL)
     compiled.tally(items.engagements, imps.item, engaged)

@@ -27,6 +27,7 @@ import numpy as np
 
 from sim import compiled
 from sim.content import ItemStore
+from sim.draws import uniform
 from sim.network import kernels as network_kernels
 from sim.recommenders import kernels
 from sim.recommenders.base import FeedContext, FeedPolicy
@@ -154,14 +155,14 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         b = viewers.shape[0]
         # The draws, in the order and shapes the candidate gathering has always used: in-network
         # sources and items, then the pool's uniform picks, popularity flags and popularity targets.
-        r_source = rng.random(out=draws["source"][:b])
-        r_item = rng.random(out=draws["item"][:b])
+        r_source = uniform(rng, out=draws["source"][:b])
+        r_item = uniform(rng, out=draws["item"][:b])
         r_pool = r_popular = _NO_DRAWS
         r_target = _NO_TARGETS
         if n_out and index.pool.size:
-            r_pool = rng.random(out=draws["pool"][:b])
-            r_popular = rng.random(out=draws["popular"][:b])
-            r_target = rng.random(int(np.count_nonzero(r_popular < cfg.popular_pool_share)))
+            r_pool = uniform(rng, out=draws["pool"][:b])
+            r_popular = uniform(rng, out=draws["popular"][:b])
+            r_target = uniform(rng, int(np.count_nonzero(r_popular < cfg.popular_pool_share)))
         cand, in_net = cand_buf[:b], in_net_buf[:b]
         candidate_counts += kernels.gather_candidates(
             viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
@@ -176,7 +177,7 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         if policy_scores.dtype not in (np.float32, np.float64):
             policy_scores = policy_scores.astype(np.float64)
         scores = scores_buf[:b]
-        kernels.nudge_scores(policy_scores, rng.random(out=draws["nudge"][:b]), cand, scores)
+        kernels.nudge_scores(policy_scores, uniform(rng, out=draws["nudge"][:b]), cand, scores)
         filter_feed(viewers, cand, scores, in_net)
 
         # The k best of each row, best first (argpartition's order for the rows it sorts; wider

@@ -1,0 +1,103 @@
+"""Uniform draws filled by several threads: the same numbers, in the same places, as one call.
+
+Core objects: :func:`uniform`.
+
+A day at a million accounts draws a few hundred million uniforms (the
+candidates' sources and picks, the tie-breaking nudges, each impression's
+engagement and report draws). ``Generator.random`` fills them on one core.
+PCG64 can jump ahead (``advance``), and each float64 uniform consumes exactly
+one 64-bit output, so the ``j``-th part of a long fill can start from a copy of
+the generator jumped ahead to its first position: every number is the one a
+single call would have put there, and the generator ends where that call would
+have left it. numpy releases the GIL while it fills, so the parts run at once.
+
+The number of threads is numba's (``NUMBA_NUM_THREADS``; joblib's workers in a
+sweep get the cores divided among them), so draws and compiled kernels share
+one budget. Short fills, and generators that cannot jump (anything but PCG64
+and PCG64DXSM), are filled by one call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+#: Fills shorter than this many numbers per thread stay on one thread (a part then takes under a millisecond).
+MIN_PER_THREAD = 1 << 18
+#: Bit generators whose ``advance(k)`` skips exactly ``k`` float64 uniforms.
+_JUMPABLE = (np.random.PCG64, np.random.PCG64DXSM)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_owner: tuple[int, int] = (0, 0)      # (process id, workers) the pool was made for
+_pool_lock = threading.Lock()
+
+
+def _workers(extra: int) -> ThreadPoolExecutor:
+    """A pool of ``extra`` threads for this process (re-made after a fork, whose child has no threads)."""
+    global _pool, _pool_owner
+    with _pool_lock:
+        if _pool is None or _pool_owner != (os.getpid(), extra):
+            _pool = ThreadPoolExecutor(max_workers=extra, thread_name_prefix="exposim-draws")
+            _pool_owner = (os.getpid(), extra)
+        return _pool
+
+
+def threads_for(n: int, bit_generator: np.random.BitGenerator) -> int:
+    """How many threads :func:`uniform` uses for ``n`` numbers from ``bit_generator``."""
+    if not isinstance(bit_generator, _JUMPABLE):
+        return 1
+    return max(1, min(numba.get_num_threads(), n // MIN_PER_THREAD))
+
+
+def uniform(rng: np.random.Generator, size: int | tuple[int, ...] | None = None,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """``rng.random(size)`` or ``rng.random(out=out)`` (float64 in [0, 1)), filled by several threads.
+
+    The result, and the state ``rng`` is left in, are exactly those of the single call: including a
+    32-bit half-output PCG64 may be holding for a later ``random(dtype=np.float32)`` or ``integers``.
+
+    Args:
+        rng: the generator to draw from.
+        size: the shape of a new array (ignored when ``out`` is given).
+        out: a C-contiguous float64 array to fill in place.
+
+    Returns:
+        The filled array (``out`` itself when given).
+    """
+    if out is None:
+        out = np.empty(() if size is None else size, dtype=np.float64)
+    if out.dtype != np.float64 or not out.flags.c_contiguous:
+        raise ValueError(f"uniform: out must be a C-contiguous float64 array, not {out.dtype} "
+                         f"(C-contiguous: {out.flags.c_contiguous})")
+    flat = out.reshape(-1)
+    n = flat.size
+    bit_generator = rng.bit_generator
+    parts = threads_for(n, bit_generator)
+    if parts == 1:
+        rng.random(out=flat)
+        return out
+    start = bit_generator.state
+    bounds = [n * p // parts for p in range(parts + 1)]
+    futures = []
+    for p in range(1, parts):
+        jumped = type(bit_generator)()
+        jumped.state = start
+        jumped.advance(bounds[p])
+        futures.append(_workers(parts - 1).submit(np.random.Generator(jumped).random,
+                                                  out=flat[bounds[p]:bounds[p + 1]]))
+    rng.random(out=flat[:bounds[1]])
+    for future in futures:
+        future.result()
+    # Where one call would have left the generator: n outputs on, with any buffered half-output kept
+    # (``advance`` clears it; the float64 fill never touches it).
+    end = type(bit_generator)()
+    end.state = start
+    end.advance(n)
+    state = end.state
+    state["has_uint32"], state["uinteger"] = start["has_uint32"], start["uinteger"]
+    bit_generator.state = state
+    return out
