@@ -22,18 +22,22 @@ ALL = np.zeros(0, dtype=np.bool_)
 CACHE_LINE = 64
 
 
-def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """An uninitialised C-ordered array whose first byte starts a cache line.
+def aligned_empty(shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
+    """An uninitialised (or, with ``zeros``, zero-filled) C-ordered array whose first byte starts a cache line.
 
     numpy aligns its arrays to 16 bytes, so a 64-byte row (16 float32 topics)
     usually straddles two cache lines and every random read of a row misses
     twice. The item topics and the interests are read a row at a time, at
     random, for every candidate and impression; aligned, a 16-dimensional row
     is one line.
+
+    ``zeros`` takes the memory zero-filled from the system (``calloc``, as
+    ``np.zeros`` does): its pages become resident only when first written, so
+    a store sized for days of items costs memory as it fills, not all at once.
     """
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(nbytes + CACHE_LINE, dtype=np.uint8)
+    raw = (np.zeros if zeros else np.empty)(nbytes + CACHE_LINE, dtype=np.uint8)
     start = -raw.ctypes.data % CACHE_LINE
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 

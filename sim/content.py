@@ -41,8 +41,7 @@ class ItemStore:
         self.item_id = np.full(capacity, -1, dtype=np.int64)
         self.author = np.full(capacity, -1, dtype=np.int32)
         # Rows read at random for every candidate: one cache line each (16 dimensions).
-        self.topic = aligned_empty((capacity, self.dim), np.float32)
-        self.topic[...] = 0
+        self.topic = aligned_empty((capacity, self.dim), np.float32, zeros=True)
         self.harm = np.zeros(capacity, dtype=np.int8)
         self.appeal = np.zeros(capacity, dtype=np.float32)
         self.day = np.full(capacity, -(10**6), dtype=np.int32)

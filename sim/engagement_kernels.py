@@ -1,6 +1,6 @@
 """Compiled loops of engagement (numba): each impression's chance of engagement, and interest drift's sums.
 
-Core objects: :func:`engage_draws`, :func:`topic_sums`, :data:`EXACT_MAX_DIM`.
+Core objects: :func:`engage_draws`, :func:`grouped_topic_sums`, :data:`EXACT_MAX_DIM`.
 
 The numpy code these replace gathered a (n, d) block of topic rows and another
 of interest rows for every impression and multiplied them with a stacked
@@ -70,15 +70,20 @@ def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, u, i
         out[i] = u[i] < 1.0 / (1.0 + np.exp(-logit))
 
 
-@njit(**_JIT)
-def topic_sums(viewer, item, row, topic, out):
-    """Add, for each engagement (``viewer``, ``item``), the item's topic row as float64 to
-    ``out[row[viewer]]``, in input order (as ``np.bincount(viewer, weights=topic[item, j])`` sums column
-    ``j``)."""
-    d = topic.shape[1]
-    for i in range(item.shape[0]):
-        r = row[viewer[i]]
-        s = item[i]
-        for j in range(d):
-            out[r, j] += np.float64(topic[s, j])
+@njit(**_PAR)
+def grouped_topic_sums(indptr, order, item, accounts, topic, out):
+    """Fill ``out[r]`` with the sum, as float64 and in engagement order, of the topic rows of the items
+    ``accounts[r]`` engaged with (``np.bincount(viewer, weights=topic[item, j])`` sums column ``j`` so).
 
+    ``indptr`` and ``order`` group the engagements by viewer, in input order within a viewer
+    (:func:`sim.compiled.group_by_key`); ``item`` is each engagement's item slot. Rows are independent.
+    """
+    d = topic.shape[1]
+    for r in prange(accounts.shape[0]):
+        a = accounts[r]
+        for j in range(d):
+            out[r, j] = 0.0
+        for p in range(indptr[a], indptr[a + 1]):
+            s = item[order[p]]
+            for j in range(d):
+                out[r, j] += np.float64(topic[s, j])

@@ -155,18 +155,22 @@ class ExposureModel(mesa.Model):
             rng("serve", day), rng("sessions", day), rng("limit_sessions", day)))
         engaged = rec.engaged(engage_feeds(                               # 4. engage, drift, reinforce, report
             pop, self.items, self.moderation, served.impressions, cfg, cohorts, day, rng("engage", day)), served, day)
+        # The impressions and their per-impression outcomes are counted: the largest arrays of the
+        # day go before the suggestions' temporaries arrive. Only the engagements are read on.
+        sessions, recent_posts, engaged = served.sessions, served.recent_posts, engaged.engagements_only()
+        del served
         suggested = rec.suggested(suggest(                                # 5. account and group suggestions
             pop, self.graph, self.followers, self.groups, self.account_suggester, self.group_suggester,
-            self.safeguards, self.discovered, engaged, served.sessions, cfg.recommender, day, rng("suggest", day),
+            self.safeguards, self.discovered, engaged, sessions, cfg.recommender, day, rng("suggest", day),
             rng("suggest.withheld", day)),
             self.groups, day)
         contacted = rec.contacted(contact(                                # 6. contact attempts and responses
             pop, self.graph, self.followers, self.groups, self.discovered, self.conversations, self.moderation,
-            self.safeguards, engaged, served.recent_posts, suggested.follow_requests, cfg.contact, day,
+            self.safeguards, engaged, recent_posts, suggested.follow_requests, cfg.contact, day,
             rng("contact", day), SafeguardContext(day, self.streams)), day)
         follows, joins = [suggested.follows, contacted.follows], [suggested.joins, contacted.joins]
-        # The day's impressions and engagements are done with: free them before the graphs grow.
-        del served, engaged, suggested, contacted
+        # The day's engagements are done with: free them before the graphs grow.
+        del engaged, suggested, contacted
         self._connect(follows, joins)
         enforced = rec.enforced(enforce(                                  # 7. bans, ban evasion, daily safeguards
             self.moderation, self.safeguards, self.items, self.graph, self.followers, self.groups, self.discovered,

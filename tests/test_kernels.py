@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import numba
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import compiled, engagement_kernels
+from sim import compiled, engagement, engagement_kernels
 from sim.config import BehaviourConfig
 from sim.content import ItemStore
 from sim.engagement import engagement_probability
@@ -52,19 +54,45 @@ def test_engagement_draws_equal_numpy_probabilities_exactly(dim):
     assert draws(np.nextafter(p, -np.inf)).all()
 
 
-def test_topic_sums_add_in_the_order_bincount_does():
+def test_grouped_topic_sums_add_in_the_order_bincount_does():
     rng = np.random.default_rng(3)
     topic = _unit(rng, (50, 16))
     viewer = rng.integers(0, 40, 5_000)
     item = rng.integers(0, 50, 5_000)
     who = np.flatnonzero(np.bincount(viewer, minlength=40))
-    row = np.full(40, -1, dtype=np.int64)
-    row[who] = np.arange(who.size)
-    sums = np.zeros((who.size, 16))
-    engagement_kernels.topic_sums(viewer, item, row, topic, sums)
+    indptr, order = compiled.group_by_key(viewer, 40)
+    sums = np.full((who.size, 16), np.nan)
+    engagement_kernels.grouped_topic_sums(indptr, order, item, who, topic, sums)
     for j in range(16):
         expected = np.bincount(viewer, weights=topic[item, j], minlength=40)[who]
         assert sums[:, j].tobytes() == expected.tobytes()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), block=st.integers(1, 40), n_engagements=st.integers(0, 400))
+def test_interest_drift_in_blocks_is_the_whole_array_formula(seed, block, n_engagements):
+    """Drift a block of engagers at a time and get, byte for byte, numpy's formula over all of them."""
+    rng = np.random.default_rng(seed)
+    n, dim, rate = 30, 16, 0.2
+    interest = _unit(rng, (n, dim))
+    topic = _unit(rng, (60, dim))
+    viewer = rng.integers(0, n, n_engagements).astype(np.int32)
+    item = rng.integers(0, 60, n_engagements)
+    # The formula over the whole array: per-column bincount sums, the mean, the step, the norm.
+    expected = interest.copy()
+    counts = np.bincount(viewer, minlength=n)
+    who = np.flatnonzero(counts)
+    if who.size:
+        sums = np.stack([np.bincount(viewer, weights=topic[item, j], minlength=n)[who] for j in range(dim)], axis=1)
+        mean_topic = (sums / counts[who][:, None]).astype(np.float32)
+        moved = expected[who] + rate * (mean_topic - expected[who])
+        moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
+        expected[who] = moved
+    pop = SimpleNamespace(n=n, interest=interest.copy())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engagement, "DRIFT_BLOCK", block)
+        engagement._drift_interests(pop, SimpleNamespace(topic=topic), viewer, item, rate)
+    assert pop.interest.tobytes() == expected.tobytes()
 
 
 rows_strategy = st.lists(st.lists(st.integers(0, 60), max_size=12).map(lambda r: sorted(set(r))),
@@ -150,6 +178,25 @@ def test_cache_aligned_arrays_start_a_cache_line_and_hold_the_values(rows, dim, 
     assert out.ctypes.data % compiled.CACHE_LINE == 0 or values.size == 0      # an empty array has no first byte
     assert out.flags.c_contiguous and out.flags.writeable and out.dtype == values.dtype
     assert np.array_equal(out, values)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux's /proc")
+def test_zero_filled_aligned_arrays_cost_memory_only_where_written():
+    """The item store's topics are zero-filled this way: its pages become resident as items arrive."""
+    before = _resident_bytes()
+    out = compiled.aligned_empty((8 << 20, 16), np.float32, zeros=True)        # 512 MB
+    assert out.ctypes.data % compiled.CACHE_LINE == 0
+    untouched = _resident_bytes() - before
+    out[: 1 << 20] = 1.0                                                        # the first 64 MB written
+    written = _resident_bytes() - before
+    assert untouched < 16 << 20
+    assert written >= 60 << 20
+    assert not out[1 << 20:].any() and (out[: 1 << 20] == 1.0).all()
 
 
 def test_the_item_topics_are_cache_aligned_after_the_store_grows():

@@ -5,6 +5,7 @@ Core objects: :func:`engage_feeds`, :class:`Engaged`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,14 @@ class Engaged:
     item: np.ndarray           # ... with which item slot ...
     author: np.ndarray         # int64 ... by whom (offenders find minors through the posts they engage with)
     views_by_cause: np.ndarray # (cohorts x causes) violating views attributed today (Meta's four causes)
+
+    def engagements_only(self) -> Engaged:
+        """The same engagements without the per-impression flags ``engaged`` and ``reported`` (empty),
+        for the phases after the recorder has counted them: at 10^7 accounts the flags are 300 MB."""
+        return dataclasses.replace(self, engaged=_NO_FLAGS, reported=_NO_FLAGS)
+
+
+_NO_FLAGS = np.zeros(0, dtype=bool)
 
 
 def engage_feeds(pop: Population, items: ItemStore, moderation: Moderation, impressions: Impressions,
