@@ -19,8 +19,8 @@ dies with ``MemoryError`` many seconds into building it. The estimate follows
 the structure of the model — a fixed base (interpreter and libraries), arrays
 per account, per follow, per group membership and per stored item, and the
 largest temporary of each phase (graph generation, graph statistics, a block of
-ranked feed sessions, engagement, suggestions, the daily rebuild of the follow
-graph) — so it scales the way a run does when a setting changes. Rows are
+ranked feed sessions, engagement, suggestions, the day's follows merged into the
+follow graphs) — so it scales the way a run does when a setting changes. Rows are
 allocated at build time for every account of the run, the newcomers who
 register later included (``population.arrivals_per_day``); the day's work
 scales with the accounts present on a day. Its byte
@@ -73,8 +73,8 @@ GB = 1 << 30
 #: The interpreter with numpy, networkx, Mesa, Hydra, pyarrow, numba (with LLVM and the
 #: feed kernels loaded, about 100 MB) and the sim package imported, Hydra's composition
 #: and the pre-flight checks done, and writing the parquet tables at the end (a
-#: 1,000-account run peaks there: 283 MB).
-BASE_BYTES = 295 * MB
+#: 1,000-account run peaks there: 290 MB, 2026-12-02; rounded up for other machines' libraries).
+BASE_BYTES = 320 * MB
 #: Per account, beside the population arrays (measured from a tiny build): the graph's
 #: and followers' row offsets (2 x 8), communities (4), posting rates (8), group row
 #: offsets (8), the offenders' index (8), today's sessions and recent posts (2 x 8),
@@ -82,17 +82,18 @@ BASE_BYTES = 295 * MB
 ACCOUNT_EXTRA_BYTES = 96
 #: A Mesa agent view (worlds up to ``population.agent_views_max`` accounts get one each).
 AGENT_VIEW_BYTES = 400
-#: A follow at rest: int32 in the follow graph and int32 in its reverse (followers).
-FOLLOW_BYTES = 8
+#: A follow at rest: int32 in the follow graph and int32 in its reverse (followers), with the
+#: 1/8 spare room each keeps for the day's new follows once it has been edited.
+FOLLOW_BYTES = 9
 #: A follow while the synthetic graph is generated: int64 keys ``src * n + dst``, their
 #: sorted copy, the merged chunks and the CSR built from them.
 FOLLOW_BUILD_BYTES = 32
 #: A follow while graph statistics are computed: sources (int64), age flags, and the
 #: forward and backward keys of the reciprocity match.
 FOLLOW_STATS_BYTES = 28
-#: A follow while the graph is rebuilt with the day's new follows: the merged copy of
-#: the graph, then the transpose's int64 rows and keys and their remainder.
-FOLLOW_REBUILD_BYTES = 30
+#: A follow while the day's new follows are merged in: the graphs are edited in place, but the
+#: first edit of each copies it (int32, with spare room) while the generated one is still held.
+FOLLOW_EDIT_BYTES = 5
 #: New follows per active account per day (accepted suggestions, contacts followed
 #: back; measured 0.10), for the graph's growth over a long run.
 NEW_FOLLOWS_PER_ACTIVE_DAY = 0.15
@@ -115,38 +116,47 @@ ITEM_ENGAGE_BYTES = 12
 #: A live item in today's feed index: author and group CSR (int64), the
 #: out-of-network pool and its cumulative weights, and the sort behind them.
 FEED_INDEX_ITEM_BYTES = 48
-#: A cell of the (sessions x candidates) feed block beside the topic row gathered for
-#: the similarity term: random draws, picks, the de-duplication sort, scores and the top-k.
-FEED_CELL_BYTES = 100
-#: Feed policies that score without gathering each candidate's topic row
-#: (sim.recommenders.baseline); any other policy is counted as gathering them, for
-#: the similarity term of the engagement and interest policies.
-TOPIC_FREE_FEEDS = ("random", "chronological", "popularity")
-#: An impression: viewer (int32), item (int64) and in-network flag, kept from serving
-#: to the end of the day.
+#: Per item slot while feeds are served: its packed author, harm and removal (int64, item_info).
+FEED_ITEM_BYTES = 8
+#: A cell of the (sessions x candidates) feed block, in buffers reused from block to block:
+#: random draws, candidates and their flags, the policy's and the nudged scores.
+FEED_CELL_BYTES = 64
+#: An impression: viewer (int32), item (int64) and in-network flag, written in place while
+#: feeds are served and freed once engagement has been counted.
 IMPRESSION_BYTES = 13
-#: An impression of the current engagement block, beside the gathered topic and
-#: interest rows: similarity, logit terms and the probability.
-ENGAGE_BLOCK_BYTES = 96
-#: An impression after the engagement blocks: engaged, harm and age flags, report
-#: probabilities and draws.
-ENGAGE_IMPRESSION_BYTES = 32
-#: A group-suggestion probe beside the probed group's topic row: its id (int64) and
-#: the similarity (float32).
-GROUP_PROBE_BYTES = 12
-#: A group-suggestion slot beside its probes and the viewer's gathered interest row:
-#: the followee and co-membership picks and their draws (fitted: 264 at 10**6 accounts).
-GROUP_SLOT_BYTES = 280
+#: An impression's uniform draw, in the current engagement block, and the report draws'
+#: flags and probabilities over it.
+ENGAGE_BLOCK_BYTES = 40
+#: An impression during engagement and its counting: engaged, reported and harm flags,
+#: the harm classes gathered for the counts; and, about three in ten impressions being
+#: engaged with, each engagement's viewer and item (interest drift) and the viewer, item
+#: and author kept for suggestions and contact (the phase's traced peak at 10**6 accounts,
+#: 178 MB, is 11 per impression).
+ENGAGE_IMPRESSION_BYTES = 14
+#: Per account while interests drift: the engagement counts and the engagements grouped
+#: by viewer (row offsets, fill positions).
+ENGAGE_ACCOUNT_BYTES = 24
+#: An impression's share of the engagements kept through suggestions and contact
+#: (viewer, item and author, int64, for about three in ten impressions).
+ENGAGEMENT_BYTES_PER_IMPRESSION = 8
+#: A group-suggestion probe: its id (int64); the similarities are computed in a compiled loop.
+GROUP_PROBE_BYTES = 8
+#: A group-suggestion slot beside its probes: the followee and co-membership picks and their
+#: draws, the merge, the de-duplication sort and the membership checks.
+GROUP_SLOT_BYTES = 200
 #: An account-suggestion slot: both suggesters' picks and draws, the merge, the
-#: de-duplication sort and the checks against the graph (fitted with group
-#: suggestions off: 145).
-ACCOUNT_SLOT_BYTES = 160
+#: de-duplication sort, the checks against the graph and the slots kept for the
+#: recorder (the suggestion phase's traced peak at 10**6 accounts, 430 MB, is 129 per slot).
+ACCOUNT_SLOT_BYTES = 130
 #: Slack over the heaviest moment, for what the allocator keeps of earlier phases:
 #: SLACK for a short run, rising by SLACK_LONG_RUN over the first SLACK_DAYS days
 #: (the freed heap the allocator keeps varies from day to day, so a longer run meets
 #: a worse day: a 100,000-account run peaked at 640-656 MB in 3 days, 691-705 MB in 30,
-#: and no higher from day 19 on).
-SLACK = 1.1
+#: and no higher from day 19 on). Where freed memory is kept for reuse
+#: (:func:`keep_freed_memory`) the building's temporaries stay with the process: a
+#: 10**6-account run peaked at 1,802 MB in 3 days, 1,874 MB in 60 (1,448 MB and 1,772 MB
+#: in 3 and 14 days with malloc's own settings).
+SLACK = 1.15
 SLACK_LONG_RUN = 0.1
 SLACK_DAYS = 30
 
@@ -166,7 +176,7 @@ class Footprint:
         feed: the feed index, one block of ranked sessions, the impressions.
         engage: the engagement draws of a day's impressions.
         suggest: the day's account or group suggestions.
-        rebuild: rebuilding the follow graph and its reverse with the day's follows.
+        rebuild: merging the day's follows into the follow graph and its reverse.
         peak: the estimate: the base plus the heaviest moment, with slack.
     """
 
@@ -332,25 +342,23 @@ def estimate_footprint(cfg: Config, n_accounts: int | None = None) -> Footprint:
     build = max(follows0 * FOLLOW_BUILD_BYTES,
                 follows0 * FOLLOW_BYTES / 2 + memberships0 * MEMBERSHIP_BUILD_BYTES)
     stats = follows0 * FOLLOW_STATS_BYTES
-    # Phase 3: the index of recent items, then blocks of chunk_sessions sessions x
-    # candidates (with one topic row per cell for the similarity term) while the
-    # impressions accumulate; at the end the blocks' pieces are concatenated.
+    # Phase 3: the index of recent items and the per-slot item data, the block buffers of
+    # chunk_sessions sessions x candidates, and the day's impressions as they are written.
     block = min(rec.chunk_sessions, sessions) * rec.candidates
-    topic_row = 0 if rec.feed in TOPIC_FREE_FEEDS else 4 * d
-    feed = (live_recent * FEED_INDEX_ITEM_BYTES + impressions * IMPRESSION_BYTES
-            + max(block * (topic_row + FEED_CELL_BYTES), impressions * IMPRESSION_BYTES))
-    # Phase 4: blocks of impressions with their topic and interest rows, then flags over all.
-    engage = (impressions * IMPRESSION_BYTES + capacity * ITEM_ENGAGE_BYTES
-              + max(min(ENGAGE_BLOCK, impressions) * (8 * d + ENGAGE_BLOCK_BYTES),
-                    impressions * ENGAGE_IMPRESSION_BYTES))
-    # Phase 5: account suggestions, then group suggestions (GROUP_PROBES topic rows per slot).
+    feed = (live_recent * FEED_INDEX_ITEM_BYTES + capacity * FEED_ITEM_BYTES + impressions * IMPRESSION_BYTES
+            + block * FEED_CELL_BYTES)
+    # Phase 4: the impressions still held, their flags and the engagements, the per-account
+    # drift arrays, a block of draws.
+    engage = (impressions * (IMPRESSION_BYTES + ENGAGE_IMPRESSION_BYTES) + capacity * ITEM_ENGAGE_BYTES
+              + n * ENGAGE_ACCOUNT_BYTES + min(ENGAGE_BLOCK, impressions) * ENGAGE_BLOCK_BYTES)
+    # Phase 5 (the impressions are gone; the engagements are kept): account suggestions, then
+    # group suggestions.
     account_slots = active * rec.account_suggestions if rec.accounts != "off" else 0.0
     group_slots = active * rec.group_suggestions if rec.groups != "off" and n_groups else 0.0
-    suggest = impressions * IMPRESSION_BYTES + max(
-        account_slots * ACCOUNT_SLOT_BYTES,
-        group_slots * (GROUP_PROBES * (4 * d + GROUP_PROBE_BYTES) + 4 * d + GROUP_SLOT_BYTES))
-    # Phase 6: the graph and its reverse are rebuilt once a day with the new follows.
-    rebuild = impressions * IMPRESSION_BYTES + follows * FOLLOW_REBUILD_BYTES
+    suggest = impressions * ENGAGEMENT_BYTES_PER_IMPRESSION + max(
+        account_slots * ACCOUNT_SLOT_BYTES, group_slots * (GROUP_PROBES * GROUP_PROBE_BYTES + GROUP_SLOT_BYTES))
+    # Phase 6: the day's follows merged into the graph and its reverse, in place.
+    rebuild = follows * FOLLOW_EDIT_BYTES
 
     parts = dict(base=BASE_BYTES, accounts=accounts, follows=follow_bytes, groups=group_bytes, items=item_bytes,
                  build=build, stats=stats, feed=feed, engage=engage, suggest=suggest, rebuild=rebuild)
@@ -366,7 +374,7 @@ def estimate_peak_bytes(cfg: Config, n_accounts: int | None = None) -> int:
 
     The base (interpreter and libraries) plus the heaviest moment of the run —
     generating the follow graph, computing its statistics, or a day's feed
-    serving, engagement, suggestions or graph rebuild — each on top of the
+    serving, engagement, suggestions or the merge of the day's follows — each on top of the
     arrays alive then (accounts, follows, groups, items), with some slack for
     the allocator. Meant to be at or above the measured peak and within about a
     third of it (``benchmarks/bench_memory.py`` measures both).
