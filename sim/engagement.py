@@ -74,14 +74,15 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
         else:
             engaged[sl] = u < engagement_probability(pop, items, imps.viewer[sl], imps.item[sl], cfg)
 
-    harmful = items.harm[imps.item] > NONE
-    # Reports: one uniform per impression, drawn a block at a time (the same numbers as one draw).
-    reported = np.zeros(n, dtype=bool)
+    # Reports: one uniform per impression, drawn a block at a time (the same numbers as one draw);
+    # a harmful impression is reported if its draw is below the viewer's age group's rate.
+    harmful = np.empty(n, dtype=bool)
+    reported = np.empty(n, dtype=bool)
     for start in range(0, n, BLOCK):
         sl = slice(start, start + BLOCK)
-        is_minor = pop.true_age[imps.viewer[sl]] < ADULT_AGE
-        report_p = np.where(is_minor, cfg.report_harmful_minor, cfg.report_harmful_adult)
-        reported[sl] = harmful[sl] & (uniform(rng, report_p.shape[0]) < report_p)
+        kernels.report_draws(items.harm, NONE, pop.true_age, ADULT_AGE, imps.viewer[sl], imps.item[sl],
+                             uniform(rng, min(BLOCK, n - start)), cfg.report_harmful_minor,
+                             cfg.report_harmful_adult, harmful[sl], reported[sl])
 
     compiled.tally(items.impressions, imps.item, compiled.ALL)
     compiled.tally(items.engagements, imps.item, engaged)

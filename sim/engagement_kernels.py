@@ -1,6 +1,6 @@
 """Compiled loops of engagement (numba): each impression's chance of engagement, and interest drift's sums.
 
-Core objects: :func:`engage_draws`, :func:`grouped_topic_sums`, :data:`EXACT_MAX_DIM`.
+Core objects: :func:`engage_draws`, :func:`report_draws`, :func:`grouped_topic_sums`, :data:`EXACT_MAX_DIM`.
 
 The numpy code these replace gathered a (n, d) block of topic rows and another
 of interest rows for every impression and multiplied them with a stacked
@@ -68,6 +68,19 @@ def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, u, i
         harm_term = (w_harm if harm[s] > none_class else 0.0) * np.float64(affinity[v] - thr)
         logit = np.float64(logit32) + harm_term
         out[i] = u[i] < 1.0 / (1.0 + np.exp(-logit))
+
+
+@njit(**_PAR)
+def report_draws(harm, none_class, true_age, adult_age, viewer, item, u, p_minor, p_adult, harmful, reported):
+    """For each impression ``i`` of (``viewer``, ``item``): ``harmful[i]`` whether its item's class is
+    above ``none_class``, and ``reported[i] = harmful[i] and u[i] < p``, with ``p`` the minors' rate
+    ``p_minor`` for a viewer under ``adult_age`` and ``p_adult`` otherwise (float64, as numpy's
+    ``np.where`` of the two rates gives). Impressions are independent."""
+    for i in prange(item.shape[0]):
+        h = harm[item[i]] > none_class
+        p = p_minor if true_age[viewer[i]] < adult_age else p_adult
+        harmful[i] = h
+        reported[i] = h and u[i] < p
 
 
 @njit(**_PAR)

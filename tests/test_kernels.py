@@ -68,6 +68,24 @@ def test_grouped_topic_sums_add_in_the_order_bincount_does():
         assert sums[:, j].tobytes() == expected.tobytes()
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), p_minor=st.floats(0, 1), p_adult=st.floats(0, 1))
+def test_report_draws_are_numpys_harm_flags_and_age_rates(seed, n, p_minor, p_adult):
+    rng = np.random.default_rng(seed)
+    harm = rng.integers(0, 4, 50).astype(np.int8)
+    true_age = rng.integers(13, 40, 20).astype(np.int8)
+    viewer = rng.integers(0, 20, n).astype(np.int32)
+    item = rng.integers(0, 50, n)
+    u = rng.random(n)
+    u[: n // 4] = p_minor                        # draws equal to a rate are not below it
+    harmful, reported = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+    engagement_kernels.report_draws(harm, NONE, true_age, 18, viewer, item, u, p_minor, p_adult, harmful, reported)
+    expected_harmful = harm[item] > NONE
+    p = np.where(true_age[viewer] < 18, p_minor, p_adult)
+    assert harmful.tolist() == expected_harmful.tolist()
+    assert reported.tolist() == (expected_harmful & (u < p)).tolist()
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), block=st.integers(1, 40), n_engagements=st.integers(0, 400))
 def test_interest_drift_in_blocks_is_the_whole_array_formula(seed, block, n_engagements):
