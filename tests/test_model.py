@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import sim.model as model_module
 from sim.agents import AdultAccount, MinorAccount
 from sim.metrics import COLUMN
 from sim.model import ExposureModel, RandomStreams
@@ -216,3 +219,35 @@ def test_items_removed_at_upload_are_never_shown():
     assert removed_at_upload.sum() > 10
     assert (items.impressions[removed_at_upload] == 0).all()
     assert (items.harm[removed_at_upload] == NONE).any()     # false positives are removed too
+
+
+def test_the_days_impressions_are_freed_before_suggestions_and_contact(monkeypatch):
+    """Suggestions and contact read only the engagements: the impressions (the day's largest arrays) and
+    their per-impression flags are gone by then, and both phases still get every engagement."""
+    model = ExposureModel(tiny_config())
+    rec = model.recorder
+    seen = {}
+    engaged_hook, suggested_hook = rec.engaged, rec.suggested
+
+    def engaged(out, served, day):
+        seen["refs"] = (weakref.ref(served.impressions.viewer), weakref.ref(out.engaged))
+        seen["engagements"] = out.viewer.size
+        return engaged_hook(out, served, day)
+
+    def suggested(out, groups, day):
+        gc.collect()
+        seen["alive at suggestions"] = [ref() is not None for ref in seen["refs"]]
+        return suggested_hook(out, groups, day)
+
+    def contact(*args, **kwargs):
+        engagements = next(a for a in args if hasattr(a, "views_by_cause"))
+        seen["at contact"] = (engagements.viewer.size, engagements.engaged.size)
+        return real_contact(*args, **kwargs)
+
+    real_contact = model_module.contact
+    monkeypatch.setattr(model_module, "contact", contact)
+    rec.engaged, rec.suggested = engaged, suggested
+    model.step()
+    assert seen["engagements"] > 0
+    assert seen["alive at suggestions"] == [False, False]
+    assert seen["at contact"] == (seen["engagements"], 0)
