@@ -36,13 +36,17 @@ _pool_owner: tuple[int, int] = (0, 0)      # (process id, workers) the pool was 
 _pool_lock = threading.Lock()
 
 
-def _workers(extra: int) -> ThreadPoolExecutor:
-    """A pool of ``extra`` threads for this process (re-made after a fork, whose child has no threads)."""
+def _workers() -> ThreadPoolExecutor:
+    """This process's pool: one thread fewer than numba's, the calling thread filling the first part
+    (re-made after a fork, whose child has no threads, or when numba's thread count changes)."""
     global _pool, _pool_owner
+    owner = (os.getpid(), max(1, numba.get_num_threads() - 1))
     with _pool_lock:
-        if _pool is None or _pool_owner != (os.getpid(), extra):
-            _pool = ThreadPoolExecutor(max_workers=extra, thread_name_prefix="exposim-draws")
-            _pool_owner = (os.getpid(), extra)
+        if _pool is None or _pool_owner != owner:
+            if _pool is not None and _pool_owner[0] == owner[0]:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=owner[1], thread_name_prefix="exposim-draws")
+            _pool_owner = owner
         return _pool
 
 
@@ -82,13 +86,13 @@ def uniform(rng: np.random.Generator, size: int | tuple[int, ...] | None = None,
         return out
     start = bit_generator.state
     bounds = [n * p // parts for p in range(parts + 1)]
+    pool = _workers()
     futures = []
     for p in range(1, parts):
         jumped = type(bit_generator)()
         jumped.state = start
         jumped.advance(bounds[p])
-        futures.append(_workers(parts - 1).submit(np.random.Generator(jumped).random,
-                                                  out=flat[bounds[p]:bounds[p + 1]]))
+        futures.append(pool.submit(np.random.Generator(jumped).random, out=flat[bounds[p]:bounds[p + 1]]))
     rng.random(out=flat[:bounds[1]])
     for future in futures:
         future.result()

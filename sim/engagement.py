@@ -101,10 +101,10 @@ def _drift_interests(pop: Population, items: ItemStore, viewer: np.ndarray, item
     """
     if rate == 0 or viewer.size == 0:
         return
-    counts = np.bincount(viewer, minlength=pop.n)
-    who = np.flatnonzero(counts)
     # Each engager's engagements, in impression order: its topic sums are added in that order.
     indptr, order = compiled.group_by_key(viewer, pop.n)
+    counts = np.diff(indptr)
+    who = np.flatnonzero(counts)
     dim = pop.interest.shape[1]
     sums = np.empty((min(DRIFT_BLOCK, who.size), dim), dtype=np.float64)
     for start in range(0, who.size, DRIFT_BLOCK):
