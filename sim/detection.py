@@ -31,10 +31,50 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+# Shift counts and the scale as typed constants: numba keeps uint64 arithmetic in uint64 only when
+# both operands are unsigned.
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+_UNIT = 2.0**-53
+#: Mixed into a detector's key for the draw that decides whether it reads the shared latent.
+_SHARED_KEY = 0x5DEECE66D
+
+
+def _offset(key: int) -> np.uint64:
+    """``key * golden`` modulo 2**64: what SplitMix64 adds to every id under ``key``."""
+    return np.uint64((int(key) * int(_GOLDEN)) % 2**64)
+
+
+@njit(cache=True, nogil=True)
+def _unit(z):
+    """SplitMix64's finaliser of ``z`` (uint64), as a uniform in [0, 1) with 53 random bits."""
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    return np.float64(z >> _S11) * _UNIT
+
+
+@njit(cache=True, nogil=True)
+def _hashed_into(ids, offset, out):
+    for i in range(ids.shape[0]):
+        out[i] = _unit(np.uint64(ids[i]) + offset)
+
+
+@njit(cache=True, nogil=True)
+def _flags_into(ids, latent, target, own, shared, correlation, read_own, mix, above_target, above_other, out):
+    """One pass of :meth:`Detector.flags`: its uniform per id (the latent, its own, or either by the
+    shared draw) against the threshold of the id's kind."""
+    for i in range(ids.shape[0]):
+        v = np.float64(latent[i])
+        if read_own:
+            x = np.uint64(ids[i])
+            if not mix or _unit(x + shared) >= correlation:
+                v = _unit(x + own)
+        out[i] = v >= (above_target if target[i] else above_other)
 
 
 def hashed_uniform(ids: np.ndarray, key: int) -> np.ndarray:
@@ -43,12 +83,10 @@ def hashed_uniform(ids: np.ndarray, key: int) -> np.ndarray:
     Independent across keys and ids for every statistical purpose here; the
     same (id, key) always gives the same number.
     """
-    with np.errstate(over="ignore"):
-        z = np.asarray(ids).astype(np.uint64) + np.uint64(key) * _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _MIX1
-        z = (z ^ (z >> np.uint64(27))) * _MIX2
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    ids = np.asarray(ids)
+    out = np.empty(ids.shape, dtype=np.float64)
+    _hashed_into(np.ascontiguousarray(ids, dtype=np.int64).reshape(-1), _offset(key), out.reshape(-1))
+    return out
 
 
 def detector_key(seed: int, name: str) -> int:
@@ -82,13 +120,23 @@ class Detector:
         own = hashed_uniform(ids, self.key)
         if self.correlation <= 0:
             return own
-        shared = hashed_uniform(ids, self.key ^ 0x5DEECE66D) < self.correlation
+        shared = hashed_uniform(ids, self.key ^ _SHARED_KEY) < self.correlation
         return np.where(shared, latent, own)
 
     def flags(self, ids: np.ndarray, latent: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Which ids it flags: targets with its recall, the others with its false-positive rate."""
-        v = self.draws(ids, latent)
-        return v >= np.where(target, 1.0 - self.recall, 1.0 - self.false_positive_rate)
+        """Which ids it flags: targets with its recall, the others with its false-positive rate.
+
+        The same answer as comparing :meth:`draws` with the threshold of each id's kind, in one
+        compiled pass with no temporaries.
+        """
+        ids, latent, target = np.broadcast_arrays(np.asarray(ids), np.asarray(latent), np.asarray(target))
+        out = np.empty(ids.shape, dtype=bool)
+        _flags_into(np.ascontiguousarray(ids, dtype=np.int64).reshape(-1),
+                    np.ascontiguousarray(latent).reshape(-1), np.ascontiguousarray(target, dtype=bool).reshape(-1),
+                    _offset(self.key), _offset(self.key ^ _SHARED_KEY), float(self.correlation),
+                    self.correlation < 1, 0 < self.correlation < 1,
+                    1.0 - self.recall, 1.0 - self.false_positive_rate, out.reshape(-1))
+        return out
 
 
 def account_latent(rows: np.ndarray, seed: int) -> np.ndarray:

@@ -354,9 +354,14 @@ class SensitiveContentControl(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        flagged = self.flagged_items(self.sensitive, candidates)
-        where = np.ones_like(in_network) if self.everywhere else ~in_network
-        scores[self.covered(viewers)[:, None] & flagged & where & (candidates >= 0)] = -np.inf
+        rows = np.flatnonzero(self.covered(viewers))      # the classifier runs on covered viewers' rows only
+        cand = candidates[rows]
+        remove = (cand >= 0) & self.flagged_items(self.sensitive, cand)
+        if not self.everywhere:
+            remove &= ~in_network[rows]
+        row_scores = scores[rows]
+        row_scores[remove] = -np.inf
+        scores[rows] = row_scores
 
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
         if not self.config.block_producer_follows:
@@ -388,13 +393,16 @@ class FeedFiltering(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        protected = self.covered(viewers)[:, None] & (candidates >= 0)
-        flagged = protected & self.flagged_items(self.filtered | self.downranked, candidates)
-        demote = flagged & self.downranked[self.items.harm[np.maximum(candidates, 0)]]
-        scores[flagged & ~demote] = -np.inf
+        rows = np.flatnonzero(self.covered(viewers))      # the classifier runs on protected viewers' rows only
+        cand = candidates[rows]
+        flagged = (cand >= 0) & self.flagged_items(self.filtered | self.downranked, cand)
+        demote = flagged & self.downranked[self.items.harm[np.maximum(cand, 0)]]
+        row_scores = scores[rows]
+        row_scores[flagged & ~demote] = -np.inf
         factor = self.config.downrank_factor
         # A factor of 0 means "never show": removal, not a score of zero that could still fill a slot.
-        scores[demote] = scores[demote] * factor if factor > 0 else -np.inf
+        row_scores[demote] = row_scores[demote] * factor if factor > 0 else -np.inf
+        scores[rows] = row_scores
 
 
 @registry.register("safeguard", "hash_matching")

@@ -100,3 +100,38 @@ def test_false_positives_follow_the_latent_too():
     removed = classifier_scores(harm, cfg, latent) >= REMOVAL_THRESHOLD
     flagged = Detector(0.9, 0.01, 1.0, 8).flags(np.arange(N), latent, np.zeros(N, bool))
     assert (flagged == removed).mean() > 0.9999
+
+
+def _splitmix_reference(ids: np.ndarray, key: int) -> np.ndarray:
+    """SplitMix64's finaliser over ``id + key * golden`` in plain numpy (wrapping uint64 arithmetic)."""
+    with np.errstate(over="ignore"):
+        z = ids.astype(np.uint64) + np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-1, 2**62), min_size=0, max_size=60), st.integers(0, 2**64 - 1))
+def test_the_compiled_hash_is_splitmix64_bit_for_bit(ids, key):
+    ids = np.array(ids, dtype=np.int64)
+    assert hashed_uniform(ids, key).tobytes() == _splitmix_reference(ids, key).tobytes()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 9), st.sampled_from([0.0, 1e-9, 0.3, 0.5, 0.999, 1.0]),
+       st.floats(0, 1), st.floats(0, 1), st.integers(0, 2**64 - 1), st.integers(0, 2**32))
+def test_flags_in_one_pass_equal_the_draws_against_the_thresholds(rows, cols, rho, recall, fpr, key, seed):
+    """``flags`` (compiled, fused) gives what ``draws`` >= the kind's threshold gives, for any shape and
+    correlation, the ends included (0: own draws only; 1: the latent only)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(-1, 10**6, size=(rows, cols))
+    latent = rng.random((rows, cols)).astype(np.float32)
+    latent.flat[::3] = np.float32(1.0 - recall)          # draws exactly at a threshold
+    target = rng.random((rows, cols)) < 0.4
+    det = Detector(recall, fpr, rho, key)
+    expected = det.draws(ids, latent) >= np.where(target, 1.0 - recall, 1.0 - fpr)
+    got = det.flags(ids, latent, target)
+    assert got.shape == (rows, cols) and got.dtype == bool
+    np.testing.assert_array_equal(got, expected)
