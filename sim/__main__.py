@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> None:
             argv.append(f"hydra.callbacks.exposim_sweep.plan_file={preflight.quoted(plan_file)}")
     sys.argv = [sys.argv[0], *argv]
     try:
-        app.hydra_main()
+        if plan_file is not None:
+            with preflight.jobs_composed_once(checked):
+                app.hydra_main()
+        else:
+            app.hydra_main()
     except SystemExit as exc:
         if exc.code == 1 and checked is not None and checked.multirun:
             # A job failed (Hydra stops before the sweep's end) or left no result: say where things stand.

@@ -1,6 +1,6 @@
 """Checking a command line before Hydra runs it: a refused command writes nothing.
 
-Core objects: :func:`check`, :class:`Checked`, :class:`PlannedRun`,
+Core objects: :func:`check`, :func:`jobs_composed_once`, :class:`Checked`, :class:`PlannedRun`,
 :func:`check_writable`.
 
 Hydra creates the run folder (with ``.hydra/`` and a log file) before it calls
@@ -30,10 +30,13 @@ import dataclasses
 import difflib
 import importlib.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_automatic_config_search_path, get_args_parser
 from hydra.core.global_hydra import GlobalHydra
@@ -380,6 +383,37 @@ def _check(args: Any, argv: list[str]) -> Checked:
     if concurrent is not None:
         _check_memory([r.config for r in runs], concurrent)
     return Checked(True, sweep_dir, runs, pinned)
+
+
+@contextmanager
+def jobs_composed_once(checked: Checked) -> Iterator[None]:
+    """While Hydra runs a sweep :func:`check` passed, its basic sweeper does not compose the jobs again.
+
+    Before it launches a batch, Hydra's basic sweeper composes every job of it
+    (``Sweeper.validate_batch_is_legal``) to fail early, which is what
+    :func:`check` has just done with the same config loader and the same
+    overrides: four seconds of a 30-job sweep spent on a second, identical
+    composition. Inside this block a batch made only of checked jobs is taken
+    as composed; any other job (none is expected) is composed as Hydra would.
+    The launcher still composes each job where it runs it.
+    """
+    known = {tuple(run.overrides) for run in checked.runs or []}
+    hydra_validation = BasicSweeper.validate_batch_is_legal
+
+    def validate_unchecked(sweeper: BasicSweeper, batch: Any) -> None:
+        unchecked = [job for job in batch if tuple(job) not in known]
+        if unchecked:
+            hydra_validation(sweeper, unchecked)
+
+    patched = "validate_batch_is_legal" in vars(BasicSweeper)
+    BasicSweeper.validate_batch_is_legal = validate_unchecked
+    try:
+        yield
+    finally:
+        if patched:
+            BasicSweeper.validate_batch_is_legal = hydra_validation
+        else:
+            del BasicSweeper.validate_batch_is_legal
 
 
 def _check_folders(runs: list[PlannedRun]) -> None:

@@ -328,3 +328,34 @@ def test_a_change_to_the_source_recomputes_every_run_and_says_why(tmp_path):
     assert "0 already complete (kept), 2 to run" in said
     assert "2 run(s) recomputed because it was made by different code" in said
     assert all(finished(sweep_dir)[name] != t for name, t in made.items())
+
+
+# --- the sweeper takes the preflight's compositions ------------------------------------------------------
+
+
+class _CountingLoader:
+    def __init__(self) -> None:
+        self.composed: list[list[str]] = []
+
+    def load_sweep_config(self, master_config, sweep_overrides):
+        self.composed.append(list(sweep_overrides))
+
+
+def test_hydra_composes_only_the_jobs_the_preflight_did_not_check():
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    from sim.preflight import Checked, PlannedRun, jobs_composed_once
+
+    sweeper = BasicSweeper(max_batch_size=None, params=None)
+    sweeper.config, sweeper.config_loader = object(), _CountingLoader()
+    checked = Checked(True, Path("sweep"), [PlannedRun(["seed=1"], Config(), Path("sweep/a")),
+                                            PlannedRun(["seed=2"], Config(), Path("sweep/b"))], [])
+    with jobs_composed_once(checked):
+        sweeper.validate_batch_is_legal([["seed=1"], ["seed=2"]])
+        assert sweeper.config_loader.composed == []
+        sweeper.validate_batch_is_legal([["seed=2"], ["seed=3"]])
+        assert sweeper.config_loader.composed == [["seed=3"]]
+    # Outside the block Hydra's own validation is back: every job composed.
+    sweeper.config_loader = _CountingLoader()
+    sweeper.validate_batch_is_legal([["seed=1"], ["seed=2"]])
+    assert sweeper.config_loader.composed == [["seed=1"], ["seed=2"]]
