@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_automatic_config_search_path, get_args_parser
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
+from hydra.plugins.sweeper import Sweeper
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -387,33 +387,33 @@ def _check(args: Any, argv: list[str]) -> Checked:
 
 @contextmanager
 def jobs_composed_once(checked: Checked) -> Iterator[None]:
-    """While Hydra runs a sweep :func:`check` passed, its basic sweeper does not compose the jobs again.
+    """While Hydra runs a sweep :func:`check` passed, its sweeper does not compose the jobs again.
 
     Before it launches a batch, Hydra's basic sweeper composes every job of it
     (``Sweeper.validate_batch_is_legal``) to fail early, which is what
     :func:`check` has just done with the same config loader and the same
     overrides: four seconds of a 30-job sweep spent on a second, identical
     composition. Inside this block a batch made only of checked jobs is taken
-    as composed; any other job (none is expected) is composed as Hydra would.
-    The launcher still composes each job where it runs it.
+    as composed; any other job is composed as Hydra would. The launcher still
+    composes each job where it runs it.
+
+    The method is replaced on Hydra's ``Sweeper`` base class: Hydra loads its
+    plugins by executing their modules again, so the ``BasicSweeper`` class it
+    instantiates is not the one an import gives.
     """
     known = {tuple(run.overrides) for run in checked.runs or []}
-    hydra_validation = BasicSweeper.validate_batch_is_legal
+    hydra_validation = Sweeper.validate_batch_is_legal
 
-    def validate_unchecked(sweeper: BasicSweeper, batch: Any) -> None:
+    def validate_unchecked(sweeper: Sweeper, batch: Any) -> None:
         unchecked = [job for job in batch if tuple(job) not in known]
         if unchecked:
             hydra_validation(sweeper, unchecked)
 
-    patched = "validate_batch_is_legal" in vars(BasicSweeper)
-    BasicSweeper.validate_batch_is_legal = validate_unchecked
+    Sweeper.validate_batch_is_legal = validate_unchecked  # type: ignore[method-assign]
     try:
         yield
     finally:
-        if patched:
-            BasicSweeper.validate_batch_is_legal = hydra_validation
-        else:
-            del BasicSweeper.validate_batch_is_legal
+        Sweeper.validate_batch_is_legal = hydra_validation  # type: ignore[method-assign]
 
 
 def _check_folders(runs: list[PlannedRun]) -> None:

@@ -342,11 +342,13 @@ class _CountingLoader:
 
 
 def test_hydra_composes_only_the_jobs_the_preflight_did_not_check():
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.plugins import Plugins
 
     from sim.preflight import Checked, PlannedRun, jobs_composed_once
 
-    sweeper = BasicSweeper(max_batch_size=None, params=None)
+    # The class Hydra instantiates: its plugin scan executes the module again, so not the imported one.
+    basic = Plugins.instance().class_name_to_class["hydra._internal.core_plugins.basic_sweeper.BasicSweeper"]
+    sweeper = basic(max_batch_size=None, params=None)
     sweeper.config, sweeper.config_loader = object(), _CountingLoader()
     checked = Checked(True, Path("sweep"), [PlannedRun(["seed=1"], Config(), Path("sweep/a")),
                                             PlannedRun(["seed=2"], Config(), Path("sweep/b"))], [])
