@@ -41,9 +41,11 @@ from hydra._internal.utils import create_automatic_config_search_path, get_args_
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
+from hydra.core.singleton import Singleton
 from hydra.errors import HydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import RunMode
+from joblib import delayed
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -365,16 +367,11 @@ def _check(args: Any, argv: list[str]) -> Checked:
     if jobs is None:
         return Checked(True, sweep_dir, None, pinned)
     runs, errors = [], []
-    for job in jobs:
-        try:
-            job_cfg = loader.load_sweep_config(master, job)
-            config = _run_config(job_cfg, job, parser, groups)
-        except (ConfigError, HydraException, OmegaConfBaseException) as exc:
-            message = exc if isinstance(exc, ConfigError) else _composition_error(exc, [])
-            errors.append(f"  job {' '.join(job) or '(no overrides)'}: {message}")
-            continue
-        out_dir = Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir)
-        runs.append(PlannedRun(job, config, out_dir))
+    for job, outcome in zip(jobs, _compose_jobs(loader, master, jobs, groups)):
+        if isinstance(outcome, PlannedRun):
+            runs.append(outcome)
+        else:
+            errors.append(f"  job {' '.join(job) or '(no overrides)'}: {outcome}")
     if errors:
         raise ConfigError(f"{len(errors)} of {len(jobs)} jobs of the sweep have an invalid config; "
                           "nothing was run:\n" + "\n".join(errors))
@@ -414,6 +411,62 @@ def jobs_composed_once(checked: Checked) -> Iterator[None]:
         yield
     finally:
         Sweeper.validate_batch_is_legal = hydra_validation  # type: ignore[method-assign]
+
+
+def _compose_job(loader: Any, master: DictConfig, job: list[str], groups: list[str]) -> PlannedRun | str:
+    """Compose and check one job of a sweep: its planned run, or what is wrong with it."""
+    parser = OverridesParser.create(config_loader=loader)
+    try:
+        job_cfg = loader.load_sweep_config(master, job)
+        config = _run_config(job_cfg, job, parser, groups)
+    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+        return str(exc if isinstance(exc, ConfigError) else _composition_error(exc, []))
+    return PlannedRun(job, config, Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir))
+
+
+def _compose_share(loader: Any, master: DictConfig, jobs: list[list[str]], groups: list[str],
+                   singletons: dict[Any, Any]) -> list[PlannedRun | str]:
+    """:func:`_compose_job` for a worker's share of the jobs, after taking on Hydra's global state
+    (its config store and plugins), as Hydra's joblib launcher gives it to each job."""
+    Singleton.set_state(singletons)
+    return [_compose_job(loader, master, job, groups) for job in jobs]
+
+
+def _compose_jobs(loader: Any, master: DictConfig, jobs: list[list[str]],
+                  groups: list[str]) -> list[PlannedRun | str]:
+    """:func:`_compose_job` for every job: in the joblib launcher's own worker processes when the sweep
+    runs on it, otherwise here, one after another.
+
+    The workers are started with the launcher's settings, so the launcher finds
+    them running and reuses them (joblib keeps one pool per process): the
+    compositions are shared between the cores, each worker taking every n-th
+    job, and the workers have imported exposim before the first job arrives.
+    """
+    pool, workers = _launcher_pool(master, len(jobs))
+    if pool is None or workers < 2:
+        return [_compose_job(loader, master, job, groups) for job in jobs]
+    singletons = Singleton.get_state()
+    shares = pool(delayed(_compose_share)(loader, master, jobs[w::workers], groups, singletons)
+                  for w in range(workers))
+    outcomes: list[PlannedRun | str] = [""] * len(jobs)
+    for w, share in enumerate(shares):
+        outcomes[w::workers] = share
+    return outcomes
+
+
+def _launcher_pool(master: DictConfig, n_jobs: int) -> tuple[Any, int]:
+    """A ``joblib.Parallel`` set up as Hydra's joblib launcher will set up its own, and how many
+    workers it runs; ``(None, 1)`` for another launcher."""
+    settings = OmegaConf.select(master, "hydra.launcher")
+    if settings is None or str(settings.get("_target_", "")).rsplit(".", 1)[-1] != "JoblibLauncher":
+        return None, 1
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import Parallel
+
+    kwargs = {k: v for k, v in OmegaConf.to_container(settings, resolve=True).items() if k != "_target_"}
+    kwargs["backend"] = "loky"          # as the launcher does
+    process_joblib_cfg(kwargs)
+    return Parallel(**kwargs), _concurrency(master, n_jobs) or 1
 
 
 def _check_folders(runs: list[PlannedRun]) -> None:

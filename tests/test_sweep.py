@@ -361,3 +361,26 @@ def test_hydra_composes_only_the_jobs_the_preflight_did_not_check():
     sweeper.config_loader = _CountingLoader()
     sweeper.validate_batch_is_legal([["seed=1"], ["seed=2"]])
     assert sweeper.config_loader.composed == [["seed=1"], ["seed=2"]]
+
+
+def test_the_launchers_workers_check_the_jobs_as_this_process_does(tmp_path):
+    """With the joblib launcher, the preflight composes the jobs in the launcher's worker processes:
+    the same runs, configs and folders, in the same order, and the same refusal for a bad value."""
+    from sim import preflight
+    from sim.config import ConfigError
+
+    args = ["-m", *TINY, "safeguards=none,all_on", "replicate=0,1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    here = preflight.check([*args, "hydra/launcher=basic"])
+    there = preflight.check([*args, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+    assert len(here.runs) == 6
+    assert [r.overrides for r in there.runs] == [r.overrides for r in here.runs]
+    assert [r.out_dir for r in there.runs] == [r.out_dir for r in here.runs]
+    assert [r.config for r in there.runs] == [r.config for r in here.runs]
+
+    bad = [*args, "population.minor_share=0.2,1.5"]
+    with pytest.raises(ConfigError) as serial:
+        preflight.check([*bad, "hydra/launcher=basic"])
+    with pytest.raises(ConfigError) as parallel:
+        preflight.check([*bad, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+    assert str(parallel.value) == str(serial.value)
+    assert "6 of 12 jobs" in str(serial.value)
