@@ -8,8 +8,29 @@ Import name ``sim``. The core (``ExposureModel``, ``Config``, ``run``) needs no 
     model.summary()["minor_harm_prevalence_per_10k"]
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from sim.config import Config, ConfigError, validate
-from sim.model import ExposureModel
-from sim.runner import RunResult, run
 
 __all__ = ["Config", "ConfigError", "ExposureModel", "RunResult", "run", "validate"]
+
+#: Loaded on first use: the model brings Mesa and the compiled kernels (about two seconds), which
+#: ``python -m sim`` does not need in a process that only checks and launches a sweep.
+_LAZY = {"ExposureModel": "sim.model", "RunResult": "sim.runner", "run": "sim.runner"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -23,7 +23,6 @@ from tqdm import tqdm
 
 from sim.compose import CONFIG_DIR, to_config
 from sim.config import CONFIG_ERROR_EXIT, ConfigError, validate
-from sim.runner import run
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +77,8 @@ def hydra_main(cfg: DictConfig) -> dict[str, float]:
     hc = HydraConfig.get()
     single = hc.mode != RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
+    from sim.runner import run          # the model and its kernels: only where a job runs
+
     try:
         config = validate(to_config(cfg))
         # A long single run shows a bar over days (on a terminal only; jobs of a sweep log instead).
