@@ -689,6 +689,7 @@ def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f)
     b, c = candidates.shape
     width = max(min(k, c), 1)
     best = np.empty((b, width), dtype=np.int64)
+    best_scores = np.empty((b, width), dtype=scores.dtype)      # the list's scores, beside it
     shown = np.empty(b, dtype=np.int64)
     use_top = top.shape[0] == b and top.shape[0] > 0
     for r in prange(b):
@@ -700,22 +701,26 @@ def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f)
         else:
             # Insertion into a best-first list of at most k: a cell enters only if it beats the
             # current k-th (a tie stays behind the earlier position).
+            # The list's scores are kept beside its positions, so a comparison reads no other row.
+            top_scores = best_scores[r]
             m = 0
             for j in range(c):
                 s = scores[r, j]
                 if not s > -np.inf:           # -inf and NaN never reach the top
                     continue
                 if m == k:
-                    if not s > scores[r, row[k - 1]]:
+                    if not s > top_scores[k - 1]:
                         continue
                     i = k - 1
                 else:
                     i = m
                     m += 1
-                while i > 0 and s > scores[r, row[i - 1]]:
+                while i > 0 and s > top_scores[i - 1]:
                     row[i] = row[i - 1]
+                    top_scores[i] = top_scores[i - 1]
                     i -= 1
                 row[i] = j
+                top_scores[i] = s
         # Keep the shown ones (a finite score and a real item), in order, at the front of the row.
         n_row = 0
         for q in range(m):
