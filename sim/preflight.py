@@ -275,10 +275,14 @@ def check_writable(folder: Path, key: str) -> None:
         raise ConfigError(f"{key}={folder}: cannot be used ({exc.strerror or exc})") from None
 
 
+def _launcher_name(master: DictConfig) -> str:
+    """The class name of the sweep's Hydra launcher (Hydra's own config names it by import path)."""
+    return str(OmegaConf.select(master, "hydra.launcher._target_") or "").rsplit(".", 1)[-1]
+
+
 def _concurrency(master: DictConfig, n_runs: int) -> int | None:
     """How many runs share this machine's memory at once (None: they run elsewhere)."""
-    target = OmegaConf.select(master, "hydra.launcher._target_") or ""
-    name = target.rsplit(".", 1)[-1]
+    name = _launcher_name(master)
     if name not in LOCAL_LAUNCHERS:
         return None
     if name == "JoblibLauncher":
@@ -457,9 +461,9 @@ def _compose_jobs(loader: Any, master: DictConfig, jobs: list[list[str]],
 def _launcher_pool(master: DictConfig, n_jobs: int) -> tuple[Any, int]:
     """A ``joblib.Parallel`` set up as Hydra's joblib launcher will set up its own, and how many
     workers it runs; ``(None, 1)`` for another launcher."""
-    settings = OmegaConf.select(master, "hydra.launcher")
-    if settings is None or str(settings.get("_target_", "")).rsplit(".", 1)[-1] != "JoblibLauncher":
+    if _launcher_name(master) != "JoblibLauncher":
         return None, 1
+    settings = OmegaConf.select(master, "hydra.launcher")
     from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from joblib import Parallel
 

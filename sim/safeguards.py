@@ -134,6 +134,12 @@ class Safeguard:
         return Detector(recall, false_positive_rate, self.correlation,
                         detector_key(self.seed, f"{self.name}{part}"))
 
+    def covered_rows(self, viewers: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of a feed block whose viewer this safeguard covers, and their candidates: a feed
+        filter classifies only those (a detector's answer is fixed per item, so the rest need none)."""
+        rows = np.flatnonzero(self.covered(viewers))
+        return rows, candidates[rows]
+
     def flagged_items(self, classes: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Candidates this safeguard's classifier flags: items of ``classes`` with its recall, any other
         item with its false-positive rate (fixed per item, :mod:`sim.detection`)."""
@@ -354,8 +360,7 @@ class SensitiveContentControl(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        rows = np.flatnonzero(self.covered(viewers))      # the classifier runs on covered viewers' rows only
-        cand = candidates[rows]
+        rows, cand = self.covered_rows(viewers, candidates)
         remove = (cand >= 0) & self.flagged_items(self.sensitive, cand)
         if not self.everywhere:
             remove &= ~in_network[rows]
@@ -393,8 +398,7 @@ class FeedFiltering(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        rows = np.flatnonzero(self.covered(viewers))      # the classifier runs on protected viewers' rows only
-        cand = candidates[rows]
+        rows, cand = self.covered_rows(viewers, candidates)
         flagged = (cand >= 0) & self.flagged_items(self.filtered | self.downranked, cand)
         demote = flagged & self.downranked[self.items.harm[np.maximum(cand, 0)]]
         row_scores = scores[rows]
