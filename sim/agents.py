@@ -11,6 +11,8 @@ visualisation work without a second copy of the state.
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from typing import Protocol
 
 import mesa
@@ -32,8 +34,31 @@ class AccountModel(Protocol):
     steps: int                  # days run so far (Mesa's step counter)
 
 
+class _IdCounters:
+    """Each model's counter of agent ids, held without keeping the model alive.
+
+    Mesa 3.3's ``Agent.__init__`` numbers agents with ``next(self._ids[model])``
+    from a dict on the ``Agent`` class that holds every model it has seen: a
+    process that builds model after model (a sweep's worker, the classroom page)
+    then keeps every world it ran (mesa/mesa#3179, fixed in 3.4 by numbering in
+    ``Model.register_agent``, where this is unused). The same ids, 1, 2, ... per
+    model, from a mapping whose keys are weak references.
+    """
+
+    def __init__(self) -> None:
+        self._counters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __getitem__(self, model) -> itertools.count:
+        counter = self._counters.get(model)
+        if counter is None:
+            counter = self._counters[model] = itertools.count(1)
+        return counter
+
+
 class AccountView(mesa.Agent):
     """One account, seen through its row in the population arrays."""
+
+    _ids = _IdCounters()
 
     def __init__(self, model: AccountModel, row: int) -> None:
         super().__init__(model)

@@ -125,6 +125,22 @@ def test_large_worlds_create_views_on_demand():
     assert view.row == 5 and len(model.agents) == 1 and model.account(5) is view
 
 
+def test_a_model_is_freed_once_dropped_and_ids_count_from_one_per_model():
+    """A process that runs world after world (a sweep's worker, the classroom page) must not keep them:
+    nothing outside a model may hold it (Mesa 3.3's agent-id counters did, per model, for good)."""
+    first = ExposureModel(tiny_config())
+    second = ExposureModel(tiny_config())
+    n = first.population.n
+    for model in (first, second):
+        assert sorted(agent.unique_id for agent in model.agents) == list(range(1, n + 1))
+    first.step()
+    gone = weakref.ref(first)
+    del first
+    gc.collect()
+    assert gone() is None
+    assert second.account(n - 1).unique_id == n
+
+
 def test_decoys_are_minors_registered_as_configured_and_measured_apart():
     model = ExposureModel(tiny_config(**{"decoys.n": 6, "decoys.age": 13, "decoys.declared_age": 21}))
     pop = model.population
