@@ -8,7 +8,9 @@ Usage:
 Each sweep runs in a fresh temporary folder through the real command line
 (`python -m sim -m experiment=<study> hydra.launcher.n_jobs=<n>`), with the
 end-of-sweep comparison switched off, and prints wall seconds, runs per
-minute and the speed-up over the first worker count. It then checks that
+minute, the speed-up over the first worker count and the peak resident memory
+of the sweep's largest process (a worker runs one job after another: its peak
+should be one run's, however many runs it has done). It then checks that
 every run's tables are byte-identical across worker counts (a sweep's
 results must not depend on how it was scheduled). Asserts nothing about time.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -45,17 +48,23 @@ def main() -> int:
             cmd = [sys.executable, "-m", "sim", "-m", f"experiment={args.study}", *args.overrides,
                    f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={n}",
                    "hydra.callbacks.exposim_sweep.compare=false"]
+            log = Path(tmp) / f"workers{n}.log"
             start = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+            with open(log, "w") as out:
+                proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+                # wait4's usage covers the command and the workers it reaped: ru_maxrss is the largest one's peak.
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
             wall = time.perf_counter() - start
             if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
+                print(log.read_text()[-3000:], file=sys.stderr)
                 return proc.returncode
             runs = len(list(sweep_dir.glob("*/manifest.json")))
             results.append((n, wall, runs, digests(sweep_dir)))
             base = results[0][1]
             print(f"{args.study}: {runs} runs, {n} worker(s): {wall:7.1f} s wall, "
-                  f"{runs / wall * 60:5.1f} runs/min, speed-up x{base / wall:.2f}", flush=True)
+                  f"{runs / wall * 60:5.1f} runs/min, speed-up x{base / wall:.2f}, "
+                  f"largest process's peak RSS {usage.ru_maxrss / 1024:,.0f} MB", flush=True)
     same = all(r[3] == results[0][3] for r in results[1:])
     print(f"tables byte-identical across worker counts: {'yes' if same else 'NO'}")
     return 0 if same else 1
