@@ -29,6 +29,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def bench_config(accounts: int, days: int, feed: str = "engagement", seed: int = 0, decoys: int = 20) -> Config:
+    """The default world at ``accounts`` accounts for ``days`` days (the benchmarks' common config)."""
+    cfg = Config(seed=seed, days=days)
+    cfg.population.n = accounts
+    cfg.recommender.feed = feed
+    cfg.decoys.n = decoys
+    cfg.measure_days = min(cfg.measure_days, days)       # a short run is measured whole
+    cfg.decoys.join_day = min(cfg.decoys.join_day, days)
+    return validate(cfg)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -41,13 +52,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
     args = parser.parse_args(argv)
 
-    cfg = Config(seed=args.seed, days=args.days)
-    cfg.population.n = args.accounts
-    cfg.recommender.feed = args.feed
-    cfg.decoys.n = args.decoys
-    cfg.measure_days = min(cfg.measure_days, args.days)       # a short run is measured whole
-    cfg.decoys.join_day = min(cfg.decoys.join_day, args.days)
-    validate(cfg)
+    cfg = bench_config(args.accounts, args.days, args.feed, args.seed, args.decoys)
     if not args.system_malloc:
         print(f"freed memory reused: {keep_freed_memory(cfg)}")
 

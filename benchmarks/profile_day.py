@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sim.model as model_module  # noqa: E402
-from sim.config import Config, validate  # noqa: E402
+from bench_model import bench_config  # noqa: E402
 from sim.model import ExposureModel  # noqa: E402
 from sim.resources import keep_freed_memory  # noqa: E402
 
@@ -70,13 +70,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
     args = parser.parse_args(argv)
 
-    cfg = Config(seed=args.seed, days=args.days)
-    cfg.population.n = args.accounts
-    cfg.recommender.feed = args.feed
-    cfg.decoys.n = args.decoys
-    cfg.measure_days = min(cfg.measure_days, args.days)
-    cfg.decoys.join_day = min(cfg.decoys.join_day, args.days)
-    validate(cfg)
+    cfg = bench_config(args.accounts, args.days, args.feed, args.seed, args.decoys)
     if not args.system_malloc:
         print(f"freed memory reused: {keep_freed_memory(cfg)}")
 
