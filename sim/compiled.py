@@ -1,7 +1,7 @@
 """Compiled counting loops (numba) shared by the state and behaviour layers, and cache-line-aligned arrays.
 
 Core objects: :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`group_by_key`,
-:func:`aligned_empty`, :func:`cache_aligned`.
+:func:`removed_viewers`, :func:`aligned_empty`, :func:`cache_aligned`.
 
 ``np.bincount`` over a day's impressions needs the labels gathered first and
 then cast to the platform's integer (at ten million accounts, a day's 150
@@ -102,3 +102,30 @@ def group_by_key(keys, n_keys):
         order[fill[k]] = i
         fill[k] += 1
     return indptr, order
+
+
+@njit(**_JIT)
+def removed_viewers(before, scores, candidates, viewers, harm, benign_class):
+    """The viewer of every real candidate (slot >= 0) whose score was finite (``before``) and no longer
+    is, in row-major order, split by its item's class: ``(benign, harmful)``, ``benign`` being the
+    candidates of class ``benign_class``. (``np.nonzero(before & ~np.isfinite(scores) &
+    (candidates >= 0))``'s rows, split by ``harm[candidates] == benign_class``, in one pass.)"""
+    b, c = candidates.shape
+    benign = np.empty(b * c, dtype=viewers.dtype)     # at most every cell; pages untouched stay unallocated
+    harmful = np.empty(b * c, dtype=viewers.dtype)
+    ib = 0
+    ih = 0
+    for r in range(b):
+        for j in range(c):
+            if np.isfinite(scores[r, j]) or not before[r, j]:
+                continue
+            s = candidates[r, j]
+            if s < 0:
+                continue
+            if harm[s] == benign_class:
+                benign[ib] = viewers[r]
+                ib += 1
+            else:
+                harmful[ih] = viewers[r]
+                ih += 1
+    return benign[:ib].copy(), harmful[:ih].copy()

@@ -64,17 +64,46 @@ def _hashed_into(ids, offset, out):
         out[i] = _unit(np.uint64(ids[i]) + offset)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _flag(id_, latent, target, own, shared, correlation, read_own, mix, above_target, above_other):
+    """Whether one id is flagged: its uniform (the latent, its own, or either by the shared draw)
+    against the threshold of its kind (the arguments are :meth:`Detector.operating_point`'s)."""
+    v = np.float64(latent)
+    if read_own:
+        x = np.uint64(id_)
+        if not mix or _unit(x + shared) >= correlation:
+            v = _unit(x + own)
+    return v >= (above_target if target else above_other)
+
+
 @njit(cache=True, nogil=True)
 def _flags_into(ids, latent, target, own, shared, correlation, read_own, mix, above_target, above_other, out):
-    """One pass of :meth:`Detector.flags`: its uniform per id (the latent, its own, or either by the
-    shared draw) against the threshold of the id's kind."""
+    """One pass of :meth:`Detector.flags`: :func:`_flag` for every id."""
     for i in range(ids.shape[0]):
-        v = np.float64(latent[i])
-        if read_own:
-            x = np.uint64(ids[i])
-            if not mix or _unit(x + shared) >= correlation:
-                v = _unit(x + own)
-        out[i] = v >= (above_target if target[i] else above_other)
+        out[i] = _flag(ids[i], latent[i], target[i], own, shared, correlation, read_own, mix, above_target,
+                       above_other)
+
+
+@njit(cache=True, nogil=True)
+def _filter_rows_into(rows, candidates, in_network, scores, item_id, detect_u, harm, target_classes,
+                      demoted_classes, factor, out_of_network_only, own, shared, correlation, read_own, mix,
+                      above_target, above_other):
+    """:meth:`Detector.filter_feed`: for each real candidate of ``rows`` (out-of-network only, if asked)
+    that :func:`_flag` flags, its score becomes ``-inf``, or for a demoted class ``score * factor``
+    (``-inf`` when ``factor`` is 0)."""
+    for r in rows:
+        for j in range(candidates.shape[1]):
+            s = candidates[r, j]
+            if s < 0 or (out_of_network_only and in_network[r, j]):
+                continue
+            h = harm[s]
+            if not _flag(item_id[s], detect_u[s], target_classes[h], own, shared, correlation, read_own, mix,
+                         above_target, above_other):
+                continue
+            if demoted_classes[h] and factor > 0:
+                scores[r, j] = scores[r, j] * factor
+            else:
+                scores[r, j] = -np.inf
 
 
 def hashed_uniform(ids: np.ndarray, key: int) -> np.ndarray:
@@ -123,6 +152,12 @@ class Detector:
         shared = hashed_uniform(ids, self.key ^ _SHARED_KEY) < self.correlation
         return np.where(shared, latent, own)
 
+    def operating_point(self) -> tuple:
+        """What the compiled flag test reads: the keys' offsets, the correlation and its two cases,
+        and the thresholds for target and other ids."""
+        return (_offset(self.key), _offset(self.key ^ _SHARED_KEY), float(self.correlation), self.correlation < 1,
+                0 < self.correlation < 1, 1.0 - self.recall, 1.0 - self.false_positive_rate)
+
     def flags(self, ids: np.ndarray, latent: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Which ids it flags: targets with its recall, the others with its false-positive rate.
 
@@ -133,10 +168,35 @@ class Detector:
         out = np.empty(ids.shape, dtype=bool)
         _flags_into(np.ascontiguousarray(ids, dtype=np.int64).reshape(-1),
                     np.ascontiguousarray(latent).reshape(-1), np.ascontiguousarray(target, dtype=bool).reshape(-1),
-                    _offset(self.key), _offset(self.key ^ _SHARED_KEY), float(self.correlation),
-                    self.correlation < 1, 0 < self.correlation < 1,
-                    1.0 - self.recall, 1.0 - self.false_positive_rate, out.reshape(-1))
+                    *self.operating_point(), out.reshape(-1))
         return out
+
+    def filter_feed(self, rows: np.ndarray, candidates: np.ndarray, in_network: np.ndarray, scores: np.ndarray,
+                    item_id: np.ndarray, detect_u: np.ndarray, harm: np.ndarray, target_classes: np.ndarray,
+                    demoted_classes: np.ndarray | None = None, factor: float = 0.0,
+                    out_of_network_only: bool = False) -> None:
+        """A feed filter's action on a block of feeds, in place: the flagged candidates of ``rows`` go.
+
+        Each real candidate (slot >= 0) of the listed rows is flagged as :meth:`flags` would flag its
+        item (``item_id``, ``detect_u``; a target if its ``harm`` class is in ``target_classes``).
+        A flagged candidate's score becomes ``-inf`` (removed), or, if its class is in
+        ``demoted_classes``, is multiplied by ``factor`` (a factor of 0 removes it too).
+
+        Args:
+            rows: the block's rows to filter (the viewers the filter covers).
+            candidates, in_network, scores: the block (B, C), as the ``filter_feed`` hook gets it.
+            item_id, detect_u, harm: per item slot (the item store's arrays).
+            target_classes, demoted_classes: bool per harm class.
+            out_of_network_only: leave in-network candidates alone.
+        """
+        if demoted_classes is None:
+            demoted_classes = np.zeros_like(target_classes)
+        if scores.dtype != np.float64 or not scores.flags.c_contiguous:
+            raise ValueError(f"filter_feed: scores must be a C-contiguous float64 array, not {scores.dtype}")
+        _filter_rows_into(np.ascontiguousarray(rows, dtype=np.int64), candidates, in_network, scores, item_id,
+                          detect_u, harm, np.asarray(target_classes, dtype=bool),
+                          np.asarray(demoted_classes, dtype=bool), float(factor), bool(out_of_network_only),
+                          *self.operating_point())
 
 
 def account_latent(rows: np.ndarray, seed: int) -> np.ndarray:

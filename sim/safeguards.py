@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sim import registry
+from sim import compiled, registry
 from sim.config import (CommentFilterConfig, DmFromConnectionsOnlyConfig, FeedFilteringConfig,
                         GroupAddConsentConfig, HashMatchingConfig, HiddenConnectionsConfig, NoMinorSuggestionsConfig,
                         NudityProtectionConfig, PrivateByDefaultConfig, SafeguardsConfig, SafetyNoticesConfig,
@@ -134,18 +134,23 @@ class Safeguard:
         return Detector(recall, false_positive_rate, self.correlation,
                         detector_key(self.seed, f"{self.name}{part}"))
 
-    def covered_rows(self, viewers: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of a feed block whose viewer this safeguard covers, and their candidates: a feed
-        filter classifies only those (a detector's answer is fixed per item, so the rest need none)."""
-        rows = np.flatnonzero(self.covered(viewers))
-        return rows, candidates[rows]
+    def filter_covered_feeds(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
+                             in_network: np.ndarray, classes: np.ndarray, demoted: np.ndarray | None = None,
+                             factor: float = 0.0, out_of_network_only: bool = False) -> None:
+        """A feed filter's action on the rows of a feed block whose viewer this safeguard covers, in place.
 
-    def flagged_items(self, classes: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Candidates this safeguard's classifier flags: items of ``classes`` with its recall, any other
-        item with its false-positive rate (fixed per item, :mod:`sim.detection`)."""
-        slots = np.maximum(candidates, 0)
+        Its classifier flags each real candidate of those rows: items of ``classes`` with its recall,
+        any other item with its false-positive rate (fixed per item, :mod:`sim.detection`). A flagged
+        candidate is removed (score ``-inf``), or, if its class is ``demoted``, has its score
+        multiplied by ``factor`` (0 removes it too); ``out_of_network_only`` spares the in-network
+        ones. The rows of uncovered viewers are not looked at (a detector's answer is fixed per item,
+        so they need none). Compiled: :meth:`sim.detection.Detector.filter_feed`.
+        """
+        rows = np.flatnonzero(self.covered(viewers))
         det = self.detector(self.config.classifier_recall, self.config.false_positive_rate)
-        return det.flags(self.items.item_id[slots], self.items.detect_u[slots], classes[self.items.harm[slots]])
+        items = self.items
+        det.filter_feed(rows, candidates, in_network, scores, items.item_id, items.detect_u, items.harm, classes,
+                        demoted, factor, out_of_network_only)
 
 
 def _hide(suggested: np.ndarray, hide: np.ndarray) -> None:
@@ -360,13 +365,8 @@ class SensitiveContentControl(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        rows, cand = self.covered_rows(viewers, candidates)
-        remove = (cand >= 0) & self.flagged_items(self.sensitive, cand)
-        if not self.everywhere:
-            remove &= ~in_network[rows]
-        row_scores = scores[rows]
-        row_scores[remove] = -np.inf
-        scores[rows] = row_scores
+        self.filter_covered_feeds(viewers, candidates, scores, in_network, self.sensitive,
+                                  out_of_network_only=not self.everywhere)
 
     def filter_account_suggestions(self, viewers: np.ndarray, suggested: np.ndarray) -> None:
         if not self.config.block_producer_follows:
@@ -398,15 +398,9 @@ class FeedFiltering(Safeguard):
 
     def filter_feed(self, viewers: np.ndarray, candidates: np.ndarray, scores: np.ndarray,
                     in_network: np.ndarray) -> None:
-        rows, cand = self.covered_rows(viewers, candidates)
-        flagged = (cand >= 0) & self.flagged_items(self.filtered | self.downranked, cand)
-        demote = flagged & self.downranked[self.items.harm[np.maximum(cand, 0)]]
-        row_scores = scores[rows]
-        row_scores[flagged & ~demote] = -np.inf
-        factor = self.config.downrank_factor
         # A factor of 0 means "never show": removal, not a score of zero that could still fill a slot.
-        row_scores[demote] = row_scores[demote] * factor if factor > 0 else -np.inf
-        scores[rows] = row_scores
+        self.filter_covered_feeds(viewers, candidates, scores, in_network, self.filtered | self.downranked,
+                                  self.downranked, self.config.downrank_factor)
 
 
 @registry.register("safeguard", "hash_matching")
@@ -548,10 +542,10 @@ class SafeguardSet:
         before = np.isfinite(scores)
         for safeguard in hooks:
             safeguard.filter_feed(viewers, candidates, scores, in_network)
-        rows, cols = np.nonzero(before & ~np.isfinite(scores) & (candidates >= 0))
-        benign = self.items.harm[candidates[rows, cols]] == NONE
-        self.withheld["benign"].append(viewers[rows[benign]])
-        self.withheld["harmful"].append(viewers[rows[~benign]])
+        benign, harmful = compiled.removed_viewers(before, scores, candidates, np.asarray(viewers), self.items.harm,
+                                                   NONE)
+        self.withheld["benign"].append(benign)
+        self.withheld["harmful"].append(harmful)
 
     def take_withheld(self) -> dict[str, np.ndarray]:
         """Viewer rows, one per candidate the feed safeguards removed since the last call, benign and harmful apart."""

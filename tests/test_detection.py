@@ -135,3 +135,41 @@ def test_flags_in_one_pass_equal_the_draws_against_the_thresholds(rows, cols, rh
     got = det.flags(ids, latent, target)
     assert got.shape == (rows, cols) and got.dtype == bool
     np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 9), st.sampled_from([0.0, 0.3, 1.0]), st.floats(0, 1), st.floats(0, 1),
+       st.sampled_from([0.0, 0.25, 1.0]), st.booleans(), st.integers(0, 2**64 - 1), st.integers(0, 2**32))
+def test_a_feed_filter_removes_or_demotes_exactly_the_flagged_candidates_of_its_rows(
+        b, c, rho, recall, fpr, factor, out_of_network_only, key, seed):
+    """``Detector.filter_feed`` (compiled) does to a feed block what the masks say: in the listed rows,
+    each real candidate ``flags`` flags is removed, or demoted by ``factor`` if its class is demoted
+    (a factor of 0 removes it); nothing else moves, in-network ones are spared when asked."""
+    rng = np.random.default_rng(seed)
+    n_items = 30
+    item_id = rng.permutation(10**6)[:n_items].astype(np.int64)
+    detect_u = rng.random(n_items).astype(np.float32)
+    harm = rng.integers(0, 4, n_items).astype(np.uint8)
+    candidates = rng.integers(-1, n_items, size=(b, c))
+    in_network = rng.random((b, c)) < 0.5
+    scores = rng.random((b, c))
+    scores[rng.random((b, c)) < 0.2] = -np.inf
+    rows = np.flatnonzero(rng.random(b) < 0.6)
+    target = rng.random(4) < 0.5
+    demoted = rng.random(4) < 0.5
+    det = Detector(recall, fpr, rho, key)
+
+    slots = np.maximum(candidates, 0)
+    flagged = det.flags(item_id[slots], detect_u[slots], target[harm[slots]]) & (candidates >= 0)
+    flagged &= np.isin(np.arange(b), rows)[:, None]
+    if out_of_network_only:
+        flagged &= ~in_network
+    demote = flagged & demoted[harm[slots]] & (factor > 0)
+    expected = scores.copy()
+    expected[flagged & ~demote] = -np.inf
+    expected[demote] = scores[demote] * factor
+
+    got = scores.copy()
+    det.filter_feed(rows, candidates, in_network, got, item_id, detect_u, harm, target, demoted, factor,
+                    out_of_network_only)
+    assert got.tobytes() == expected.tobytes()

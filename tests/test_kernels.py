@@ -187,6 +187,28 @@ def test_group_by_key_is_a_stable_argsort_with_offsets(keys):
     assert indptr.tolist() == [0, *np.cumsum(np.bincount(keys, minlength=7)).tolist()]
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), b=st.integers(0, 30), c=st.integers(1, 12))
+def test_removed_viewers_are_the_masks_nonzero_rows_split_by_class(seed, b, c):
+    """The viewers of the candidates a feed filter removed (finite before, not after, a real item), in
+    row-major order, benign and harmful apart: what the numpy masks give."""
+    rng = np.random.default_rng(seed)
+    harm = rng.integers(0, 4, 25).astype(np.uint8)
+    candidates = rng.integers(-1, 25, size=(b, c))
+    before_scores = np.where(rng.random((b, c)) < 0.2, -np.inf, rng.random((b, c)))
+    scores = before_scores.copy()
+    scores[rng.random((b, c)) < 0.4] = -np.inf
+    scores[rng.random((b, c)) < 0.05] = np.nan
+    viewers = rng.integers(0, 1000, b).astype(np.int32)
+    before = np.isfinite(before_scores)
+    benign, harmful = compiled.removed_viewers(before, scores, candidates, viewers, harm, NONE)
+    rows, cols = np.nonzero(before & ~np.isfinite(scores) & (candidates >= 0))
+    is_benign = harm[candidates[rows, cols]] == NONE
+    assert benign.dtype == harmful.dtype == viewers.dtype
+    np.testing.assert_array_equal(benign, viewers[rows[is_benign]])
+    np.testing.assert_array_equal(harmful, viewers[rows[~is_benign]])
+
+
 @settings(max_examples=40, deadline=None)
 @given(rows=st.integers(0, 300), dim=st.sampled_from([1, 3, 16, 17, 32]),
        dtype=st.sampled_from([np.float32, np.float64, np.int8]))
