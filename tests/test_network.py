@@ -404,6 +404,21 @@ def test_statistics_match_networkx_on_a_small_graph(small_graph):
         sum(minor[b] for _, b in by_minors) / len(by_minors))
 
 
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 14), data=st.data())
+def test_clustering_of_any_sampled_nodes_is_networkx_local_clustering(n, data):
+    """The compiled clustering (followees and followers as the neighbourhood; a follow either way, or
+    both, links a pair once) is networkx's local clustering of the undirected graph, averaged over
+    any set of nodes."""
+    pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
+    edges = data.draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs)) if pairs else st.just([]))
+    nodes = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)))
+    g = from_edges(n, edges)
+    local = nx.clustering(g.to_networkx().to_undirected())
+    expected = sum(local[v] for v in sorted(nodes.tolist())) / nodes.size
+    assert network_stats._clustering(g, nodes) == pytest.approx(expected, abs=1e-12)
+
+
 def test_statistics_on_a_hand_made_graph():
     # 0 <-> 1, 1 -> 2, 2 -> 0: one mutual pair (2 of 4 follows reciprocated), one triangle.
     g = from_edges(4, [(0, 1), (1, 0), (1, 2), (2, 0)])

@@ -161,3 +161,91 @@ def key_row_offsets(keys, n_cols, n_rows):
     for r in range(n_rows):
         indptr[r + 1] += indptr[r]
     return indptr
+
+
+@njit(**_JIT)
+def _has_entry(indptr, indices, row, value):
+    """Whether the sorted CSR row ``row`` holds ``value`` (binary search)."""
+    lo = indptr[row]
+    hi = indptr[row + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if indices[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < indptr[row + 1] and indices[lo] == value
+
+
+@njit(**_JIT)
+def clustering_sum(indptr, indices, nodes):
+    """The sum, over ``nodes`` (distinct, ascending) in that order, of each node's undirected local
+    clustering: its neighbours are its followees and followers (``k`` of them), and its clustering is
+    ``2 * links / (k * (k - 1))``, ``links`` being the unordered pairs of neighbours joined by a follow
+    either way (0 when ``k < 2``). The graph's rows are sorted, without duplicates or self-loops.
+
+    One pass over the edges finds the nodes' followers; each node's neighbours are then marked, and
+    each neighbour's follows to a marked account counted once per pair (a follow back is counted
+    from the lower-numbered end only).
+    """
+    n = indptr.shape[0] - 1
+    m = nodes.shape[0]
+    slot = np.full(n, -1, dtype=np.int32)       # each account's position in nodes (-1: not sampled)
+    for i in range(m):
+        slot[nodes[i]] = i
+    f_ptr = np.zeros(m + 1, dtype=np.int64)
+    for u in range(n):
+        for e in range(indptr[u], indptr[u + 1]):
+            s = slot[indices[e]]
+            if s >= 0:
+                f_ptr[s + 1] += 1
+    for i in range(m):
+        f_ptr[i + 1] += f_ptr[i]
+    followers = np.empty(f_ptr[m], dtype=np.int64)
+    fill = f_ptr[:m].copy()
+    for u in range(n):                       # rows in order: each node's followers come out ascending
+        for e in range(indptr[u], indptr[u + 1]):
+            s = slot[indices[e]]
+            if s >= 0:
+                followers[fill[s]] = u
+                fill[s] += 1
+    widest = 0
+    for i in range(m):
+        widest = max(widest, indptr[nodes[i] + 1] - indptr[nodes[i]] + f_ptr[i + 1] - f_ptr[i])
+    mark = np.full(n, -1, dtype=np.int32)       # the position of the node whose neighbour an account is
+    nbrs = np.empty(widest, dtype=np.int64)
+    total = 0.0
+    for i in range(m):
+        v = nodes[i]
+        # The sorted union of the followees and the followers.
+        a, a_end = indptr[v], indptr[v + 1]
+        b, b_end = f_ptr[i], f_ptr[i + 1]
+        k = 0
+        while a < a_end or b < b_end:
+            if b == b_end or (a < a_end and indices[a] < followers[b]):
+                x = np.int64(indices[a])
+                a += 1
+            elif a == a_end or followers[b] < indices[a]:
+                x = followers[b]
+                b += 1
+            else:
+                x = followers[b]
+                a += 1
+                b += 1
+            nbrs[k] = x
+            k += 1
+        if k < 2:
+            continue
+        for q in range(k):
+            mark[nbrs[q]] = i
+        links = 0
+        for q in range(k):
+            u = nbrs[q]
+            for e in range(indptr[u], indptr[u + 1]):
+                t = np.int64(indices[e])
+                if mark[t] != i:
+                    continue
+                if t > u or not _has_entry(indptr, indices, t, u):
+                    links += 1
+        total += 2.0 * links / (k * (k - 1))
+    return total

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.network import kernels
 from sim.network.graph import FollowGraph
 
 
@@ -50,41 +51,11 @@ def _clustering(graph: FollowGraph, nodes: np.ndarray) -> float:
 
     Undirected neighbourhood = followees and followers. Triangles at v are the
     distinct unordered pairs of neighbours joined by a follow in either
-    direction; every such follow sits in the out-row of one neighbour, so only
-    out-rows of neighbours are gathered.
+    direction (compiled: :func:`sim.network.kernels.clustering_sum`, which adds
+    the nodes' values in ascending order).
     """
-    n = graph.n
-    indptr, indices = graph.indptr, graph.indices
-    deg = np.diff(indptr)
-    nodes = np.sort(nodes)
-    # Followers of the sampled nodes, in one pass over the edges.
-    hit = np.flatnonzero(np.isin(indices, nodes))
-    follower = np.searchsorted(indptr, hit, side="right") - 1
-    followed = indices[hit]
-    order = np.argsort(followed, kind="stable")
-    follower, followed = follower[order], followed[order]
-    f_start = np.searchsorted(followed, nodes, side="left")
-    f_end = np.searchsorted(followed, nodes, side="right")
-    total = 0.0
-    for v, a, b in zip(nodes.tolist(), f_start.tolist(), f_end.tolist()):
-        nbrs = np.union1d(indices[indptr[v]:indptr[v + 1]], follower[a:b])
-        k = nbrs.size
-        if k < 2:
-            continue
-        lens = deg[nbrs]
-        width = int(lens.sum())
-        if width == 0:
-            continue
-        row = np.repeat(nbrs.astype(np.int64), lens)
-        offset = np.repeat(indptr[nbrs] - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
-        tgt = indices[offset + np.arange(width)].astype(np.int64)
-        pos = np.minimum(np.searchsorted(nbrs, tgt), k - 1)
-        inside = nbrs[pos] == tgt
-        lo = np.minimum(row[inside], tgt[inside])
-        hi = np.maximum(row[inside], tgt[inside])
-        links = np.unique(lo * n + hi).size
-        total += 2.0 * links / (k * (k - 1))
-    return total / nodes.size
+    nodes = np.sort(np.asarray(nodes, dtype=np.int64))
+    return kernels.clustering_sum(graph.indptr, graph.indices, nodes) / nodes.size
 
 
 def graph_statistics(graph: FollowGraph, is_minor: np.ndarray, rng: np.random.Generator,
