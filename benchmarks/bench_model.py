@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from sim.config import Config, validate  # noqa: E402
 from sim.metrics import COLUMN  # noqa: E402
@@ -38,6 +39,17 @@ def bench_config(accounts: int, days: int, feed: str = "engagement", seed: int =
     cfg.measure_days = min(cfg.measure_days, days)       # a short run is measured whole
     cfg.decoys.join_day = min(cfg.decoys.join_day, days)
     return validate(cfg)
+
+
+def job_config(overrides: list[str]) -> Config:
+    """The config ``python -m sim OVERRIDE...`` runs: the root config composed with these overrides
+    (e.g. ``["safeguards=ofcom_2025", "replicate=2"]`` for a job of the README's main job)."""
+    from hydra import compose, initialize_config_dir
+
+    from sim.compose import to_config
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        return validate(to_config(compose("config", overrides=list(overrides))))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,13 +3,14 @@
 Usage:
     python benchmarks/profile_day.py --accounts 100000 --days 10
     python benchmarks/profile_day.py --accounts 100000 --days 10 --cprofile 25
+    NUMBA_NUM_THREADS=1 python benchmarks/profile_day.py --job safeguards=ofcom_2025 --days 60
 
 Each phase function that ``ExposureModel.step`` calls (``post``, ``moderate``,
 ``serve``, ``engage_feeds``, ``suggest``, ``contact``, ``enforce``) is wrapped in
 a timer for the run, as are ``_open_day``, ``_connect``, the recorder's
 ``close_day`` and Mesa's data collection; the rest of ``step`` is "other". With
 ``--cprofile N`` the days also run under cProfile and the N functions with the
-most internal time (and the serving functions' cumulative time) are printed;
+most internal time (and the serving and safeguard functions' cumulative time) are printed;
 cProfile adds overhead, so its seconds run above the timers'. Nothing is
 changed in what the model computes. Prints figures; asserts nothing.
 """
@@ -29,8 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hydra.errors import HydraException  # noqa: E402
+from omegaconf.errors import OmegaConfBaseException  # noqa: E402
+
 import sim.model as model_module  # noqa: E402
-from bench_model import bench_config  # noqa: E402
+from bench_model import bench_config, job_config  # noqa: E402
+from sim.config import ConfigError  # noqa: E402
 from sim.model import ExposureModel  # noqa: E402
 from sim.resources import keep_freed_memory  # noqa: E402
 
@@ -66,11 +71,19 @@ def main(argv: list[str] | None = None) -> None:
                              "with (tracing slows the run)")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="also run under cProfile and print the N functions with the most internal time")
+    parser.add_argument("--job", nargs="+", metavar="OVERRIDE",
+                        help="profile the run that `python -m sim OVERRIDE...` makes (the root config with these "
+                             "overrides, e.g. safeguards=ofcom_2025: a job of the README's main job); --accounts, "
+                             "--feed, --seed and --decoys are then ignored, --days is how many of its days are run")
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
     args = parser.parse_args(argv)
 
-    cfg = bench_config(args.accounts, args.days, args.feed, args.seed, args.decoys)
+    try:
+        cfg = job_config(args.job) if args.job else bench_config(args.accounts, args.days, args.feed, args.seed,
+                                                                 args.decoys)
+    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+        parser.error(f"{'--job ' + ' '.join(args.job) if args.job else 'the world'}: {exc}")
     if not args.system_malloc:
         print(f"freed memory reused: {keep_freed_memory(cfg)}")
 
@@ -80,7 +93,10 @@ def main(argv: list[str] | None = None) -> None:
         setattr(model_module, name, _timed(name, getattr(model_module, name), seconds, peaks))
     if args.memory:
         tracemalloc.start()
+    t_build = time.perf_counter()
     model = ExposureModel(cfg)
+    print(f"built in {time.perf_counter() - t_build:.3f} s (the first world of a process also loads the compiled "
+          f"kernels it uses)")
     if args.memory:
         state, build_peak = tracemalloc.get_traced_memory()
         print(f"traced after building: {state / 1e6:,.0f} MB (building peaked at {build_peak / 1e6:,.0f} MB); "
@@ -117,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("tottime").print_stats(args.cprofile)
-        stats.sort_stats("cumulative").print_stats(r"recommenders|kernels|phases/serve")
+        stats.sort_stats("cumulative").print_stats(r"recommenders|kernels|phases/serve|safeguards")
         print(out.getvalue())
 
 
