@@ -192,7 +192,8 @@ class Detector:
         if demoted_classes is None:
             demoted_classes = np.zeros_like(target_classes)
         if scores.dtype != np.float64 or not scores.flags.c_contiguous:
-            raise ValueError(f"filter_feed: scores must be a C-contiguous float64 array, not {scores.dtype}")
+            raise ValueError(f"filter_feed: scores must be a C-contiguous float64 array (the hook's block), not "
+                             f"{scores.dtype} (C-contiguous: {scores.flags.c_contiguous})")
         _filter_rows_into(np.ascontiguousarray(rows, dtype=np.int64), candidates, in_network, scores, item_id,
                           detect_u, harm, np.asarray(target_classes, dtype=bool),
                           np.asarray(demoted_classes, dtype=bool), float(factor), bool(out_of_network_only),

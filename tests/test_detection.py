@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,3 +174,14 @@ def test_a_feed_filter_removes_or_demotes_exactly_the_flagged_candidates_of_its_
     det.filter_feed(rows, candidates, in_network, got, item_id, detect_u, harm, target, demoted, factor,
                     out_of_network_only)
     assert got.tobytes() == expected.tobytes()
+
+
+def test_a_feed_filter_refuses_scores_it_would_round_differently():
+    det = Detector(0.5, 0.1, 0.5, 7)
+    args = (np.zeros(1, np.int64), np.zeros(1, np.float32), np.zeros(1, np.uint8), np.ones(4, bool))
+    with pytest.raises(ValueError, match="C-contiguous float64.*float32"):
+        det.filter_feed(np.array([0]), np.zeros((1, 2), np.int64), np.zeros((1, 2), bool),
+                        np.zeros((1, 2), np.float32), *args)
+    with pytest.raises(ValueError, match="C-contiguous: False"):
+        det.filter_feed(np.array([0]), np.zeros((1, 2), np.int64), np.zeros((1, 2), bool),
+                        np.zeros((1, 4))[:, ::2], *args)
