@@ -27,22 +27,26 @@ def pick(ptr, values, keys, u, out):
         out[k] = values[start + np.int64(u[k] * count)] if count > 0 else -1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _has_entry(indptr, indices, row, value):
+    """Whether the sorted CSR row ``row`` holds ``value`` (binary search)."""
+    lo = np.int64(indptr[row])
+    end = np.int64(indptr[row + 1])
+    hi = end
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if indices[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and indices[lo] == value
+
+
 @njit(**_PAR)
 def contains(indptr, indices, rows, cols, out):
     """Fill ``out[k]`` with whether row ``rows[k]`` (sorted) holds ``cols[k]``: a binary search per query."""
     for k in prange(rows.shape[0]):
-        r = rows[k]
-        lo = np.int64(indptr[r])
-        end = np.int64(indptr[r + 1])
-        hi = end
-        x = cols[k]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if indices[mid] < x:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[k] = lo < end and indices[lo] == x
+        out[k] = _has_entry(indptr, indices, rows[k], cols[k])
 
 
 @njit(**_PAR)
@@ -161,20 +165,6 @@ def key_row_offsets(keys, n_cols, n_rows):
     for r in range(n_rows):
         indptr[r + 1] += indptr[r]
     return indptr
-
-
-@njit(**_JIT)
-def _has_entry(indptr, indices, row, value):
-    """Whether the sorted CSR row ``row`` holds ``value`` (binary search)."""
-    lo = indptr[row]
-    hi = indptr[row + 1]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if indices[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < indptr[row + 1] and indices[lo] == value
 
 
 @njit(**_JIT)
