@@ -177,6 +177,12 @@ def clustering_sum(indptr, indices, nodes):
     One pass over the edges finds the nodes' followers; each node's neighbours are then marked, and
     each neighbour's follows to a marked account counted once per pair (a follow back is counted
     from the lower-numbered end only).
+
+    The followers are collected for the sampled nodes only, not read from the graph's reverse
+    (:meth:`sim.network.graph.FollowGraph.reversed`): the statistics run before the model builds
+    that reverse, and a second transpose here would hold 4 bytes per follow (2 GB at ten million
+    accounts) beside the statistics' own temporaries (see ``sim.resources``: the statistics phase
+    is estimated with the graph alone).
     """
     n = indptr.shape[0] - 1
     m = nodes.shape[0]
