@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import libm
 from sim.compiled import aligned_empty
 from sim.config import ContentConfig, ModerationConfig
 from sim.population import Population
@@ -143,7 +144,7 @@ def classifier_scores(harm: np.ndarray, cfg: ModerationConfig, u: np.ndarray) ->
     # to it, other items far below (so a review band just under the threshold catches
     # mostly the misses). The shaping keeps the crossing point exact.
     violating = harm >= FIRST_VIOLATING
-    low_frac = np.where(violating, low_frac ** (1.0 / SCORE_SHAPE), low_frac ** SCORE_SHAPE)
+    low_frac = np.where(violating, libm.power(low_frac, 1.0 / SCORE_SHAPE), libm.power(low_frac, SCORE_SHAPE))
     low = (REMOVAL_THRESHOLD * low_frac).astype(np.float32)
     high = (REMOVAL_THRESHOLD + (1 - REMOVAL_THRESHOLD) * high_frac).astype(np.float32)
     # Clamp after the float32 cast so rounding can never lift a score across the threshold.
@@ -187,7 +188,7 @@ def post_items(items: ItemStore, pop: Population, posts_per_day: np.ndarray,
     topic = pop.interest[author] + noise
     topic /= np.maximum(np.linalg.norm(topic, axis=1, keepdims=True), 1e-12)
 
-    appeal = np.exp(content.appeal_sigma * rng.standard_normal(k) - 0.5 * content.appeal_sigma**2)
+    appeal = libm.exp(content.appeal_sigma * rng.standard_normal(k) - 0.5 * content.appeal_sigma**2)
     appeal = np.where(harm > NONE, appeal * (1.0 + content.harm_appeal_lift), appeal).astype(np.float32)
 
     n_groups_of = account_indptr[author + 1] - account_indptr[author]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import compiled
+from sim import compiled, libm
 from sim import engagement_kernels as kernels
 from sim.config import BehaviourConfig
 from sim.content import ItemStore
@@ -51,7 +51,7 @@ def engagement_probability(pop: Population, items: ItemStore, viewer: np.ndarray
     harmful = items.harm[item] > NONE
     logit = (cfg.engage_intercept + cfg.engage_similarity * sim + cfg.engage_appeal * np.log(items.appeal[item])
              + harmful * cfg.engage_harm * (pop.harmful_affinity[viewer] - cfg.harm_threshold))
-    return 1.0 / (1.0 + np.exp(-logit))
+    return 1.0 / (1.0 + libm.exp(-logit))
 
 
 def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourConfig,
@@ -125,7 +125,7 @@ def _update_affinity(pop: Population, viewer: np.ndarray, harmful: np.ndarray, e
 
     # Reinforcement with diminishing returns, then relaxation towards the account's own baseline.
     aff = pop.harmful_affinity
-    aff += (1.0 - (1.0 - cfg.affinity_reinforcement) ** harmful_engaged).astype(np.float32) * (1.0 - aff)
+    aff += (1.0 - libm.power(1.0 - cfg.affinity_reinforcement, harmful_engaged)).astype(np.float32) * (1.0 - aff)
     aff += cfg.affinity_decay * (pop.affinity_baseline - aff)
     np.clip(aff, 0.0, 1.0, out=aff)
 

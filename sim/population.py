@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from sim import libm
 from sim.compiled import cache_aligned
 from sim.config import DecoysConfig, PopulationConfig
 from sim.vocabulary import (ADULT, ADULT_AGE, ADULT_CONTENT_PRODUCER, COHORTS, CREATOR, DECOY, EXPLOITATIVE_SELLER,
@@ -263,7 +264,7 @@ def build_population(cfg: PopulationConfig, decoys: DecoysConfig, rng: np.random
     # Log-normal with the requested mean: exp(mu + sigma^2 / 2) = mean.
     sigma = cfg.activity_sigma
     activity = (cfg.sessions_per_day * multiplier
-                * np.exp(sigma * rng.standard_normal(total) - 0.5 * sigma**2)).astype(np.float32)
+                * libm.exp(sigma * rng.standard_normal(total) - 0.5 * sigma**2)).astype(np.float32)
     activity[is_decoy] = decoys.sessions_per_day
 
     private = rng.random(total) < cfg.private_share

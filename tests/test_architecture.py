@@ -11,7 +11,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 CORE = ("sim.model", "sim.measurement", "sim.phases", "sim.recommenders", "sim.contact", "sim.moderation",
         "sim.safeguards", "sim.age_assurance", "sim.engagement", "sim.population", "sim.network", "sim.content",
         "sim.metrics", "sim.agents", "sim.config", "sim.registry", "sim.vocabulary",
-        "sim.compiled")
+        "sim.compiled", "sim.libm")
 APP_ONLY = ("hydra", "omegaconf", "matplotlib", "sim.app", "sim.preflight", "sim.sweep", "sim.compose",
             "sim.analysis", "sim.runner", "sim.io", "sim.__main__")
 
@@ -120,7 +120,7 @@ LAYERS = (
     ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.age_assurance", "sim.engagement",
      "sim.engagement_kernels"),
     ("sim.population", "sim.network", "sim.content", "sim.detection", "sim.metrics", "sim.agents"),
-    ("sim.config", "sim.registry", "sim.vocabulary", "sim.compiled", "sim.draws"),
+    ("sim.config", "sim.registry", "sim.vocabulary", "sim.compiled", "sim.draws", "sim.libm"),
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import libm
 from sim.network import kernels
 from sim.network.graph import FollowGraph
 
@@ -29,7 +30,7 @@ def _hill_exponent(in_degree: np.ndarray, share: float = 0.01, min_tail: int = 1
         return None
     top = np.partition(positive, positive.size - k - 1)[positive.size - k - 1:].astype(np.float64)
     threshold = top.min()
-    logs = np.log(top) - np.log(threshold)
+    logs = libm.log(top) - libm.log(threshold)
     total = float(logs.sum())
     return k / total if total > 0 else None
 

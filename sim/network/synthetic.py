@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import libm
 from sim.config import NetworkConfig
 from sim.network.graph import FollowGraph, _csr_from_keys
 from sim.vocabulary import ADULT_CONTENT_PRODUCER, CREATOR
@@ -267,7 +268,7 @@ def _out_degrees(n: int, cfg: NetworkConfig, cap: int, rng: np.random.Generator)
     Rounded stochastically (floor + Bernoulli of the fraction) so the mean is kept.
     """
     sigma = cfg.following_sigma
-    x = cfg.mean_following * np.exp(sigma * rng.standard_normal(n) - 0.5 * sigma**2)
+    x = cfg.mean_following * libm.exp(sigma * rng.standard_normal(n) - 0.5 * sigma**2)
     deg = np.floor(x + rng.random(n)).astype(np.int64)
     return np.clip(deg, 1, max(cap, 1))
 

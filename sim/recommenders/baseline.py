@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import registry
+from sim import libm, registry
 from sim.recommenders.base import FeedContext, FeedPolicy
 
 
@@ -42,4 +42,4 @@ class PopularityFeed(FeedPolicy):
               rng: np.random.Generator) -> np.ndarray:
         engagements = ctx.items.engagements[np.maximum(candidates, 0)]
         # A small random tie-break so equal counts do not favour low slots.
-        return (np.log1p(engagements) + 1.0 + 0.01 * rng.random(candidates.shape)).astype(np.float32)
+        return (libm.log1p(engagements) + 1.0 + 0.01 * rng.random(candidates.shape)).astype(np.float32)

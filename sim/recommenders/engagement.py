@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import registry
+from sim import libm, registry
 from sim.recommenders import kernels
 from sim.recommenders.base import FeedContext, FeedPolicy, similarity
 from sim.vocabulary import NONE
@@ -31,7 +31,7 @@ class EngagementFeed(FeedPolicy):
         # Engagement counts and appeal do not change while feeds are served, so the
         # item part of the logit is computed once per day, not once per candidate cell.
         items, cfg = ctx.items, self.config
-        self._item_logit = (cfg.w_popularity * np.log1p(items.engagements)
+        self._item_logit = (cfg.w_popularity * libm.log1p(items.engagements)
                             + cfg.w_appeal * np.log(np.maximum(items.appeal, 1e-12))
                             + self.INTERCEPT).astype(np.float32)
         self._harmful = items.harm > NONE
@@ -54,4 +54,4 @@ class EngagementFeed(FeedPolicy):
         logit = (np.take(self._item_logit, slots)
                  + cfg.w_similarity * similarity(ctx, viewers, candidates)
                  + cfg.w_affinity * np.take(self._harmful, slots) * learned)
-        return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32) + np.float32(1e-9)
+        return (1.0 / (1.0 + libm.exp(-logit))).astype(np.float32) + np.float32(1e-9)
