@@ -244,3 +244,100 @@ def test_the_item_topics_are_cache_aligned_after_the_store_grows():
     assert store.topic.ctypes.data % compiled.CACHE_LINE == 0
     store._allocate(1000)
     assert store.topic.ctypes.data % compiled.CACHE_LINE == 0 and not store.topic.any()
+
+
+def _csr_of(rows):
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(r) for r in rows])
+    return ptr, np.array([x for r in rows for x in r], dtype=np.int32)
+
+
+def _gather_by_hand(viewers, n_in, n_out, follows, groups, author_items, group_items, pool, pool_cdf, r_source,
+                    r_item, r_pool, r_popular, share, r_target, info):
+    """What gather_candidates computes, spelled out one cell at a time in plain Python."""
+    rows, flags, counts, t = [], [], [0, 0, 0, 0], 0
+    for r, v in enumerate(viewers):
+        row = []
+        sources = [("a", a) for a in follows[v]] + [("g", g) for g in groups[v]]
+        for j in range(n_in):
+            item = -1
+            if sources:
+                kind, key = sources[int(r_source[r, j] * len(sources))]
+                recent = author_items[key] if kind == "a" else group_items[key]
+                if recent:
+                    item = recent[int(r_item[r, j] * len(recent))]
+            row.append(item)
+        for j in range(n_out):
+            item = -1
+            if pool:
+                if r_popular[r, j] < share:
+                    target = r_target[t] * pool_cdf[-1]
+                    t += 1
+                    item = pool[min(int(np.searchsorted(pool_cdf, target, side="right")), len(pool) - 1)]
+                else:
+                    item = pool[int(r_pool[r, j] * len(pool))]
+            row.append(item)
+        order = sorted(range(len(row)), key=lambda q: row[q])          # stable
+        values, flag = [row[q] for q in order], [q < n_in for q in order]
+        for q in range(len(values) - 1, 0, -1):
+            if values[q] == values[q - 1]:
+                values[q] = -1
+        for q, s in enumerate(values):
+            if s >= 0 and values.index(s) == q:
+                if info[s] < 0 or (info[s] >> 8) - 1 == v:
+                    values[q] = -1
+                else:
+                    counts[info[s] & 255] += 1
+        rows.append(values)
+        flags.append(flag)
+    return rows, flags, counts
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_accounts=st.integers(1, 8), n_groups=st.integers(0, 3),
+       n_items=st.integers(0, 12), n_in=st.integers(0, 6), n_out=st.integers(0, 4), sessions=st.integers(0, 150),
+       share=st.sampled_from([0.0, 0.5, 1.0]))
+def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_groups, n_items, n_in, n_out,
+                                                         sessions, share):
+    """Any follow lists, groups and recent items (each possibly empty), removed and own items, and more
+    than one 64-row block: the kernel's rows, flags and class counts are the hand-computed ones."""
+    from sim.recommenders import kernels
+
+    if n_in + n_out == 0:
+        return
+    rng = np.random.default_rng(seed)
+    follows = [sorted(rng.choice(n_accounts, rng.integers(0, n_accounts + 1), replace=False).tolist())
+               for _ in range(n_accounts)]
+    groups = [sorted(rng.choice(n_groups, rng.integers(0, n_groups + 1), replace=False).tolist())
+              for _ in range(n_accounts)]
+    author = rng.integers(0, n_accounts, n_items)
+    harm = rng.integers(0, 4, n_items)
+    removed = np.where(rng.random(n_items) < 0.2, 1, -1)
+    item_group = rng.integers(-1, n_groups, n_items) if n_groups else np.full(n_items, -1)
+    live = rng.random(n_items) < 0.7
+    author_items = [[s for s in range(n_items) if live[s] and author[s] == a] for a in range(n_accounts)]
+    group_items = [[s for s in range(n_items) if live[s] and item_group[s] == g] for g in range(n_groups)]
+    pool = [s for s in range(n_items) if rng.random() < 0.5]
+    pool_cdf = np.cumsum(rng.uniform(0.1, 3, len(pool)))
+    viewers = rng.integers(0, n_accounts, sessions).astype(np.int32)
+    r_source, r_item = rng.random((sessions, n_in)), rng.random((sessions, n_in))
+    r_pool, r_popular = rng.random((sessions, n_out)), rng.random((sessions, n_out))
+    r_target = rng.random(int(np.count_nonzero(r_popular < share)))
+    info = kernels.item_info(author, harm.astype(np.uint8), removed)
+
+    expected = _gather_by_hand(viewers, n_in, n_out, follows, groups, author_items, group_items, pool, pool_cdf,
+                               r_source, r_item, r_pool, r_popular, share, r_target, info)
+    follow_ptr, follow_idx = _csr_of(follows)
+    group_ptr, group_idx = _csr_of(groups)
+    author_ptr, author_flat = _csr_of(author_items)
+    group_item_ptr, group_flat = _csr_of(group_items)
+    cand = np.empty((sessions, n_in + n_out), dtype=np.int64)
+    in_net = np.empty((sessions, n_in + n_out), dtype=bool)
+    pool = np.array(pool, dtype=np.int64)
+    counts = kernels.gather_candidates(
+        viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx, author_ptr, author_flat.astype(np.int64),
+        group_item_ptr, group_flat.astype(np.int64), pool, pool_cdf, kernels.cdf_buckets(pool_cdf), r_source, r_item,
+        r_pool, r_popular, share, r_target, info, 4, cand, in_net)
+    assert cand.tolist() == expected[0]
+    assert in_net.tolist() == expected[1]
+    assert counts.tolist() == expected[2]
