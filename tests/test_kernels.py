@@ -341,3 +341,34 @@ def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_gro
     assert cand.tolist() == expected[0]
     assert in_net.tolist() == expected[1]
     assert counts.tolist() == expected[2]
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), b=st.integers(0, 40), c=st.integers(1, 30), k=st.integers(1, 12))
+def test_top_k_emits_each_rows_best_finite_real_candidates_best_first(seed, b, c, k):
+    """Ties (scores on a coarse grid) go to the lower position; +inf ranks first but is not shown, -inf
+    and NaN never rank; padding is not shown; rows follow each other in order."""
+    from sim.recommenders import kernels
+
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.random((b, c)) * 4) / 4
+    scores[rng.random((b, c)) < 0.25] = -np.inf
+    scores[rng.random((b, c)) < 0.05] = np.inf
+    scores[rng.random((b, c)) < 0.05] = np.nan
+    candidates = rng.integers(-1, 50, (b, c))
+    in_net = rng.random((b, c)) < 0.5
+    viewers = rng.integers(0, 1000, b).astype(np.int32)
+    expected = []
+    for r in range(b):
+        if k >= c:
+            ranked = list(range(c))
+        else:
+            ranked = sorted((j for j in range(c) if scores[r, j] > -np.inf), key=lambda j: (-scores[r, j], j))[:k]
+        expected += [(int(viewers[r]), int(candidates[r, j]), bool(in_net[r, j])) for j in ranked
+                     if np.isfinite(scores[r, j]) and candidates[r, j] >= 0]
+    out_v = np.empty(b * min(k, c), dtype=np.int32)
+    out_i = np.empty(b * min(k, c), dtype=np.int64)
+    out_f = np.empty(b * min(k, c), dtype=bool)
+    n = kernels.emit_top_k(scores, candidates, in_net, viewers, k, np.zeros((0, 0), dtype=np.int64), out_v, out_i,
+                           out_f)
+    assert list(zip(out_v[:n].tolist(), out_i[:n].tolist(), out_f[:n].tolist())) == expected

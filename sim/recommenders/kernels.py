@@ -715,28 +715,28 @@ def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f)
             for q in range(m):
                 row[q] = top[r, q] if use_top else q
         else:
-            # Insertion into a best-first list of at most k: a cell enters only if it beats the
-            # current k-th (a tie stays behind the earlier position).
-            # The list's scores are kept beside its positions, so a comparison reads no other row.
+            # Insertion into a best-first list of k, filled with -inf placeholders: a cell enters only
+            # if it beats the current k-th (a tie stays behind the earlier position; -inf and NaN
+            # never do). The list's scores are kept beside its positions, so a comparison reads no
+            # other row.
             top_scores = best_scores[r]
-            m = 0
+            for q in range(k):
+                top_scores[q] = -np.inf
+                row[q] = -1
             for j in range(c):
                 s = scores[r, j]
-                if not s > -np.inf:           # -inf and NaN never reach the top
+                if not s > top_scores[k - 1]:
                     continue
-                if m == k:
-                    if not s > top_scores[k - 1]:
-                        continue
-                    i = k - 1
-                else:
-                    i = m
-                    m += 1
+                i = k - 1
                 while i > 0 and s > top_scores[i - 1]:
                     row[i] = row[i - 1]
                     top_scores[i] = top_scores[i - 1]
                     i -= 1
                 row[i] = j
                 top_scores[i] = s
+            m = 0
+            while m < k and row[m] >= 0:
+                m += 1
         # Keep the shown ones (a finite score and a real item), in order, at the front of the row.
         n_row = 0
         for q in range(m):
