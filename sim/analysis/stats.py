@@ -73,7 +73,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import scipy.stats
+import scipy.special
 
 #: Fewest finite replicates (or pairs) for which an interval is given.
 MIN_REPLICATES = 3
@@ -98,8 +98,6 @@ TIMELINE_SCHEMA = pa.schema([
     ("n", pa.int32()), ("mean", pa.float64()), ("ci_low", pa.float64()), ("ci_high", pa.float64())])
 
 NAN = float("nan")
-# scipy 1.15 renamed bootstrap's random_state to rng; both give the same draws from a Generator.
-_RNG_ARG = "rng" if "rng" in inspect.signature(scipy.stats.bootstrap).parameters else "random_state"
 
 
 class MeanInterval(NamedTuple):
@@ -119,8 +117,11 @@ def _rng(*names: str) -> np.random.Generator:
 
 @functools.lru_cache(maxsize=256)
 def t_quantile(level: float, df: int) -> float:
-    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom (2.776 for 95%, df 4)."""
-    return float(scipy.stats.t.ppf((1 + level) / 2, df))
+    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom (2.776 for 95%, df 4).
+
+    ``scipy.special.stdtrit`` is the function ``scipy.stats.t.ppf`` calls, without importing
+    ``scipy.stats`` (a second of the report's start)."""
+    return float(scipy.special.stdtrit(df, (1 + level) / 2))
 
 
 def _mean_sd(values: np.ndarray) -> tuple[float, float]:
@@ -186,13 +187,17 @@ def fieller_ratio(setting: np.ndarray, baseline: np.ndarray, *, level: float = 0
 def _bca_ratio(s: np.ndarray, b: np.ndarray, level: float, resamples: int,
                rng: np.random.Generator) -> tuple[float, float]:
     """The BCa bootstrap interval of ``mean(s) / mean(b)``, resampling pairs; NaN where it is degenerate."""
+    import scipy.stats     # only for ten pairs or more: the import costs a second
+
     def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.mean(x, axis=axis) / np.mean(y, axis=axis)
 
+    # scipy 1.15 renamed bootstrap's random_state to rng; both give the same draws from a Generator.
+    rng_arg = "rng" if "rng" in inspect.signature(scipy.stats.bootstrap).parameters else "random_state"
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")     # scipy warns, and returns NaN, when the distribution is degenerate
         result = scipy.stats.bootstrap((s, b), ratio, n_resamples=resamples, vectorized=True, paired=True,
-                                       confidence_level=level, method="BCa", **{_RNG_ARG: rng})
+                                       confidence_level=level, method="BCa", **{rng_arg: rng})
     lo, hi = (float(v) for v in result.confidence_interval)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
         return NAN, NAN
