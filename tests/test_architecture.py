@@ -138,3 +138,12 @@ def test_every_module_imports_only_from_its_layer_or_below():
     assert upward == []
     unplaced = sorted(m for m in graph if m != "sim" and _layer(m) is None)
     assert unplaced == []            # a new module must be given a layer (here and in docs/ARCHITECTURE.md)
+
+
+def test_the_cores_numpy_code_takes_float64_exp_log1p_and_power_from_sim_libm():
+    """numpy's own versions differ by CPU (sim.libm); compiled kernels (numba calls the C library) may use np.exp."""
+    calls = ("np.exp(", "np.log1p(", "np.power(")
+    offenders = sorted(f"{_module_name(path)}: {call}" for path in SIM.rglob("*.py")
+                       if _module_name(path).startswith(CORE) and not _module_name(path).endswith("kernels")
+                       and _module_name(path) != "sim.libm" for call in calls if call in path.read_text())
+    assert offenders == []
