@@ -286,3 +286,128 @@ def test_co_engagement_gives_account_suggestions_and_contact_via_suggestion():
     h = run("co_engagement")
     assert h[..., COLUMN["account_suggestions"]].sum() > 0
     assert h[..., COLUMN["unwanted_via_suggestion"]].sum() > 0
+
+
+# ---------------------------------------------------------------- the compiled suggesters against numpy
+# The suggesters' loops (sim.recommenders.suggestion_kernels) replaced a numpy version of each policy; these are
+# those numpy versions, written out, and the compiled ones must give the same slots and leave the generator where
+# they left it.
+
+def _pick_np(ptr, values, keys, u):
+    start = ptr[keys]
+    count = ptr[keys + 1] - start
+    out = np.full(keys.shape, -1, dtype=np.int64)
+    has = count > 0
+    out[has] = values[start[has] + (u[has] * count[has]).astype(np.int64)]
+    return out
+
+
+def _dedupe_np(rows):
+    rows = np.sort(rows, axis=1, kind="stable")
+    repeat = np.zeros(rows.shape, dtype=bool)
+    repeat[:, 1:] = rows[:, 1:] == rows[:, :-1]
+    rows[repeat] = -1
+    return rows
+
+
+def _contains_np(ptr, values, rows, cols):
+    return np.array([c in values[ptr[r]:ptr[r + 1]] for r, c in zip(rows.tolist(), cols.tolist())], dtype=bool)
+
+
+def fof_numpy(ctx, viewers, k, rng):
+    g, rev = ctx.graph, ctx.followers
+    v = np.repeat(viewers, k)
+    followee = _pick_np(g.indptr, g.indices, v, rng.random(v.size))
+    two_hop = np.full(v.size, -1, dtype=np.int64)
+    ok = followee >= 0
+    two_hop[ok] = _pick_np(g.indptr, g.indices, followee[ok], rng.random(int(ok.sum())))
+    follower = _pick_np(rev.indptr, rev.indices, v, rng.random(v.size))
+    return np.where(rng.random(v.size) < 0.75, two_hop, follower).reshape(-1, k)
+
+
+def co_engagement_numpy(ctx, viewers, k, rng):
+    v = np.repeat(viewers, k)
+    out = np.full(v.size, -1, dtype=np.int64)
+    mode = rng.integers(0, 3, v.size)
+    mine = _pick_np(ctx.by_viewer_ptr, ctx.by_viewer, v, rng.random(v.size))
+    has = mine >= 0
+    author = has & (mode == 0)
+    out[author] = ctx.engaged_author[mine[author]]
+    co = has & (mode == 1)
+    if co.any():
+        item = ctx.engaged_item[mine[co]]
+        lo = ctx.by_item_ptr[item]
+        pos = lo + (rng.random(item.size) * (ctx.by_item_ptr[item + 1] - lo)).astype(np.int64)
+        out[co] = ctx.engaged_viewer[ctx.item_order[pos]]
+    fans = mode == 2
+    if fans.any():
+        theirs = _pick_np(ctx.by_author_ptr, ctx.by_author, v[fans], rng.random(int(fans.sum())))
+        got = theirs >= 0
+        out[np.flatnonzero(fans)[got]] = ctx.engaged_viewer[theirs[got]]
+    return out.reshape(-1, k)
+
+
+def clean_numpy(ctx, viewers, suggested, removed):
+    out = _dedupe_np(suggested)
+    rows = np.broadcast_to(viewers[:, None], out.shape)
+    valid = (out >= 0) & (out != rows)
+    cells = np.flatnonzero(valid)
+    s = out.ravel()[cells]
+    bad = _contains_np(ctx.graph.indptr, ctx.graph.indices, rows.ravel()[cells], s) | removed[s]
+    valid.ravel()[cells[bad]] = False
+    out[~valid] = -1
+    return out
+
+
+def groups_numpy(ctx, viewers, k, rng):
+    groups, g = ctx.groups, ctx.graph
+    v = np.repeat(viewers, k)
+    followee = _pick_np(g.indptr, g.indices, v, rng.random(v.size))
+    via = np.full(v.size, -1, dtype=np.int64)
+    ok = followee >= 0
+    via[ok] = _pick_np(groups.account_indptr, groups.account_groups, followee[ok], rng.random(int(ok.sum())))
+    probes = rng.integers(0, groups.n_groups, (v.size, 8))
+    sim = np.matmul(groups.topic[probes], ctx.population.interest[v][:, :, None])[..., 0]
+    by_interest = probes[np.arange(v.size), sim.argmax(axis=1)]
+    out = _dedupe_np(np.where((rng.random(v.size) < 0.5) & (via >= 0), via, by_interest).reshape(-1, k))
+    cells = np.flatnonzero(out >= 0)
+    member = _contains_np(groups.account_indptr, groups.account_groups, np.repeat(viewers, k)[cells], out.ravel()[cells])
+    out.ravel()[cells[member]] = -1
+    return out
+
+
+def random_context(seed: int, n: int, n_groups: int, n_engagements: int) -> SuggestionContext:
+    """Random follows (possibly none), group memberships, interests, group topics and engagements."""
+    rng = np.random.default_rng(seed)
+    follows = [[x for x in rng.choice(n, rng.integers(0, n + 1), replace=False).tolist() if x != i] for i in range(n)]
+    groups_of = [sorted(rng.choice(n_groups, rng.integers(0, n_groups + 1), replace=False).tolist()) for _ in range(n)]
+    topic = rng.standard_normal((n_groups, 5)).astype(np.float32)
+    pop = population(n, 5)
+    pop.interest[:] = rng.standard_normal((n, 5)).astype(np.float32)
+    graph = follow_graph(follows)
+    eng = rng.integers(0, n, (n_engagements, 3))
+    return SuggestionContext(pop, graph, graph.reversed(), make_groups(groups_of, n_groups, topic=topic),
+                             eng[:, 0].copy(), eng[:, 1].copy(), eng[:, 2].copy())
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 9), n_groups=st.integers(1, 5), k=st.integers(1, 6),
+       n_engagements=st.integers(0, 12), n_viewers=st.integers(0, 40))
+def test_the_compiled_suggesters_give_the_numpy_slots_and_leave_the_same_generator_state(seed, n, n_groups, k,
+                                                                                        n_engagements, n_viewers):
+    ctx = random_context(seed, n, n_groups, n_engagements)
+    viewers = np.random.default_rng(seed + 1).integers(0, n, n_viewers)
+    for compiled, numpy_version in [(FriendsOfFriends().suggest, fof_numpy), (CoEngagement().suggest, co_engagement_numpy),
+                                    (suggest_groups, groups_numpy)]:
+        rng_c, rng_n = np.random.default_rng(seed), np.random.default_rng(seed)
+        got = compiled(ctx, viewers, k, rng_c)
+        expected = numpy_version(ctx, viewers, k, rng_n)
+        assert got.dtype == np.int64 and got.shape == (n_viewers, k)
+        assert np.array_equal(got, expected), compiled
+        assert rng_c.bit_generator.state == rng_n.bit_generator.state, compiled
+    removed = np.random.default_rng(seed + 2).random(n) < 0.3
+    suggested = np.random.default_rng(seed + 3).integers(-1, n, (n_viewers, k))
+    before = suggested.copy()
+    got = clean_account_suggestions(ctx, viewers, suggested, removed)
+    assert np.array_equal(got, clean_numpy(ctx, viewers, before, removed))
+    assert np.array_equal(suggested, before)           # a new array; the input is unchanged

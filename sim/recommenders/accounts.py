@@ -28,12 +28,13 @@ from sim import compiled, registry
 from sim.network import FollowGraph, Groups
 from sim.population import Population
 from sim.recommenders import kernels
-from sim.recommenders.serving import dedupe_rows, pick_from_csr
+from sim.recommenders import suggestion_kernels as kernels_s
 
 #: The registered account suggesters by name (a view of :mod:`sim.registry`, for ``sim.model``).
 ACCOUNT_SUGGESTERS = registry.view("account_suggester")
 #: Random groups a viewer's interest is compared with per interest slot.
 GROUP_PROBES = 8
+_NO_DRAWS = np.zeros(0, dtype=np.float64)
 
 
 @dataclass
@@ -77,15 +78,16 @@ class FriendsOfFriends(AccountSuggester):
 
     def suggest(self, ctx, viewers, k, rng):
         g, rev = ctx.graph, ctx.followers
-        shape = (viewers.shape[0], k)
-        v = np.broadcast_to(viewers[:, None], shape).ravel()
-        followee = pick_from_csr(g.indptr, g.indices, v, rng.random(v.size))
-        two_hop = np.full(v.size, -1, dtype=np.int64)
-        ok = followee >= 0
-        two_hop[ok] = pick_from_csr(g.indptr, g.indices, followee[ok], rng.random(int(ok.sum())))
-        follower = pick_from_csr(rev.indptr, rev.indices, v, rng.random(v.size))
-        out = np.where(rng.random(v.size) < 0.75, two_hop, follower)
-        return out.reshape(shape)
+        viewers = np.ascontiguousarray(viewers, dtype=np.int64)
+        n = viewers.shape[0] * k
+        followee = np.empty(n, dtype=np.int64)
+        found = kernels_s.first_hop(g.indptr, g.indices, viewers, k, rng.random(n), followee)
+        u_two_hop = rng.random(found)
+        u_follower = rng.random(n)
+        out = np.empty(n, dtype=np.int64)
+        kernels_s.friends_of_friends(g.indptr, g.indices, rev.indptr, rev.indices, viewers, k, followee, u_two_hop,
+                                     u_follower, rng.random(n), out)
+        return out.reshape(viewers.shape[0], k)
 
 
 @registry.register("account_suggester", "co_engagement")
@@ -93,31 +95,19 @@ class CoEngagement(AccountSuggester):
     """Authors and co-engagers of what the viewer engaged with, and engagers of the viewer's own posts."""
 
     def suggest(self, ctx, viewers, k, rng):
-        shape = (viewers.shape[0], k)
-        v = np.broadcast_to(viewers[:, None], shape).ravel()
-        out = np.full(v.size, -1, dtype=np.int64)
-        mode = rng.integers(0, 3, v.size)
-
+        viewers = np.ascontiguousarray(viewers, dtype=np.int64)
+        n = viewers.shape[0] * k
+        mode = rng.integers(0, 3, n)
         # A random engagement of the viewer's (an index into today's engagements).
-        mine = pick_from_csr(ctx.by_viewer_ptr, ctx.by_viewer, v, rng.random(v.size))
-        has = mine >= 0
-        author = has & (mode == 0)
-        out[author] = ctx.engaged_author[mine[author]]
-
-        co = has & (mode == 1)
-        if co.any():
-            item = ctx.engaged_item[mine[co]]
-            lo = ctx.by_item_ptr[item]
-            pos = lo + (rng.random(item.size) * (ctx.by_item_ptr[item + 1] - lo)).astype(np.int64)
-            out[co] = ctx.engaged_viewer[ctx.item_order[pos]]
-
-        fans = mode == 2
-        if fans.any():
-            theirs = pick_from_csr(ctx.by_author_ptr, ctx.by_author, v[fans], rng.random(int(fans.sum())))
-            got = theirs >= 0
-            idx = np.flatnonzero(fans)[got]
-            out[idx] = ctx.engaged_viewer[theirs[got]]
-        return out.reshape(shape)
+        mine = np.empty(n, dtype=np.int64)
+        co, fans = kernels_s.own_engagements(ctx.by_viewer_ptr, ctx.by_viewer, viewers, k, rng.random(n), mode, mine)
+        u_co = rng.random(co) if co else _NO_DRAWS
+        u_fans = rng.random(fans) if fans else _NO_DRAWS
+        out = np.empty(n, dtype=np.int64)
+        kernels_s.co_engagement(ctx.engaged_viewer, ctx.engaged_item, ctx.engaged_author, ctx.by_item_ptr,
+                                ctx.item_order, ctx.by_author_ptr, ctx.by_author, viewers, k, mode, mine, u_co, u_fans,
+                                out)
+        return out.reshape(viewers.shape[0], k)
 
 
 @registry.register("account_suggester", "mixed")
@@ -149,18 +139,15 @@ def boost_new_accounts(suggested: np.ndarray, new_accounts: np.ndarray, share: f
 
 def clean_account_suggestions(ctx: SuggestionContext, viewers: np.ndarray, suggested: np.ndarray,
                               removed: np.ndarray) -> np.ndarray:
-    """Blank out repeats, the viewer, accounts already followed and removed (banned) accounts."""
-    suggested, _ = dedupe_rows(suggested, np.zeros(suggested.shape, dtype=bool))
-    rows = np.broadcast_to(viewers[:, None], suggested.shape)
-    valid = suggested >= 0
-    valid &= suggested != rows
-    cells = np.flatnonzero(valid)
-    if cells.size:
-        s = suggested.ravel()[cells]
-        bad = ctx.graph.has_edges(rows.ravel()[cells], s) | removed[s]
-        valid.ravel()[cells[bad]] = False
-    suggested[~valid] = -1
-    return suggested
+    """Blank out repeats, the viewer, accounts already followed and removed (banned) accounts.
+
+    Each row comes back sorted (repeats after the first copy set to -1, as :func:`sim.recommenders.serving.dedupe_rows`), in a
+    new array; the input is unchanged.
+    """
+    out = np.array(suggested, dtype=np.int64, order="C")
+    kernels_s.clean_accounts(out, np.ascontiguousarray(viewers, dtype=np.int64), ctx.graph.indptr, ctx.graph.indices,
+                             removed)
+    return out
 
 
 class GroupSuggester(Suggester):
@@ -187,19 +174,16 @@ def suggest_groups(ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.
     shape = (viewers.shape[0], k)
     if n_groups == 0 or k == 0:
         return np.full(shape, -1, dtype=np.int64)
-    v = np.broadcast_to(viewers[:, None], shape).ravel()
-    followee = pick_from_csr(g.indptr, g.indices, v, rng.random(v.size))
-    via_followee = np.full(v.size, -1, dtype=np.int64)
-    ok = followee >= 0
-    via_followee[ok] = pick_from_csr(groups.account_indptr, groups.account_groups, followee[ok],
-                                     rng.random(int(ok.sum())))
-    probes = rng.integers(0, n_groups, (v.size, GROUP_PROBES))
-    by_interest = np.empty(v.size, dtype=probes.dtype)
+    viewers = np.ascontiguousarray(viewers, dtype=np.int64)
+    n = viewers.shape[0] * k
+    followee = np.empty(n, dtype=np.int64)
+    found = kernels_s.first_hop(g.indptr, g.indices, viewers, k, rng.random(n), followee)
+    u_group = rng.random(found)
+    probes = rng.integers(0, n_groups, (n, GROUP_PROBES))
+    by_interest = np.empty(n, dtype=probes.dtype)
     # Each slot's probe with the highest similarity (the first of equals), summed as numpy's matmul sums.
-    kernels.best_match(groups.topic, ctx.population.interest, np.ascontiguousarray(v), probes, by_interest)
-    out = np.where((rng.random(v.size) < 0.5) & (via_followee >= 0), via_followee, by_interest).reshape(shape)
-    out, _ = dedupe_rows(out, np.zeros(shape, dtype=bool))
-    cells = np.flatnonzero(out >= 0)
-    member = groups.is_member(np.broadcast_to(viewers[:, None], shape).ravel()[cells], out.ravel()[cells])
-    out.ravel()[cells[member]] = -1
+    kernels.best_match(groups.topic, ctx.population.interest, np.repeat(viewers, k), probes, by_interest)
+    out = np.empty(shape, dtype=np.int64)
+    kernels_s.interest_groups(groups.account_indptr, groups.account_groups, viewers, followee, u_group, by_interest,
+                              rng.random(n), out)
     return out

@@ -1,0 +1,192 @@
+"""Compiled loops of the account and group suggesters (numba): each policy's picks, selection and cleaning.
+
+Core objects: :func:`first_hop`, :func:`friends_of_friends`, :func:`own_engagements`, :func:`co_engagement`,
+:func:`clean_accounts`, :func:`interest_groups`.
+
+A suggester fills ``viewers x k`` slots, slot ``i`` belonging to viewer
+``i // k``. Its numpy version made a temporary for every step (the repeated
+viewers, masks, gathers of the masked cells, ``where``); these loops read each
+slot's inputs where they are and write its answer once. A policy draws its
+uniforms between the loops, in the order and sizes the numpy version drew them
+(how many a step needs is known only after the step before it), and a slot
+that takes the ``j``-th number of a draw made for some of the slots takes it
+because it is the ``j``-th such slot in slot order, as a boolean gather gives.
+So the suggestions, and the generator's state after them, are those of the
+numpy version (``tests/test_suggestions.py`` checks them against it).
+
+Every slot is computed on its own (the position of each slot's number in a
+partial draw is counted first, in one pass), so the loops run on numba's
+threads and give the same answer on any number of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from sim.network.kernels import _has_entry
+from sim.recommenders.kernels import _sort_row
+
+_PAR = dict(cache=True, nogil=True, parallel=True)
+_JIT = dict(cache=True, nogil=True)
+_INLINE = dict(cache=True, nogil=True, inline="always")
+#: Rows cleaned per task (their sort's scratch is allocated once per block).
+_ROWS = 256
+
+
+@njit(**_INLINE)
+def _pick(ptr, values, key, u):
+    """Value ``int(u * count)`` of row ``key``'s ``count`` values, or -1 where the row is empty
+    (:func:`sim.network.kernels.pick` for one key)."""
+    start = ptr[key]
+    count = ptr[key + 1] - start
+    return np.int64(values[start + np.int64(u * count)]) if count > 0 else np.int64(-1)
+
+
+@njit(**_JIT)
+def _ranks(found, rank):
+    """``rank[i]``: how many of ``found[:i]`` are set (the slot's position in a draw made for the found
+    slots); returns how many are set."""
+    n = 0
+    for i in range(found.shape[0]):
+        rank[i] = n
+        n += 1 if found[i] else 0
+    return n
+
+
+@njit(**_PAR)
+def first_hop(ptr, values, viewers, k, u, out):
+    """``out[i]``: a random entry of viewer ``viewers[i // k]``'s CSR row (``u[i]``), -1 for an empty row.
+    Returns how many slots found one."""
+    n = out.shape[0]
+    for i in prange(n):
+        out[i] = _pick(ptr, values, viewers[i // k], u[i])
+    found = 0
+    for i in range(n):
+        found += 1 if out[i] >= 0 else 0
+    return found
+
+
+@njit(**_PAR)
+def friends_of_friends(g_ptr, g_idx, rev_ptr, rev_idx, viewers, k, followee, u_two_hop, u_follower, u_choice,
+                       out):
+    """``out[i]``: with ``u_choice[i] < 0.75`` a random followee of ``followee[i]`` (the viewer's followee,
+    -1 for none: then -1), otherwise a random follower of the viewer (-1 for none). ``u_two_hop`` holds one
+    number per slot with a followee, in slot order."""
+    n = out.shape[0]
+    rank = np.empty(n, dtype=np.int64)
+    _ranks(followee >= 0, rank)
+    for i in prange(n):
+        two_hop = _pick(g_ptr, g_idx, followee[i], u_two_hop[rank[i]]) if followee[i] >= 0 else np.int64(-1)
+        follower = _pick(rev_ptr, rev_idx, viewers[i // k], u_follower[i])
+        out[i] = two_hop if u_choice[i] < 0.75 else follower
+
+
+@njit(**_PAR)
+def own_engagements(by_viewer_ptr, by_viewer, viewers, k, u, mode, mine):
+    """``mine[i]``: a random engagement of viewer ``viewers[i // k]`` today (an index into the day's
+    engagements, ``u[i]``), -1 for none. Returns how many slots draw a co-engager (an engagement and
+    mode 1) and how many draw a fan (mode 2)."""
+    n = mine.shape[0]
+    for i in prange(n):
+        mine[i] = _pick(by_viewer_ptr, by_viewer, viewers[i // k], u[i])
+    co = 0
+    fans = 0
+    for i in range(n):
+        co += 1 if mine[i] >= 0 and mode[i] == 1 else 0
+        fans += 1 if mode[i] == 2 else 0
+    return co, fans
+
+
+@njit(**_PAR)
+def co_engagement(engaged_viewer, engaged_item, engaged_author, by_item_ptr, item_order, by_author_ptr, by_author,
+                  viewers, k, mode, mine, u_co, u_fans, out):
+    """``out[i]`` by the slot's mode: 0, the author of the engagement ``mine[i]``; 1, another account that
+    engaged with its item (``u_co``, one number per such slot in slot order); 2, an account that engaged
+    with the viewer's own items (``u_fans``, one per mode-2 slot); -1 where there is none."""
+    n = out.shape[0]
+    co_rank = np.empty(n, dtype=np.int64)
+    fan_rank = np.empty(n, dtype=np.int64)
+    _ranks((mine >= 0) & (mode == 1), co_rank)
+    _ranks(mode == 2, fan_rank)
+    for i in prange(n):
+        m = mode[i]
+        got = np.int64(-1)
+        if m == 0:
+            if mine[i] >= 0:
+                got = np.int64(engaged_author[mine[i]])
+        elif m == 1:
+            if mine[i] >= 0:
+                item = engaged_item[mine[i]]
+                lo = by_item_ptr[item]
+                pos = lo + np.int64(u_co[co_rank[i]] * (by_item_ptr[item + 1] - lo))
+                got = np.int64(engaged_viewer[item_order[pos]])
+        else:
+            theirs = _pick(by_author_ptr, by_author, viewers[i // k], u_fans[fan_rank[i]])
+            if theirs >= 0:
+                got = np.int64(engaged_viewer[theirs])
+        out[i] = got
+
+
+@njit(**_INLINE)
+def _dedupe_row(row, scratch, flags, tmp_flags):
+    """Sort the row (stable) and set every repeat after the first copy to -1, as
+    :func:`sim.recommenders.kernels.dedupe_sorted` does a row."""
+    c = row.shape[0]
+    _sort_row(row, flags, scratch, tmp_flags, c)
+    prev = row[0]
+    for j in range(1, c):
+        v = row[j]
+        if v == prev:
+            row[j] = -1
+        prev = v
+
+
+@njit(**_PAR)
+def clean_accounts(suggested, viewers, g_ptr, g_idx, removed):
+    """Each row of ``suggested`` (viewers x k, in place) de-duplicated as :func:`_dedupe_row`, then blanked
+    (-1) where it is the viewer, an account the viewer follows, or a removed account."""
+    b, c = suggested.shape
+    if c == 0:
+        return
+    for block in prange((b + _ROWS - 1) // _ROWS):
+        scratch = np.empty((2, c), dtype=np.int64)
+        flags = np.zeros(c, dtype=np.bool_)
+        tmp_flags = np.empty(c, dtype=np.bool_)
+        for r in range(block * _ROWS, min(b, (block + 1) * _ROWS)):
+            row = suggested[r]
+            _dedupe_row(row, scratch, flags, tmp_flags)
+            v = viewers[r]
+            for j in range(c):
+                s = row[j]
+                if s >= 0 and (s == v or _has_entry(g_ptr, g_idx, v, s) or removed[s]):
+                    row[j] = -1
+
+
+@njit(**_PAR)
+def interest_groups(account_indptr, account_groups, viewers, followee, u_group, by_interest, u_choice, out):
+    """Each row of ``out`` (viewers x k): slot ``i`` takes a random group of ``followee[i]`` (``u_group``, one
+    number per slot with a followee, in slot order) if ``u_choice[i] < 0.5`` and the followee is in one,
+    otherwise ``by_interest[i]``; then the row is de-duplicated (:func:`_dedupe_row`) and the groups the
+    viewer is already in are blanked (-1)."""
+    b, k = out.shape
+    if k == 0:
+        return
+    rank = np.empty(b * k, dtype=np.int64)
+    _ranks(followee >= 0, rank)
+    for block in prange((b + _ROWS - 1) // _ROWS):
+        scratch = np.empty((2, k), dtype=np.int64)
+        flags = np.zeros(k, dtype=np.bool_)
+        tmp_flags = np.empty(k, dtype=np.bool_)
+        for r in range(block * _ROWS, min(b, (block + 1) * _ROWS)):
+            row = out[r]
+            for j in range(k):
+                i = r * k + j
+                via = (_pick(account_indptr, account_groups, followee[i], u_group[rank[i]]) if followee[i] >= 0
+                       else np.int64(-1))
+                row[j] = via if u_choice[i] < 0.5 and via >= 0 else by_interest[i]
+            _dedupe_row(row, scratch, flags, tmp_flags)
+            v = viewers[r]
+            for j in range(k):
+                if row[j] >= 0 and _has_entry(account_indptr, account_groups, v, row[j]):
+                    row[j] = -1
