@@ -25,6 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from sim import compiled, registry
+from sim.draws import uniform
 from sim.network import FollowGraph, Groups
 from sim.population import Population
 from sim.recommenders import kernels
@@ -81,12 +82,12 @@ class FriendsOfFriends(AccountSuggester):
         viewers = np.ascontiguousarray(viewers, dtype=np.int64)
         n = viewers.shape[0] * k
         followee = np.empty(n, dtype=np.int64)
-        found = kernels_s.first_hop(g.indptr, g.indices, viewers, k, rng.random(n), followee)
-        u_two_hop = rng.random(found)
-        u_follower = rng.random(n)
+        found = kernels_s.first_hop(g.indptr, g.indices, viewers, k, uniform(rng, n), followee)
+        u_two_hop = uniform(rng, found)
+        u_follower = uniform(rng, n)
         out = np.empty(n, dtype=np.int64)
         kernels_s.friends_of_friends(g.indptr, g.indices, rev.indptr, rev.indices, viewers, k, followee, u_two_hop,
-                                     u_follower, rng.random(n), out)
+                                     u_follower, uniform(rng, n), out)
         return out.reshape(viewers.shape[0], k)
 
 
@@ -100,9 +101,9 @@ class CoEngagement(AccountSuggester):
         mode = rng.integers(0, 3, n)
         # A random engagement of the viewer's (an index into today's engagements).
         mine = np.empty(n, dtype=np.int64)
-        co, fans = kernels_s.own_engagements(ctx.by_viewer_ptr, ctx.by_viewer, viewers, k, rng.random(n), mode, mine)
-        u_co = rng.random(co) if co else _NO_DRAWS
-        u_fans = rng.random(fans) if fans else _NO_DRAWS
+        co, fans = kernels_s.own_engagements(ctx.by_viewer_ptr, ctx.by_viewer, viewers, k, uniform(rng, n), mode, mine)
+        u_co = uniform(rng, co) if co else _NO_DRAWS
+        u_fans = uniform(rng, fans) if fans else _NO_DRAWS
         out = np.empty(n, dtype=np.int64)
         kernels_s.co_engagement(ctx.engaged_viewer, ctx.engaged_item, ctx.engaged_author, ctx.by_item_ptr,
                                 ctx.item_order, ctx.by_author_ptr, ctx.by_author, viewers, k, mode, mine, u_co, u_fans,
@@ -117,7 +118,7 @@ class Mixed(AccountSuggester):
     def suggest(self, ctx, viewers, k, rng):
         fof = FriendsOfFriends().suggest(ctx, viewers, k, rng)
         co = CoEngagement().suggest(ctx, viewers, k, rng)
-        take_co = rng.random(fof.shape) < 0.5
+        take_co = uniform(rng, fof.shape) < 0.5
         return np.where(take_co & (co >= 0), co, fof)
 
 
@@ -131,7 +132,7 @@ def boost_new_accounts(suggested: np.ndarray, new_accounts: np.ndarray, share: f
     """
     if new_accounts.size == 0 or share <= 0:
         return suggested
-    take = rng.random(suggested.shape) < share
+    take = uniform(rng, suggested.shape) < share
     out = suggested.copy()
     out[take] = new_accounts[rng.integers(0, new_accounts.size, int(take.sum()))]
     return out
@@ -177,13 +178,13 @@ def suggest_groups(ctx: SuggestionContext, viewers: np.ndarray, k: int, rng: np.
     viewers = np.ascontiguousarray(viewers, dtype=np.int64)
     n = viewers.shape[0] * k
     followee = np.empty(n, dtype=np.int64)
-    found = kernels_s.first_hop(g.indptr, g.indices, viewers, k, rng.random(n), followee)
-    u_group = rng.random(found)
+    found = kernels_s.first_hop(g.indptr, g.indices, viewers, k, uniform(rng, n), followee)
+    u_group = uniform(rng, found)
     probes = rng.integers(0, n_groups, (n, GROUP_PROBES))
     by_interest = np.empty(n, dtype=probes.dtype)
     # Each slot's probe with the highest similarity (the first of equals), summed as numpy's matmul sums.
     kernels.best_match(groups.topic, ctx.population.interest, np.repeat(viewers, k), probes, by_interest)
     out = np.empty(shape, dtype=np.int64)
     kernels_s.interest_groups(groups.account_indptr, groups.account_groups, viewers, followee, u_group, by_interest,
-                              rng.random(n), out)
+                              uniform(rng, n), out)
     return out
