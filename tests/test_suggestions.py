@@ -371,7 +371,8 @@ def groups_numpy(ctx, viewers, k, rng):
     by_interest = probes[np.arange(v.size), sim.argmax(axis=1)]
     out = _dedupe_np(np.where((rng.random(v.size) < 0.5) & (via >= 0), via, by_interest).reshape(-1, k))
     cells = np.flatnonzero(out >= 0)
-    member = _contains_np(groups.account_indptr, groups.account_groups, np.repeat(viewers, k)[cells], out.ravel()[cells])
+    member = _contains_np(groups.account_indptr, groups.account_groups, np.repeat(viewers, k)[cells],
+                          out.ravel()[cells])
     out.ravel()[cells[member]] = -1
     return out
 
@@ -397,8 +398,9 @@ def test_the_compiled_suggesters_give_the_numpy_slots_and_leave_the_same_generat
                                                                                         n_engagements, n_viewers):
     ctx = random_context(seed, n, n_groups, n_engagements)
     viewers = np.random.default_rng(seed + 1).integers(0, n, n_viewers)
-    for compiled, numpy_version in [(FriendsOfFriends().suggest, fof_numpy), (CoEngagement().suggest, co_engagement_numpy),
-                                    (suggest_groups, groups_numpy)]:
+    policies = [(FriendsOfFriends().suggest, fof_numpy), (CoEngagement().suggest, co_engagement_numpy),
+                (suggest_groups, groups_numpy)]
+    for compiled, numpy_version in policies:
         rng_c, rng_n = np.random.default_rng(seed), np.random.default_rng(seed)
         got = compiled(ctx, viewers, k, rng_c)
         expected = numpy_version(ctx, viewers, k, rng_n)

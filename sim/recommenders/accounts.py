@@ -142,8 +142,8 @@ def clean_account_suggestions(ctx: SuggestionContext, viewers: np.ndarray, sugge
                               removed: np.ndarray) -> np.ndarray:
     """Blank out repeats, the viewer, accounts already followed and removed (banned) accounts.
 
-    Each row comes back sorted (repeats after the first copy set to -1, as :func:`sim.recommenders.serving.dedupe_rows`), in a
-    new array; the input is unchanged.
+    Each row comes back sorted (repeats after the first copy set to -1, as
+    :func:`sim.recommenders.serving.dedupe_rows` leaves them), in a new array; the input is unchanged.
     """
     out = np.array(suggested, dtype=np.int64, order="C")
     kernels_s.clean_accounts(out, np.ascontiguousarray(viewers, dtype=np.int64), ctx.graph.indptr, ctx.graph.indices,

@@ -375,6 +375,20 @@ def _sort_row(vals, flags, scratch, tmp_flags, c):
             flags[j] = tmp_flags[idx[j]]
 
 
+@njit(**_INLINE)
+def dedupe_row(row, flags, scratch, tmp_flags):
+    """Sort ``row`` (stable; ``flags`` follow their values) and set every repeat after the first copy to
+    -1, in place (scratch as :func:`_sort_row`'s)."""
+    c = row.shape[0]
+    _sort_row(row, flags, scratch, tmp_flags, c)
+    prev = row[0]
+    for j in range(1, c):
+        v = row[j]
+        if v == prev:
+            row[j] = -1
+        prev = v
+
+
 @njit(**_JIT)
 def dedupe_sorted(candidates, flags):
     """Each row sorted (stable), repeated values after the first set to -1, flags carried along (new arrays)."""
@@ -384,15 +398,7 @@ def dedupe_sorted(candidates, flags):
     scratch = np.empty((2, c), dtype=np.int64)
     tmp_flags = np.empty(c, dtype=flag.dtype)
     for r in range(b):
-        row = cand[r]
-        frow = flag[r]
-        _sort_row(row, frow, scratch, tmp_flags, c)
-        prev = row[0]
-        for j in range(1, c):
-            v = row[j]
-            if v == prev:
-                row[j] = -1
-            prev = v
+        dedupe_row(cand[r], flag[r], scratch, tmp_flags)
     return cand, flag
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from sim.network.kernels import _has_entry
-from sim.recommenders.kernels import _sort_row
+from sim.recommenders.kernels import dedupe_row
 
 _PAR = dict(cache=True, nogil=True, parallel=True)
 _JIT = dict(cache=True, nogil=True)
@@ -129,33 +129,25 @@ def co_engagement(engaged_viewer, engaged_item, engaged_author, by_item_ptr, ite
 
 
 @njit(**_INLINE)
-def _dedupe_row(row, scratch, flags, tmp_flags):
-    """Sort the row (stable) and set every repeat after the first copy to -1, as
-    :func:`sim.recommenders.kernels.dedupe_sorted` does a row."""
-    c = row.shape[0]
-    _sort_row(row, flags, scratch, tmp_flags, c)
-    prev = row[0]
-    for j in range(1, c):
-        v = row[j]
-        if v == prev:
-            row[j] = -1
-        prev = v
+def _row_scratch(c):
+    """Scratch for :func:`sim.recommenders.kernels.dedupe_row` on rows of ``c`` (a block's rows share it):
+    the rows carry no flags."""
+    return np.empty((2, c), dtype=np.int64), np.zeros(c, dtype=np.bool_), np.empty(c, dtype=np.bool_)
 
 
 @njit(**_PAR)
 def clean_accounts(suggested, viewers, g_ptr, g_idx, removed):
-    """Each row of ``suggested`` (viewers x k, in place) de-duplicated as :func:`_dedupe_row`, then blanked
-    (-1) where it is the viewer, an account the viewer follows, or a removed account."""
+    """Each row of ``suggested`` (viewers x k, in place) de-duplicated (sorted, repeats after the first copy
+    set to -1: :func:`sim.recommenders.kernels.dedupe_row`), then blanked (-1) where it is the viewer, an
+    account the viewer follows, or a removed account."""
     b, c = suggested.shape
     if c == 0:
         return
     for block in prange((b + _ROWS - 1) // _ROWS):
-        scratch = np.empty((2, c), dtype=np.int64)
-        flags = np.zeros(c, dtype=np.bool_)
-        tmp_flags = np.empty(c, dtype=np.bool_)
+        scratch, flags, tmp_flags = _row_scratch(c)
         for r in range(block * _ROWS, min(b, (block + 1) * _ROWS)):
             row = suggested[r]
-            _dedupe_row(row, scratch, flags, tmp_flags)
+            dedupe_row(row, flags, scratch, tmp_flags)
             v = viewers[r]
             for j in range(c):
                 s = row[j]
@@ -167,17 +159,16 @@ def clean_accounts(suggested, viewers, g_ptr, g_idx, removed):
 def interest_groups(account_indptr, account_groups, viewers, followee, u_group, by_interest, u_choice, out):
     """Each row of ``out`` (viewers x k): slot ``i`` takes a random group of ``followee[i]`` (``u_group``, one
     number per slot with a followee, in slot order) if ``u_choice[i] < 0.5`` and the followee is in one,
-    otherwise ``by_interest[i]``; then the row is de-duplicated (:func:`_dedupe_row`) and the groups the
-    viewer is already in are blanked (-1)."""
+    otherwise ``by_interest[i]``; then the row is de-duplicated
+    (:func:`sim.recommenders.kernels.dedupe_row`) and the groups the viewer is already in are blanked
+    (-1)."""
     b, k = out.shape
     if k == 0:
         return
     rank = np.empty(b * k, dtype=np.int64)
     _ranks(followee >= 0, rank)
     for block in prange((b + _ROWS - 1) // _ROWS):
-        scratch = np.empty((2, k), dtype=np.int64)
-        flags = np.zeros(k, dtype=np.bool_)
-        tmp_flags = np.empty(k, dtype=np.bool_)
+        scratch, flags, tmp_flags = _row_scratch(k)
         for r in range(block * _ROWS, min(b, (block + 1) * _ROWS)):
             row = out[r]
             for j in range(k):
@@ -185,7 +176,7 @@ def interest_groups(account_indptr, account_groups, viewers, followee, u_group, 
                 via = (_pick(account_indptr, account_groups, followee[i], u_group[rank[i]]) if followee[i] >= 0
                        else np.int64(-1))
                 row[j] = via if u_choice[i] < 0.5 and via >= 0 else by_interest[i]
-            _dedupe_row(row, scratch, flags, tmp_flags)
+            dedupe_row(row, flags, scratch, tmp_flags)
             v = viewers[r]
             for j in range(k):
                 if row[j] >= 0 and _has_entry(account_indptr, account_groups, v, row[j]):
