@@ -46,6 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import host_gauge  # noqa: E402
 from sim.recommenders import kernels  # noqa: E402
 
 M = 5                 # attachments per new account
@@ -183,8 +184,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check-accounts", type=int, default=20_000,
                         help="size of the world on which the kernel is checked against the numpy reference")
+    host_gauge.add_option(parser)
     args = parser.parse_args(argv)
     n = args.accounts
+    host_gauge.report("before", args)
 
     print(f"check: {check(min(n, args.check_accounts), args.seed + 1)}", flush=True)
 
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     ref = time.perf_counter() - t
     print(f"numpy reference: {ref:.3f} s per step (1 run); {n / ref:,.0f} agent-steps/s; "
           f"peak RSS {peak_rss_mb():,.0f} MB", flush=True)
+    host_gauge.report("after", args)
 
 
 if __name__ == "__main__":

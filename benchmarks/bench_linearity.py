@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import host_gauge  # noqa: E402
 from bench_model import bench_config  # noqa: E402
 from sim.model import ExposureModel  # noqa: E402
 from sim.resources import keep_freed_memory  # noqa: E402
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--feed", default="engagement")
     parser.add_argument("--seed", type=int, default=0)
+    host_gauge.add_option(parser)
     args = parser.parse_args(argv)
+    host_gauge.report("before", args)
     small_n, large_n = sorted(args.accounts)
 
     configs = [bench_config(n, args.days, args.feed, args.seed) for n in (small_n, large_n)]
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     daily = statistics.median(b / a for a, b in zip(*seconds))
     print(f"time ratio: {ratio:.2f} x (median of the days' ratios {daily:.2f} x) for {sizes[1] / sizes[0]:.2f} x "
           f"the accounts; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    host_gauge.report("after", args)
 
 
 if __name__ == "__main__":

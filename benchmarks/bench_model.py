@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import host_gauge  # noqa: E402
 from sim.config import Config, validate  # noqa: E402
 from sim.metrics import COLUMN  # noqa: E402
 from sim.model import ExposureModel  # noqa: E402
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--progress", action="store_true", help="print each day's seconds and the peak RSS so far")
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave glibc's malloc settings alone (runs set them: sim.resources.keep_freed_memory)")
+    host_gauge.add_option(parser)
     args = parser.parse_args(argv)
+    host_gauge.report("before", args)
 
     cfg = bench_config(args.accounts, args.days, args.feed, args.seed, args.decoys)
     if not args.system_malloc:
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"total wall (build + days): {build + run_s:.2f} s; peak RSS {peak_rss_mb():,.0f} MB")
     print(f"minor_harm_prevalence_per_10k={s['minor_harm_prevalence_per_10k']:.2f} "
           f"minor_exposed_7d_share={s['minor_exposed_7d_share']:.3f}")
+    host_gauge.report("after", args)
 
 
 if __name__ == "__main__":

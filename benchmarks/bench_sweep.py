@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import host_gauge
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -40,7 +42,9 @@ def main() -> int:
     parser.add_argument("--study", default="safeguard_comparison")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("overrides", nargs="*", help="extra overrides after --, e.g. population.n=2000")
+    host_gauge.add_option(parser)
     args = parser.parse_args()
+    host_gauge.report("before", args)
     results = []
     with tempfile.TemporaryDirectory(prefix="exposim-bench-") as tmp:
         for n in args.workers:
@@ -67,6 +71,7 @@ def main() -> int:
                   f"largest process's peak RSS {usage.ru_maxrss / 1024:,.0f} MB", flush=True)
     same = all(r[3] == results[0][3] for r in results[1:])
     print(f"tables byte-identical across worker counts: {'yes' if same else 'NO'}")
+    host_gauge.report("after", args)
     return 0 if same else 1
 
 
