@@ -6,7 +6,7 @@ Usage:
     python benchmarks/host_gauge.py --repeats 9      # more repeats per probe (default 5)
 
 The reference machine is shared, and its speed changes from hour to hour:
-the same code's main job took 127 s one morning and 201 s the next. A
+the same code's main job took 127 s in the night and 201 s the next morning. A
 figure taken at one moment compares with a figure taken at another only
 through a gauge taken with each. The probes time the kinds of work a
 simulated day is made of, each the best of its repeats (what the machine
