@@ -78,7 +78,7 @@ def chase_ring(rng: np.random.Generator, nbytes: int = MEMORY_BYTES) -> np.ndarr
 
 
 def measure(repeats: int = 5, seed: int = 0) -> dict[str, float]:
-    """Run the five probes here, in this process; returns ``{probe: figure}`` in the units of
+    """Run the six probes here, in this process; returns ``{probe: figure}`` in the units of
     :data:`FIELDS`."""
     import numba
     from numba import njit, prange

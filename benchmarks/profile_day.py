@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> None:
         if profiler:
             profiler.disable()
     total = time.perf_counter() - t0
+    cpu_total = time.process_time() - c0
     seconds["other"] = total - sum(seconds.values())
-    cpu["other"] = time.process_time() - c0 - sum(cpu.values())
+    cpu["other"] = cpu_total - sum(cpu.values())
 
     d = args.days
     print(f"{model.population.n:,} accounts, {d} days, feed={args.feed}"
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'phase':<16}{'s/day':>8}{'share':>8}{'cores':>7}")
     for name, s in sorted(seconds.items(), key=lambda kv: -kv[1]):
         print(f"{name:<16}{s / d:>8.3f}{s / total:>8.1%}{cpu[name] / s if s > 0 else 0.0:>7.2f}")
-    print(f"{'a day':<16}{total / d:>8.3f}{1:>8.1%}{(time.process_time() - c0) / total:>7.2f}")
+    print(f"{'a day':<16}{total / d:>8.3f}{1:>8.1%}{cpu_total / total:>7.2f}")
     if peaks is not None:
         print(f"traced at the end: {tracemalloc.get_traced_memory()[0] / 1e6:,.0f} MB")
         print(f"{'phase':<16}{'transient peak':>16}")
