@@ -596,6 +596,55 @@ def test_runs_that_are_not_complete_are_listed_and_left_out(sweep, tmp_path):
         assert f"  {rel[name]}: {status} ({state[rel[name]][1]})" in text.splitlines()
 
 
+#: Columns a run's summary may hold, in types that promote into each other (int32 -> int64 -> double).
+_SUMMARY_COLUMNS = {"a": (pa.int64(), pa.float64()), "b": (pa.float64(),), "c": (pa.string(),),
+                    "d": (pa.int32(), pa.int64())}
+
+
+@st.composite
+def _summaries(draw):
+    """Two to four runs' one-row summaries, each with its own subset, order and types of the columns."""
+    tables = []
+    for _ in range(draw(st.integers(2, 4))):
+        names = draw(st.lists(st.sampled_from(sorted(_SUMMARY_COLUMNS)), min_size=1, unique=True))
+        fields = [pa.field(n, draw(st.sampled_from(_SUMMARY_COLUMNS[n]))) for n in names]
+        values = [draw(st.one_of(st.none(), st.sampled_from(["x", "y"]) if f.type == pa.string()
+                                 else st.integers(-5, 5))) for f in fields]
+        tables.append(pa.table([pa.array([v], f.type) for v, f in zip(values, fields)], schema=pa.schema(fields)))
+    return tables
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(tables=_summaries())
+def test_the_summaries_read_once_are_the_files_read_as_one_dataset(tables, tmp_path_factory):
+    # summary_dataset joins the tables scan_runs read while checking the runs; the reference is pyarrow's
+    # own dataset of the same files with their unified schema (missing columns null, types promoted).
+    import pyarrow.dataset as ds
+    from sim.analysis.runs import Run, summary_dataset
+
+    folder = tmp_path_factory.mktemp("summaries")
+    runs = []
+    for i, table in enumerate(tables):
+        path = folder / f"run{i}"
+        path.mkdir()
+        pq.write_table(table.replace_schema_metadata({"exposim.run": str(i)}), path / "summary.parquet")
+        runs.append(Run(path, path.name, "complete", None, {}, setting=f"s{i % 2}", order=i % 2,
+                        replicate=f"r{i}", summary=pq.read_table(path / "summary.parquet").replace_schema_metadata(None)))
+    files = [str(r.path / "summary.parquet") for r in runs]
+    schema = pa.unify_schemas([pq.read_schema(f).remove_metadata() for f in files], promote_options="permissive")
+    dataset = ds.dataset(files, schema=schema, format="parquet")
+    expected = pa.concat_tables([fragment.to_table(schema=schema) for fragment in dataset.get_fragments()])
+    got = summary_dataset(runs)
+    assert got.select(schema.names).equals(expected)
+    assert got.column_names == [*schema.names, "setting", "order", "replicate_key", "run_dir"]
+    assert got["run_dir"].to_pylist() == [r.rel for r in runs]
+    assert got["setting"].to_pylist() == [r.setting for r in runs]
+    # A run scanned without its table in memory is read from its file: the same result.
+    for r in runs:
+        r.summary = None
+    assert summary_dataset(runs).equals(got)
+
+
 def test_terminal_table_names_every_setting_and_the_baseline(sweep):
     result = compare_sweep(sweep, report=False, out=None)
     lines = format_table(result).splitlines()

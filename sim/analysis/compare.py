@@ -182,7 +182,7 @@ def compare_sweep(sweep_dir: str | Path, *, baseline: str | None = None, metrics
                   out: TextIO | None | object = STDOUT) -> Comparison:
     """Compare every setting of the sweep in ``sweep_dir`` with a baseline setting.
 
-    Reads every complete run's ``summary.parquet`` as one pyarrow dataset,
+    Reads every complete run's ``summary.parquet`` (once, as the runs are checked) into one table,
     computes per-setting means with Student-t intervals over replicates and
     paired differences against ``baseline`` (default: the setting the sweep
     launched first) with paired t intervals, and relative changes with

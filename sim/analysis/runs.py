@@ -1,4 +1,4 @@
-"""Finding the runs of a sweep and reading them as one dataset.
+"""Finding the runs of a sweep and reading their summaries as one table.
 
 Core objects: :class:`Run`, :func:`scan_runs`, :func:`assign_settings`,
 :func:`summary_dataset`, :func:`decoy_days`, :func:`code_fingerprint`,
@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from sim.io import MANIFEST, read_manifest, verify_files
@@ -68,6 +67,8 @@ class Run:
     replicate: str = ""
     overrides: dict[str, str] = field(default_factory=dict)
     code: str = UNKNOWN_CODE   # source fingerprint of the code that made it (see code_fingerprint)
+    #: A complete run's ``summary.parquet`` (read once, when the scan checked it; schema metadata dropped).
+    summary: pa.Table | None = field(default=None, repr=False, compare=False)
 
 
 def code_fingerprint(manifest: dict[str, Any] | None) -> str:
@@ -90,31 +91,31 @@ def _expected_tables(manifest: dict[str, Any]) -> list[str]:
     return [SUMMARY] + [name for flag, name in _OPTIONAL_TABLES.items() if output.get(flag) is True]
 
 
-def _complete_problem(path: Path, manifest: dict[str, Any]) -> str | None:
-    """Why a run whose manifest says ``complete`` cannot be used (None when it can).
+def _complete_problem(path: Path, manifest: dict[str, Any]) -> tuple[str | None, pa.Table | None]:
+    """Why a run whose manifest says ``complete`` cannot be used (None when it can), and its summary table
+    when it can (read here once: reading it proves every page is readable).
 
     Never raises on a malformed manifest or an unreadable table: that is the answer.
     """
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
-        return "its manifest lists no tables"
+        return "its manifest lists no tables", None
     missing = [name for name in _expected_tables(manifest) if name not in files]
     if missing:
-        return f"its manifest does not list {', '.join(missing)}"
+        return f"its manifest does not list {', '.join(missing)}", None
     try:
         problem = verify_files(path, manifest)
     except (AttributeError, TypeError, ValueError, OSError) as exc:
-        return f"its manifest's list of tables cannot be checked ({_first_line(exc)})"
+        return f"its manifest's list of tables cannot be checked ({_first_line(exc)})", None
     if problem is not None:
-        return problem
-    summary = path / SUMMARY
+        return problem, None
     try:
-        rows = pq.read_table(summary).num_rows      # one row: cheap, and proves every page is readable
+        summary = pq.read_table(path / SUMMARY).replace_schema_metadata(None)
     except (OSError, pa.ArrowException) as exc:
-        return f"{SUMMARY} cannot be read ({_first_line(exc)})"
-    if rows == 0:
-        return f"{SUMMARY} holds no rows"
-    return None
+        return f"{SUMMARY} cannot be read ({_first_line(exc)})", None
+    if summary.num_rows == 0:
+        return f"{SUMMARY} holds no rows", None
+    return None, summary
 
 
 def _is_run_folder(path: Path) -> bool:
@@ -132,8 +133,9 @@ def scan_runs(sweep_dir: Path) -> list[Run]:
             manifest = None
         rel = path.relative_to(sweep_dir).as_posix() or "."
         status = (manifest or {}).get("status")
+        summary = None
         if status == "complete":
-            problem = _complete_problem(path, manifest)
+            problem, summary = _complete_problem(path, manifest)
             state, error = ("complete", None) if problem is None else ("invalid", problem)
         elif status == "failed":
             error = manifest.get("error")
@@ -141,7 +143,7 @@ def scan_runs(sweep_dir: Path) -> list[Run]:
         else:
             state = "incomplete"
             error = "the job was interrupted" if status == "running" else "the job never started"
-        runs.append(Run(path, rel, state, error, manifest, code=code_fingerprint(manifest)))
+        runs.append(Run(path, rel, state, error, manifest, code=code_fingerprint(manifest), summary=summary))
     return runs
 
 
@@ -193,26 +195,27 @@ def assign_settings(runs: list[Run]) -> None:
 
 
 def summary_dataset(runs: list[Run]) -> pa.Table:
-    """The complete runs' ``summary.parquet`` files read as one pyarrow dataset (config and summary
-    columns), with the run's ``setting``, ``order``, ``replicate`` and ``run_dir`` added."""
+    """The complete runs' ``summary.parquet`` tables (config and summary columns) as one table, with the
+    run's ``setting``, ``order``, ``replicate`` and ``run_dir`` added.
+
+    The tables are those :func:`scan_runs` read while checking each run. Their schemas are unified as one
+    pyarrow dataset of the files would be (a column some runs lack is null there; types are promoted).
+    """
     complete = [r for r in runs if r.status == "complete"]
     if not complete:
         return pa.table({})
-    paths = [str(r.path / SUMMARY) for r in complete]
-    schema = pa.unify_schemas([pq.read_schema(p).remove_metadata() for p in paths],
-                              promote_options="permissive")
-    dataset = ds.dataset(paths, schema=schema, format="parquet")
-    by_path = {str(r.path / SUMMARY): r for r in complete}
-    tables = []
-    for fragment in dataset.get_fragments():     # one fragment per run: its identity travels with its rows
-        r = by_path[fragment.path]
-        t = fragment.to_table(schema=dataset.schema)
-        n = t.num_rows
-        tables.append(t.append_column("setting", pa.array([r.setting] * n, pa.string()))
-                       .append_column("order", pa.array([r.order] * n, pa.int32()))
-                       .append_column("replicate_key", pa.array([r.replicate] * n, pa.string()))
-                       .append_column("run_dir", pa.array([r.rel] * n, pa.string())))
-    return pa.concat_tables(tables)
+    tables = [r.summary if r.summary is not None else pq.read_table(r.path / SUMMARY).replace_schema_metadata(None)
+              for r in complete]
+    rows = [t.num_rows for t in tables]
+
+    def each_run(values: list[Any], kind: pa.DataType) -> pa.Array:   # a run's value on each of its rows
+        return pa.array([v for v, n in zip(values, rows) for _ in range(n)], kind)
+
+    return (pa.concat_tables(tables, promote_options="permissive")
+            .append_column("setting", each_run([r.setting for r in complete], pa.string()))
+            .append_column("order", each_run([r.order for r in complete], pa.int32()))
+            .append_column("replicate_key", each_run([r.replicate for r in complete], pa.string()))
+            .append_column("run_dir", each_run([r.rel for r in complete], pa.string())))
 
 
 def decoy_days(runs: list[Run], columns: list[str]) -> dict[str, np.ndarray]:
