@@ -110,12 +110,17 @@ def _complete_problem(path: Path, manifest: dict[str, Any]) -> tuple[str | None,
     if problem is not None:
         return problem, None
     try:
-        summary = pq.read_table(path / SUMMARY).replace_schema_metadata(None)
+        summary = _read_summary(path)
     except (OSError, pa.ArrowException) as exc:
         return f"{SUMMARY} cannot be read ({_first_line(exc)})", None
     if summary.num_rows == 0:
         return f"{SUMMARY} holds no rows", None
     return None, summary
+
+
+def _read_summary(path: Path) -> pa.Table:
+    """A run folder's ``summary.parquet``, without its schema metadata (each run's differs)."""
+    return pq.read_table(path / SUMMARY).replace_schema_metadata(None)
 
 
 def _is_run_folder(path: Path) -> bool:
@@ -204,8 +209,7 @@ def summary_dataset(runs: list[Run]) -> pa.Table:
     complete = [r for r in runs if r.status == "complete"]
     if not complete:
         return pa.table({})
-    tables = [r.summary if r.summary is not None else pq.read_table(r.path / SUMMARY).replace_schema_metadata(None)
-              for r in complete]
+    tables = [r.summary if r.summary is not None else _read_summary(r.path) for r in complete]
     rows = [t.num_rows for t in tables]
 
     def each_run(values: list[Any], kind: pa.DataType) -> pa.Array:   # a run's value on each of its rows
