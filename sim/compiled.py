@@ -1,7 +1,7 @@
 """Compiled counting loops (numba) shared by the state and behaviour layers, and cache-line-aligned arrays.
 
-Core objects: :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`group_by_key`,
-:func:`removed_viewers`, :func:`aligned_empty`, :func:`cache_aligned`.
+Core objects: :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`impression_tallies`,
+:func:`group_by_key`, :func:`removed_viewers`, :func:`aligned_empty`, :func:`cache_aligned`.
 
 ``np.bincount`` over a day's impressions needs the labels gathered first and
 then cast to the platform's integer (at ten million accounts, a day's 150
@@ -13,9 +13,19 @@ the same integers, no temporaries.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 _JIT = dict(cache=True, nogil=True)
+#: Kernels that split their entries into parts run the parts on numba's threads; integer tables are
+#: summed after, so the result does not depend on the number of threads.
+_PAR = dict(cache=True, nogil=True, parallel=True)
+#: Entries per part of a parallel count (each part fills its own small table).
+PART = 1 << 16
+#: Impressions whose random reads are made in one loop, before they are counted (fits in L1).
+_BLOCK = 512
+#: Copies of a part's table, entry ``i`` adding to copy ``i % LANES``: consecutive entries with the same
+#: label (a viewer's impressions are consecutive) then do not wait on each other's addition.
+LANES = 4
 #: An empty mask: every entry counts.
 ALL = np.zeros(0, dtype=np.bool_)
 #: Bytes in a cache line (x86-64 and most ARM cores).
@@ -83,6 +93,71 @@ def count_label_pairs(labels, index, codes, n_labels, n_codes):
     for i in range(index.shape[0]):
         out[labels[index[i]], codes[i]] += 1
     return out
+
+
+@njit(**_JIT)
+def _impression_part(lo, hi, cohort, viewer, item, harm, in_network, engaged, reported, n_classes, benign,
+                     explicit_from, table, harmful_seen, explicit_seen):
+    k_block = np.empty(_BLOCK, dtype=np.intp)
+    h_block = np.empty(_BLOCK, dtype=np.intp)
+    for start in range(lo, hi, _BLOCK):
+        stop = min(hi, start + _BLOCK)
+        # The block's random reads first, in a loop of their own (their cache misses overlap); then
+        # (cohort, class, in-network, engaged, reported) as one code: one addition per impression.
+        for i in range(start, stop):
+            k_block[i - start] = cohort[viewer[i]]
+            h_block[i - start] = harm[item[i]]
+        for i in range(start, stop):
+            h = h_block[i - start]
+            code = ((k_block[i - start] * n_classes + h) * 8 + np.intp(in_network[i]) * 4
+                    + np.intp(engaged[i]) * 2 + np.intp(reported[i]))
+            table[i & (LANES - 1), code] += 1
+            if h != benign:
+                v = viewer[i]
+                harmful_seen[v] = True
+                if h >= explicit_from:
+                    explicit_seen[v] = True
+
+
+@njit(**_PAR)
+def impression_tallies(cohort, viewer, item, harm, in_network, engaged, reported, n_cohorts, n_classes, benign,
+                       explicit_from, harmful_seen, explicit_seen, part=PART):
+    """A day's impression counters in one pass over its impressions (in parts, on numba's threads).
+
+    Impression ``i`` is ``viewer[i]`` (an account row, of cohort ``cohort[viewer[i]]``) shown item slot
+    ``item[i]`` (of class ``harm[item[i]]``). Returns ``(by_class, flags)``:
+
+    - ``by_class`` (n_cohorts, n_classes) int64: impressions by the viewer's cohort and the item's class;
+    - ``flags`` (n_cohorts, 4) int64: by the viewer's cohort, the impressions that were in-network, engaged
+      with, engaged with and of a class other than ``benign``, and reported.
+
+    Sets ``harmful_seen[v]`` for every viewer shown an item of a class other than ``benign`` and
+    ``explicit_seen[v]`` for every viewer shown one of class ``>= explicit_from`` (bool, one per account,
+    cleared by the caller; a flag is only ever set, so parts that share a viewer write the same value).
+    The counts are those of ``np.bincount`` over the gathered labels and masks; each impression adds one
+    to a single cell of a (cohort, class, in-network, engaged, reported) table, which is then summed.
+    """
+    n = viewer.shape[0]
+    n_parts = max(1, (n + part - 1) // part)
+    width = n_cohorts * n_classes * 8
+    tables = np.zeros((n_parts, LANES, width), dtype=np.int64)
+    for p in prange(n_parts):
+        _impression_part(p * part, min(n, (p + 1) * part), cohort, viewer, item, harm, in_network, engaged,
+                         reported, n_classes, benign, explicit_from, tables[p], harmful_seen, explicit_seen)
+    by_class = np.zeros((n_cohorts, n_classes), dtype=np.int64)
+    flags = np.zeros((n_cohorts, 4), dtype=np.int64)
+    for p in range(n_parts):
+        for lane in range(LANES):
+            for code in range(width):
+                count = tables[p, lane, code]
+                k = code // (n_classes * 8)
+                h = (code // 8) % n_classes
+                by_class[k, h] += count
+                flags[k, 0] += count if code & 4 else 0
+                flags[k, 1] += count if code & 2 else 0
+                flags[k, 2] += count if (code & 2) and h != benign else 0
+                flags[k, 3] += count if code & 1 else 0
+    return by_class, flags
 
 
 @njit(**_JIT)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import compiled
 from sim.contact import ContactLog, Conversations
 from sim.content import ItemStore
 from sim.metrics import SENDER_GROUPS, Metrics
@@ -27,9 +28,9 @@ from sim.phases.post import Posted
 from sim.phases.serve import Served
 from sim.phases.suggest import Suggested
 from sim.population import Population
-from sim.vocabulary import (CHANNELS, COMMENT, CONTACT_KINDS, DISCOVERY_CHANNELS, ESCALATED, FIRST_VIOLATING, HARMFUL_ROLES,
-                            MESSAGE, MESSAGE_REQUEST, NONE, S_ADULT, S_MINOR, S_OFFENDER, SOLICITATION, STAGES,
-                            SUGGESTIVE)
+from sim.vocabulary import (CHANNELS, COHORTS, COMMENT, CONTACT_KINDS, DISCOVERY_CHANNELS, ESCALATED, FIRST_VIOLATING,
+                            HARM_CLASSES, HARMFUL_ROLES, MESSAGE, MESSAGE_REQUEST, NONE, S_ADULT, S_MINOR, S_OFFENDER,
+                            SOLICITATION, STAGES, SUGGESTIVE)
 
 #: Days in the trailing window of the "... in the last 7 days" figures.
 WINDOW_DAYS = 7
@@ -43,6 +44,9 @@ SENDER_TYPES = (S_OFFENDER, S_ADULT)
 ADVANCE_KINDS = (MESSAGE, MESSAGE_REQUEST, COMMENT)
 #: Kinds that are messages (they can carry an image, and be blurred).
 MESSAGE_KINDS = (MESSAGE, MESSAGE_REQUEST)
+#: The counters of ``compiled.impression_tallies``'s flag columns, in order: impressions that were
+#: in-network, engaged with, engaged with and harmful (any class but ``none``), and reported.
+IMPRESSION_FLAG_COUNTERS = ("in_network_impressions", "engagements", "harmful_engagements", "reports")
 
 
 def sexual_advances(out: Contacted) -> np.ndarray:
@@ -124,23 +128,26 @@ class DayRecorder:
 
     def engaged(self, out: Engaged, served: Served, day: int) -> Engaged:
         m, pop, imps = self.metrics, self.population, served.impressions
-        harm = self.items.harm[imps.item]
-        harmful = harm > NONE
-        per_class = m.add_by_class("impressions", imps.viewer, harm)
+        # One pass over the impressions (compiled.impression_tallies): the counts by cohort and class,
+        # the flagged impressions by cohort, and who saw harmful and explicit items.
+        harmful_seen = np.zeros(pop.n, dtype=np.bool_)
+        explicit_seen = np.zeros(pop.n, dtype=np.bool_)
+        per_class, flagged = compiled.impression_tallies(
+            m.cohort, imps.viewer, imps.item, self.items.harm, imps.in_network, out.engaged, out.reported,
+            len(COHORTS), len(HARM_CLASSES), NONE, FIRST_VIOLATING, harmful_seen, explicit_seen)
+        m.add_class_counts("impressions", per_class)
         m.add("impressions", per_class.sum(axis=1))
         m.add("harmful_impressions", per_class[:, SUGGESTIVE:].sum(axis=1))
         m.add("explicit_impressions", per_class[:, FIRST_VIOLATING:].sum(axis=1))
-        m.count_where("in_network_impressions", imps.viewer, imps.in_network)
-        m.count_where("engagements", imps.viewer, out.engaged)
-        m.count_where("harmful_engagements", imps.viewer, out.engaged & harmful)
-        m.count_where("reports", imps.viewer, out.reported)
+        for column, counter in enumerate(IMPRESSION_FLAG_COUNTERS):
+            m.add(counter, flagged[:, column])
         m.add_views_by_cause(out.views_by_cause)
-        exposed = np.flatnonzero(np.bincount(imps.viewer[harmful], minlength=pop.n))
+        exposed = np.flatnonzero(harmful_seen)
         m.count("exposed_today", exposed)
         pop.last_harm_day[exposed] = day
         first = exposed[pop.first_harm_day[exposed] < 0]
         pop.first_harm_day[first] = day
-        explicit = imps.viewer[harm >= FIRST_VIOLATING]
+        explicit = np.flatnonzero(explicit_seen)
         pop.last_explicit_day[explicit] = day
         self.last_sexual_image_day[explicit] = day
         return out

@@ -139,9 +139,13 @@ class Metrics:
         """
         n_cls = len(HARM_CLASSES)
         counts = compiled.count_label_pairs(self.cohort, np.asarray(accounts), np.asarray(harm), len(COHORTS), n_cls)
+        self.add_class_counts(prefix, counts)
+        return counts
+
+    def add_class_counts(self, prefix: str, counts: np.ndarray) -> None:
+        """Add a (cohorts x classes) matrix of counts to the ``<prefix>_<class>`` counters."""
         for code, name in enumerate(HARM_CLASSES):
             self.add(f"{prefix}_{name}", counts[:, code])
-        return counts
 
     def add_views_by_cause(self, by_cause: np.ndarray) -> None:
         """Add a (cohorts x causes) matrix of violating views to the ``views_<cause>`` counters."""

@@ -179,6 +179,32 @@ def test_compiled_counts_equal_bincount(labels, data):
 
 
 @settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_accounts=st.integers(1, 12), n=st.integers(0, 1300),
+       part=st.sampled_from([1, 2, 7, 600, compiled.PART]))
+def test_impression_tallies_are_the_bincounts_of_the_gathered_labels(seed, n_accounts, n, part):
+    """One pass in parts of ``part`` impressions (and, within a part, blocks of 512) gives what numpy gives
+    after gathering each impression's cohort and class: the (cohort, class) counts, the four flag counts by
+    cohort, and who saw what."""
+    rng = np.random.default_rng(seed)
+    cohort = rng.integers(0, 4, n_accounts).astype(np.int8)
+    harm = rng.integers(0, 4, 20).astype(np.int8)
+    viewer = rng.integers(0, n_accounts, n).astype(np.int32)
+    item = rng.integers(0, 20, n)
+    in_network, engaged, reported = (rng.random(n) < p for p in (0.5, 0.3, 0.1))
+    harmful_seen = np.zeros(n_accounts, dtype=bool)
+    explicit_seen = np.zeros(n_accounts, dtype=bool)
+    by_class, flags = compiled.impression_tallies(cohort, viewer, item, harm, in_network, engaged, reported, 4, 4,
+                                                  0, 2, harmful_seen, explicit_seen, part)
+    k, h = cohort[viewer].astype(np.int64), harm[item]
+    assert by_class.tolist() == np.bincount(k * 4 + h, minlength=16).reshape(4, 4).tolist()
+    for column, mask in enumerate((in_network, engaged, engaged & (h != 0), reported)):
+        assert flags[:, column].tolist() == np.bincount(k[mask], minlength=4).tolist(), column
+    accounts = np.arange(n_accounts)
+    assert harmful_seen.tolist() == np.isin(accounts, viewer[h != 0]).tolist()
+    assert explicit_seen.tolist() == np.isin(accounts, viewer[h >= 2]).tolist()
+
+
+@settings(max_examples=60, deadline=None)
 @given(keys=st.lists(st.integers(0, 6), max_size=40))
 def test_group_by_key_is_a_stable_argsort_with_offsets(keys):
     keys = np.array(keys, dtype=np.int64)
