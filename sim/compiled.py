@@ -1,7 +1,8 @@
 """Compiled counting loops (numba) shared by the state and behaviour layers, and cache-line-aligned arrays.
 
 Core objects: :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`impression_tallies`,
-:func:`group_by_key`, :func:`removed_viewers`, :func:`aligned_empty`, :func:`cache_aligned`.
+:func:`attribute_views`, :func:`group_by_key`, :func:`removed_viewers`, :func:`aligned_empty`,
+:func:`cache_aligned`.
 
 ``np.bincount`` over a day's impressions needs the labels gathered first and
 then cast to the platform's integer (at ten million accounts, a day's 150
@@ -158,6 +159,25 @@ def impression_tallies(cohort, viewer, item, harm, in_network, engaged, reported
                 flags[k, 2] += count if (code & 2) and h != benign else 0
                 flags[k, 3] += count if code & 1 else 0
     return by_class, flags
+
+
+@njit(**_JIT)
+def attribute_views(item, viewer, cohort, harm, first_violating, queued_day, kept_day, pending_views, out,
+                    queued_column, kept_column):
+    """Each impression (``viewer[i]`` shown item slot ``item[i]``) of an item of class ``>= first_violating``,
+    by its viewer's cohort: to ``out[:, queued_column]`` if the item is in the review queue
+    (``queued_day >= 0``), else to ``out[:, kept_column]`` if a review kept it (``kept_day >= 0``), else
+    to the item's ``pending_views`` row. In impression order; the cohort is read only for these views."""
+    for i in range(item.shape[0]):
+        s = item[i]
+        if harm[s] >= first_violating:
+            k = cohort[viewer[i]]
+            if queued_day[s] >= 0:
+                out[k, queued_column] += 1
+            elif kept_day[s] >= 0:
+                out[k, kept_column] += 1
+            else:
+                pending_views[s, k] += 1
 
 
 @njit(**_JIT)

@@ -41,6 +41,8 @@ class EngagementOutcome:
 
     engaged: np.ndarray    # bool, per impression
     reported: np.ndarray   # bool, per impression (harmful ones only can be reported)
+    engager: np.ndarray    # per engagement, in impression order: the viewer ...
+    engaged_item: np.ndarray  # ... and the item slot
 
 
 def engagement_probability(pop: Population, items: ItemStore, viewer: np.ndarray, item: np.ndarray,
@@ -87,9 +89,10 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
     compiled.tally(items.impressions, imps.item, compiled.ALL)
     compiled.tally(items.engagements, imps.item, engaged)
 
-    _drift_interests(pop, items, imps.viewer[engaged], imps.item[engaged], cfg.interest_drift)
+    engager, engaged_item = imps.viewer[engaged], imps.item[engaged]
+    _drift_interests(pop, items, engager, engaged_item, cfg.interest_drift)
     _update_affinity(pop, imps.viewer, harmful, engaged, cfg)
-    return EngagementOutcome(engaged=engaged, reported=reported)
+    return EngagementOutcome(engaged=engaged, reported=reported, engager=engager, engaged_item=engaged_item)
 
 
 def _drift_interests(pop: Population, items: ItemStore, viewer: np.ndarray, item: np.ndarray,
@@ -120,8 +123,7 @@ def _drift_interests(pop: Population, items: ItemStore, viewer: np.ndarray, item
 
 def _update_affinity(pop: Population, viewer: np.ndarray, harmful: np.ndarray, engaged: np.ndarray,
                      cfg: BehaviourConfig) -> None:
-    harmful_seen = np.bincount(viewer[harmful], minlength=pop.n)
-    harmful_engaged = np.bincount(viewer[harmful & engaged], minlength=pop.n)
+    harmful_seen, harmful_engaged = kernels.harmful_counts(viewer, harmful, engaged, pop.n)
 
     # Reinforcement with diminishing returns, then relaxation towards the account's own baseline.
     aff = pop.harmful_affinity

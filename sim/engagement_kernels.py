@@ -1,6 +1,7 @@
 """Compiled loops of engagement (numba): each impression's chance of engagement, and interest drift's sums.
 
-Core objects: :func:`engage_draws`, :func:`report_draws`, :func:`grouped_topic_sums`, :data:`EXACT_MAX_DIM`.
+Core objects: :func:`engage_draws`, :func:`report_draws`, :func:`harmful_counts`, :func:`grouped_topic_sums`,
+:data:`EXACT_MAX_DIM`.
 
 The numpy code these replace gathered a (n, d) block of topic rows and another
 of interest rows for every impression and multiplied them with a stacked
@@ -81,6 +82,21 @@ def report_draws(harm, none_class, true_age, adult_age, viewer, item, u, p_minor
         p = p_minor if true_age[viewer[i]] < adult_age else p_adult
         harmful[i] = h
         reported[i] = h and u[i] < p
+
+
+@njit(**_JIT)
+def harmful_counts(viewer, harmful, engaged, n_accounts):
+    """Per account, its harmful impressions and its engagements with them: ``np.bincount(viewer[harmful],
+    minlength=n_accounts)`` and ``np.bincount(viewer[harmful & engaged], minlength=n_accounts)`` (int64),
+    in one pass that reads only the flags of the impressions that are not harmful."""
+    seen = np.zeros(n_accounts, dtype=np.int64)
+    taken = np.zeros(n_accounts, dtype=np.int64)
+    for i in range(viewer.shape[0]):
+        if harmful[i]:
+            v = viewer[i]
+            seen[v] += 1
+            taken[v] += np.int64(engaged[i])
+    return seen, taken
 
 
 @njit(**_PAR)

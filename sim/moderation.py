@@ -23,6 +23,7 @@ from collections import deque
 
 import numpy as np
 
+from sim import compiled
 from sim.config import ModerationConfig
 from sim.content import REMOVAL_THRESHOLD, ItemStore
 from sim.population import Population
@@ -158,23 +159,18 @@ class Moderation:
 
     # ----------------------------------------------------------------- views
 
-    def attribute_views(self, item: np.ndarray, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
+    def attribute_views(self, item: np.ndarray, viewer: np.ndarray, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
         """Attribute today's views of violating items; returns (cohorts x causes) counts known today.
 
-        Views during review or after a wrong keep are attributed at once; the
-        rest wait on the item (``pending_views``) until it is removed
-        (``before_removal``) or leaves the store uncaught (``never_detected``).
+        ``item`` and ``viewer`` are the impressions, ``cohort`` each account's cohort. Views during
+        review or after a wrong keep are attributed at once; the rest wait on the item
+        (``pending_views``) until it is removed (``before_removal``) or leaves the store uncaught
+        (``never_detected``).
         """
         items = self.items
         out = np.zeros((n_cohorts, len(VIEW_CAUSES)), dtype=np.int64)
-        violating = items.harm[item] >= FIRST_VIOLATING
-        item, cohort = item[violating], cohort[violating]
-        queued = items.queued_day[item] >= 0
-        kept = items.kept_day[item] >= 0
-        out[:, REVIEW_DELAY] = np.bincount(cohort[queued], minlength=n_cohorts)
-        out[:, LEFT_UP] = np.bincount(cohort[kept & ~queued], minlength=n_cohorts)
-        rest = ~queued & ~kept
-        np.add.at(items.pending_views, (item[rest], cohort[rest]), 1)
+        compiled.attribute_views(item, viewer, cohort, items.harm, FIRST_VIOLATING, items.queued_day, items.kept_day,
+                                 items.pending_views, out, REVIEW_DELAY, LEFT_UP)
         return out
 
     def resolve_views(self, removed: np.ndarray, expiring: np.ndarray, n_cohorts: int) -> np.ndarray:

@@ -86,6 +86,18 @@ def test_report_draws_are_numpys_harm_flags_and_age_rates(seed, n, p_minor, p_ad
     assert reported.tolist() == (expected_harmful & (u < p)).tolist()
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), n_accounts=st.integers(1, 20))
+def test_harmful_counts_are_the_bincounts_of_the_masked_viewers(seed, n, n_accounts):
+    rng = np.random.default_rng(seed)
+    viewer = rng.integers(0, n_accounts, n).astype(np.int32)
+    harmful, engaged = rng.random(n) < 0.4, rng.random(n) < 0.5
+    seen, taken = engagement_kernels.harmful_counts(viewer, harmful, engaged, n_accounts)
+    assert seen.tolist() == np.bincount(viewer[harmful], minlength=n_accounts).tolist()
+    assert taken.tolist() == np.bincount(viewer[harmful & engaged], minlength=n_accounts).tolist()
+    assert seen.dtype == taken.dtype == np.int64           # the power in the affinity update takes them as int64
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), block=st.integers(1, 40), n_engagements=st.integers(0, 400))
 def test_interest_drift_in_blocks_is_the_whole_array_formula(seed, block, n_engagements):

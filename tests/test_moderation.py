@@ -243,8 +243,9 @@ def test_views_are_attributed_by_item_state_and_resolved_on_removal_or_expiry():
     items.queued_day[1] = 1
     items.kept_day[2] = 1
     item = np.array([0, 0, 1, 2, 3, 4, 0, 5])
-    cohort = np.array([0, 1, 2, 0, 1, 2, 3, 2])
-    out = mod.attribute_views(item, cohort, 4)
+    viewer = np.array([4, 6, 1, 0, 2, 5, 3, 7])          # accounts of cohorts 0, 1, 2, 0, 1, 2, 3, 2
+    cohort = np.array([0, 2, 1, 3, 0, 2, 1, 2], dtype=np.int8)
+    out = mod.attribute_views(item, viewer, cohort, 4)
     b, d, left, never = (VIEW_CAUSES.index(c) for c in VIEW_CAUSES)
     assert out[:, d].tolist() == [0, 0, 1, 0]            # the queued item
     assert out[:, left].tolist() == [1, 0, 0, 0]         # the kept item

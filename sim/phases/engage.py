@@ -43,8 +43,7 @@ def engage_feeds(pop: Population, items: ItemStore, moderation: Moderation, impr
     """Draw engagement and reports; reported items join the review queue; violating views are attributed."""
     outcome = engage(pop, items, impressions, config.population.behaviour, rng)
     moderation.queue_reports(impressions.item[outcome.reported], day)
-    views = moderation.attribute_views(impressions.item, pop.cohort[impressions.viewer], n_cohorts)
-    engaged = outcome.engaged
-    item = impressions.item[engaged]
-    return Engaged(engaged, outcome.reported, impressions.viewer[engaged].astype(np.int64), item,
+    views = moderation.attribute_views(impressions.item, impressions.viewer, pop.cohort, n_cohorts)
+    item = outcome.engaged_item
+    return Engaged(outcome.engaged, outcome.reported, outcome.engager.astype(np.int64), item,
                    items.author[item].astype(np.int64), views)
