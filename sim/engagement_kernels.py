@@ -88,7 +88,7 @@ def report_draws(harm, none_class, true_age, adult_age, viewer, item, u, p_minor
 def harmful_counts(viewer, harmful, engaged, n_accounts):
     """Per account, its harmful impressions and its engagements with them: ``np.bincount(viewer[harmful],
     minlength=n_accounts)`` and ``np.bincount(viewer[harmful & engaged], minlength=n_accounts)`` (int64),
-    in one pass that reads only the flags of the impressions that are not harmful."""
+    in one pass that reads the engaged flag of the harmful impressions only."""
     seen = np.zeros(n_accounts, dtype=np.int64)
     taken = np.zeros(n_accounts, dtype=np.int64)
     for i in range(viewer.shape[0]):
