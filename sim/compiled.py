@@ -74,16 +74,11 @@ def tally(counts, index, mask):
 
 
 @njit(**_JIT)
-def count_labels(labels, index, mask, n_labels):
-    """``np.bincount(labels[index[mask]], minlength=n_labels)`` (an empty ``mask``: every entry)."""
+def count_labels(labels, index, n_labels):
+    """``np.bincount(labels[index], minlength=n_labels)``."""
     out = np.zeros(n_labels, dtype=np.int64)
-    if mask.shape[0] == 0:
-        for i in range(index.shape[0]):
-            out[labels[index[i]]] += 1
-    else:
-        for i in range(index.shape[0]):
-            if mask[i]:
-                out[labels[index[i]]] += 1
+    for i in range(index.shape[0]):
+        out[labels[index[i]]] += 1
     return out
 
 

@@ -125,7 +125,7 @@ class Metrics:
     def by_cohort(self, accounts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Counts (or weight sums) of ``accounts`` rows per cohort."""
         if weights is None:
-            return compiled.count_labels(self.cohort, np.asarray(accounts), compiled.ALL, len(COHORTS))
+            return compiled.count_labels(self.cohort, np.asarray(accounts), len(COHORTS))
         counts = np.bincount(self.cohort[accounts], weights=weights, minlength=len(COHORTS))
         return np.rint(counts).astype(np.int64)
 
@@ -155,10 +155,6 @@ class Metrics:
     def count(self, counter: str, accounts: np.ndarray) -> None:
         """Add one to ``counter`` for each row in ``accounts``, in its cohort."""
         self.add(counter, self.by_cohort(accounts))
-
-    def count_where(self, counter: str, accounts: np.ndarray, mask: np.ndarray) -> None:
-        """:meth:`count` of ``accounts[mask]``, without gathering them."""
-        self.add(counter, compiled.count_labels(self.cohort, accounts, mask, len(COHORTS)))
 
     def close_day(self) -> np.ndarray:
         """Append today's matrix to the history and start a new day; returns the closed matrix."""
