@@ -1,6 +1,6 @@
 """Uniform draws filled by several threads: the same numbers, in the same places, as one call.
 
-Core objects: :func:`uniform`.
+Core objects: :func:`uniform`, :func:`skip`.
 
 A day at a million accounts draws a few hundred million uniforms (the
 candidates' sources and picks, the tie-breaking nudges, each impression's
@@ -96,12 +96,20 @@ def uniform(rng: np.random.Generator, size: int | tuple[int, ...] | None = None,
     rng.random(out=flat[:bounds[1]])
     for future in futures:
         future.result()
-    # Where one call would have left the generator: n outputs on, with any buffered half-output kept
-    # (``advance`` clears it; the float64 fill never touches it).
-    end = type(bit_generator)()
-    end.state = start
-    end.advance(n)
-    state = end.state
+    bit_generator.state = start
+    skip(rng, n)                      # where one call would have left the generator
+    return out
+
+
+def skip(rng: np.random.Generator, n: int) -> None:
+    """Move ``rng`` (PCG64 or PCG64DXSM) past ``n`` float64 uniforms: the state ``rng.random(n)`` would
+    leave, including a 32-bit half-output it may be holding (``advance`` clears it; float64 draws never
+    touch it). For draws made elsewhere from its position (:mod:`sim.pcg64`, the split fills above)."""
+    bit_generator = rng.bit_generator
+    if not isinstance(bit_generator, _JUMPABLE):
+        raise TypeError(f"skip: {type(bit_generator).__name__} cannot jump ahead (PCG64 and PCG64DXSM can)")
+    start = bit_generator.state
+    bit_generator.advance(n)
+    state = bit_generator.state
     state["has_uint32"], state["uinteger"] = start["has_uint32"], start["uinteger"]
     bit_generator.state = state
-    return out

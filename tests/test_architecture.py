@@ -120,7 +120,7 @@ LAYERS = (
     ("sim.recommenders", "sim.contact", "sim.moderation", "sim.safeguards", "sim.age_assurance", "sim.engagement",
      "sim.engagement_kernels"),
     ("sim.population", "sim.network", "sim.content", "sim.detection", "sim.metrics", "sim.agents"),
-    ("sim.config", "sim.registry", "sim.vocabulary", "sim.compiled", "sim.draws", "sim.libm"),
+    ("sim.config", "sim.registry", "sim.vocabulary", "sim.compiled", "sim.draws", "sim.pcg64", "sim.libm"),
 )
 
 
