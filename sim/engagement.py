@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import compiled, libm
+from sim import compiled, libm, pcg64
 from sim import engagement_kernels as kernels
 from sim.config import BehaviourConfig
 from sim.content import ItemStore
-from sim.draws import uniform
+from sim.draws import skip, uniform
 from sim.population import Population
 from sim.recommenders.serving import Impressions
 from sim.vocabulary import ADULT_AGE, NONE
@@ -29,7 +29,7 @@ from sim.vocabulary import ADULT_AGE, NONE
 #: Weight of today's observation in the platform's running estimate of each
 #: viewer's harmful-engagement rate (an exponential moving average).
 LEARNING_RATE = 0.3
-#: Impressions scored per block, to bound the (block x dim) gathers.
+#: Impressions scored per block on numpy's wide-vector path, to bound the (block x dim) gathers.
 BLOCK = 1 << 21
 #: Engagers whose interests drift per block, to bound the (block x dim) sums and rows.
 DRIFT_BLOCK = 1 << 16
@@ -61,30 +61,27 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
     """Draw engagement for every impression and apply its consequences to accounts and items."""
     n = imps.n
     engaged = np.zeros(n, dtype=bool)
-    in_kernel = items.topic.shape[1] < kernels.EXACT_MAX_DIM
-    log_appeal = None
-    if in_kernel and n:
+    # One uniform per impression for engagement, then one per impression for reports (``rng.random(n)``
+    # twice): made inside the kernels, or drawn a block at a time for numpy's wide-vector path.
+    if items.topic.shape[1] < kernels.EXACT_MAX_DIM:
         with np.errstate(divide="ignore"):      # empty slots have appeal 0; no impression reads them
-            log_appeal = np.log(items.appeal)
-    for start in range(0, n, BLOCK):
-        sl = slice(start, start + BLOCK)
-        u = uniform(rng, min(BLOCK, n - start))
-        if in_kernel:
-            kernels.engage_draws(items.topic, pop.interest, log_appeal, items.harm, pop.harmful_affinity,
-                                 imps.viewer[sl], imps.item[sl], u, cfg.engage_intercept, cfg.engage_similarity,
-                                 cfg.engage_appeal, cfg.engage_harm, cfg.harm_threshold, NONE, engaged[sl])
-        else:
+            log_appeal = np.log(items.appeal) if n else items.appeal
+        skip(rng, kernels.engage_draws(items.topic, pop.interest, log_appeal, items.harm, pop.harmful_affinity,
+                                       imps.viewer, imps.item, pcg64.position(rng), cfg.engage_intercept,
+                                       cfg.engage_similarity, cfg.engage_appeal, cfg.engage_harm,
+                                       cfg.harm_threshold, NONE, engaged))
+    else:
+        for start in range(0, n, BLOCK):
+            sl = slice(start, start + BLOCK)
+            u = uniform(rng, min(BLOCK, n - start))
             engaged[sl] = u < engagement_probability(pop, items, imps.viewer[sl], imps.item[sl], cfg)
 
-    # Reports: one uniform per impression, drawn a block at a time (the same numbers as one draw);
-    # a harmful impression is reported if its draw is below the viewer's age group's rate.
+    # A harmful impression is reported if its draw is below the viewer's age group's rate.
     harmful = np.empty(n, dtype=bool)
     reported = np.empty(n, dtype=bool)
-    for start in range(0, n, BLOCK):
-        sl = slice(start, start + BLOCK)
-        kernels.report_draws(items.harm, NONE, pop.true_age, ADULT_AGE, imps.viewer[sl], imps.item[sl],
-                             uniform(rng, min(BLOCK, n - start)), cfg.report_harmful_minor,
-                             cfg.report_harmful_adult, harmful[sl], reported[sl])
+    skip(rng, kernels.report_draws(items.harm, NONE, pop.true_age, ADULT_AGE, imps.viewer, imps.item,
+                                   pcg64.position(rng), cfg.report_harmful_minor, cfg.report_harmful_adult,
+                                   harmful, reported))
 
     compiled.tally(items.impressions, imps.item, compiled.ALL)
     compiled.tally(items.engagements, imps.item, engaged)

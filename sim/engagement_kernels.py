@@ -1,6 +1,6 @@
 """Compiled loops of engagement (numba): each impression's chance of engagement, and interest drift's sums.
 
-Core objects: :func:`engage_draws`, :func:`report_draws`, :func:`harmful_counts`, :func:`grouped_topic_sums`,
+Core objects: :func:`engage_draws`, :func:`engage_probabilities`, :func:`report_draws`, :func:`harmful_counts`, :func:`grouped_topic_sums`,
 :data:`EXACT_MAX_DIM`.
 
 The numpy code these replace gathered a (n, d) block of topic rows and another
@@ -19,6 +19,12 @@ byte-identical:
 
 Wider interest vectors (d >= :data:`EXACT_MAX_DIM`) go through numpy
 (``sim.engagement``), whose ``sdot`` then uses a vector kernel of its own.
+
+The engagement and report draws are made in the kernels (:mod:`sim.pcg64`):
+the uniforms numpy's ``Generator.random(n)`` would give from the stream's
+position, one per impression, made where they are used. Impressions are taken
+``_CHUNK`` at a time in parallel, each chunk's generator jumped to its first
+draw.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.pcg64 import jump, next_uniform
 from sim.recommenders.kernels import _prefetch
 
 #: Interest dimensions below this are summed as OpenBLAS ``sdot`` sums them (its scalar tail).
@@ -33,55 +40,85 @@ EXACT_MAX_DIM = 32
 
 _PAR = dict(cache=True, nogil=True, parallel=True)
 _JIT = dict(cache=True, nogil=True)
+_INLINE = dict(cache=True, nogil=True, inline="always")
 #: Impressions ahead of the one computed whose item data are prefetched (their reads are random).
 _AHEAD = 16
+#: Impressions per parallel chunk of the draws' kernels (one jump of the generator each).
+_CHUNK = 4096
 
 
 @njit(**_PAR)
-def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, u, intercept, w_similarity,
+def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, stream, intercept, w_similarity,
                  w_appeal, w_harm, threshold, none_class, out):
     """``out[i] = u[i] < p_i`` for each impression ``i`` of (``viewer``, ``item``), where ``p_i`` is
     :func:`sim.engagement.engagement_probability` computed in numpy's precisions: ``sigmoid(b0 + b_sim *
-    sim + b_appeal * log(appeal) + [harmful] * b_harm * (affinity - threshold))``.
+    sim + b_appeal * log(appeal) + [harmful] * b_harm * (affinity - threshold))``, and ``u`` is
+    ``rng.random(n)`` from the PCG64 position ``stream``. Returns ``n``, the uniforms used.
 
     ``log_appeal`` is ``np.log(appeal)`` per item slot (numpy's own float32 log); the weights are
     Python floats, rounded to float32 where numpy would. Impressions are independent: run in parallel.
     """
-    d = topic.shape[1]
-    b0 = np.float32(intercept)
-    b_sim = np.float32(w_similarity)
-    b_app = np.float32(w_appeal)
-    thr = np.float32(threshold)
     n = item.shape[0]
-    for i in prange(n):
-        if i + _AHEAD < n:
-            ahead = item[i + _AHEAD]
-            _prefetch(topic, ahead)
-            _prefetch(log_appeal, ahead)
-            _prefetch(harm, ahead)
-        s = item[i]
-        v = viewer[i]
-        acc = 0.0
-        for j in range(d):
-            acc = acc + np.float64(topic[s, j] * interest[v, j])
-        sim = np.float32(acc)
-        logit32 = (b0 + b_sim * sim) + b_app * log_appeal[s]
-        harm_term = (w_harm if harm[s] > none_class else 0.0) * np.float64(affinity[v] - thr)
-        logit = np.float64(logit32) + harm_term
-        out[i] = u[i] < 1.0 / (1.0 + np.exp(-logit))
+    i_hi, i_lo = stream[2], stream[3]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
+        i0 = chunk * _CHUNK
+        s_hi, s_lo = jump(stream, i0)
+        for i in range(i0, min(n, i0 + _CHUNK)):
+            if i + _AHEAD < n:
+                ahead = item[i + _AHEAD]
+                _prefetch(topic, ahead)
+                _prefetch(log_appeal, ahead)
+                _prefetch(harm, ahead)
+            p = _probability(topic, interest, log_appeal, harm, affinity, viewer[i], item[i], intercept,
+                             w_similarity, w_appeal, w_harm, threshold, none_class)
+            s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
+            out[i] = u < p
+    return n
+
+
+@njit(**_INLINE)
+def _probability(topic, interest, log_appeal, harm, affinity, v, s, intercept, w_similarity, w_appeal, w_harm,
+                 threshold, none_class):
+    """The engagement probability of viewer ``v`` for item ``s``, in numpy's precisions (see above)."""
+    acc = 0.0
+    for j in range(topic.shape[1]):
+        acc = acc + np.float64(topic[s, j] * interest[v, j])
+    sim = np.float32(acc)
+    logit32 = (np.float32(intercept) + np.float32(w_similarity) * sim) + np.float32(w_appeal) * log_appeal[s]
+    harm_term = (w_harm if harm[s] > none_class else 0.0) * np.float64(affinity[v] - np.float32(threshold))
+    logit = np.float64(logit32) + harm_term
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 @njit(**_PAR)
-def report_draws(harm, none_class, true_age, adult_age, viewer, item, u, p_minor, p_adult, harmful, reported):
+def engage_probabilities(topic, interest, log_appeal, harm, affinity, viewer, item, intercept, w_similarity,
+                         w_appeal, w_harm, threshold, none_class, out):
+    """Fill ``out`` (float64) with the probabilities :func:`engage_draws` compares its draws with (the
+    same inlined arithmetic): for checking them against numpy's, bit for bit."""
+    for i in prange(item.shape[0]):
+        out[i] = _probability(topic, interest, log_appeal, harm, affinity, viewer[i], item[i], intercept,
+                              w_similarity, w_appeal, w_harm, threshold, none_class)
+
+
+@njit(**_PAR)
+def report_draws(harm, none_class, true_age, adult_age, viewer, item, stream, p_minor, p_adult, harmful, reported):
     """For each impression ``i`` of (``viewer``, ``item``): ``harmful[i]`` whether its item's class is
     above ``none_class``, and ``reported[i] = harmful[i] and u[i] < p``, with ``p`` the minors' rate
     ``p_minor`` for a viewer under ``adult_age`` and ``p_adult`` otherwise (float64, as numpy's
-    ``np.where`` of the two rates gives). Impressions are independent."""
-    for i in prange(item.shape[0]):
-        h = harm[item[i]] > none_class
-        p = p_minor if true_age[viewer[i]] < adult_age else p_adult
-        harmful[i] = h
-        reported[i] = h and u[i] < p
+    ``np.where`` of the two rates gives), and ``u`` ``rng.random(n)`` from the PCG64 position ``stream``
+    (one per impression, harmful or not). Impressions are independent. Returns ``n``, the uniforms used."""
+    n = item.shape[0]
+    i_hi, i_lo = stream[2], stream[3]
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
+        i0 = chunk * _CHUNK
+        s_hi, s_lo = jump(stream, i0)
+        for i in range(i0, min(n, i0 + _CHUNK)):
+            s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
+            h = harm[item[i]] > none_class
+            p = p_minor if true_age[viewer[i]] < adult_age else p_adult
+            harmful[i] = h
+            reported[i] = h and u < p
+    return n
 
 
 @njit(**_JIT)

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import compiled, engagement, engagement_kernels
+from sim import compiled, engagement, engagement_kernels, pcg64
 from sim.config import BehaviourConfig
 from sim.content import ItemStore
+from sim.draws import skip
 from sim.engagement import engagement_probability
 from sim.network.graph import _csr_insert, csr_contains
 from sim.recommenders.serving import pick_from_csr
@@ -41,17 +42,19 @@ def test_engagement_draws_equal_numpy_probabilities_exactly(dim):
     cfg = BehaviourConfig()
     p = engagement_probability(pop, items, viewer, item, cfg)
 
-    def draws(u):
-        out = np.empty(n, dtype=bool)
-        engagement_kernels.engage_draws(items.topic, pop.interest, np.log(items.appeal), items.harm,
-                                        pop.harmful_affinity, viewer, item, u, cfg.engage_intercept,
-                                        cfg.engage_similarity, cfg.engage_appeal, cfg.engage_harm,
-                                        cfg.harm_threshold, NONE, out)
-        return out
-
-    # u = p is never below the kernel's p, and the next double below p always is: the two are equal.
-    assert not draws(p.copy()).any()
-    assert draws(np.nextafter(p, -np.inf)).all()
+    args = (items.topic, pop.interest, np.log(items.appeal), items.harm, pop.harmful_affinity, viewer, item)
+    weights = (cfg.engage_intercept, cfg.engage_similarity, cfg.engage_appeal, cfg.engage_harm, cfg.harm_threshold,
+               NONE)
+    kernel_p = np.empty(n)
+    engagement_kernels.engage_probabilities(*args, *weights, kernel_p)
+    assert kernel_p.tobytes() == p.tobytes()
+    # The draws are numpy's next n uniforms from the stream, compared with those probabilities.
+    stream = np.random.Generator(np.random.PCG64(dim))
+    numpy_draws = np.random.Generator(np.random.PCG64(dim))
+    engaged = np.empty(n, dtype=bool)
+    skip(stream, engagement_kernels.engage_draws(*args, pcg64.position(stream), *weights, engaged))
+    assert engaged.tolist() == (numpy_draws.random(n) < p).tolist()
+    assert stream.bit_generator.state == numpy_draws.bit_generator.state
 
 
 def test_grouped_topic_sums_add_in_the_order_bincount_does():
@@ -76,10 +79,12 @@ def test_report_draws_are_numpys_harm_flags_and_age_rates(seed, n, p_minor, p_ad
     true_age = rng.integers(13, 40, 20).astype(np.int8)
     viewer = rng.integers(0, 20, n).astype(np.int32)
     item = rng.integers(0, 50, n)
-    u = rng.random(n)
-    u[: n // 4] = p_minor                        # draws equal to a rate are not below it
+    stream = np.random.Generator(np.random.PCG64(seed))
+    u = np.random.Generator(np.random.PCG64(seed)).random(n)
     harmful, reported = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
-    engagement_kernels.report_draws(harm, NONE, true_age, 18, viewer, item, u, p_minor, p_adult, harmful, reported)
+    used = engagement_kernels.report_draws(harm, NONE, true_age, 18, viewer, item, pcg64.position(stream), p_minor,
+                                           p_adult, harmful, reported)
+    assert used == n
     expected_harmful = harm[item] > NONE
     p = np.where(true_age[viewer] < 18, p_minor, p_adult)
     assert harmful.tolist() == expected_harmful.tolist()
@@ -356,9 +361,16 @@ def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_gro
     pool = [s for s in range(n_items) if rng.random() < 0.5]
     pool_cdf = np.cumsum(rng.uniform(0.1, 3, len(pool)))
     viewers = rng.integers(0, n_accounts, sessions).astype(np.int32)
-    r_source, r_item = rng.random((sessions, n_in)), rng.random((sessions, n_in))
-    r_pool, r_popular = rng.random((sessions, n_out)), rng.random((sessions, n_out))
-    r_target = rng.random(int(np.count_nonzero(r_popular < share)))
+    # The kernel makes its draws from the stream's position; numpy makes the same ones here, in the order
+    # serving drew them into arrays (the pool's only if it has items).
+    stream = np.random.Generator(np.random.PCG64(seed))
+    numpy_draws = np.random.Generator(np.random.PCG64(seed))
+    r_source, r_item = numpy_draws.random((sessions, n_in)), numpy_draws.random((sessions, n_in))
+    r_pool = r_popular = np.ones((sessions, n_out))
+    r_target = np.zeros(0)
+    if pool:
+        r_pool, r_popular = numpy_draws.random((sessions, n_out)), numpy_draws.random((sessions, n_out))
+        r_target = numpy_draws.random(int(np.count_nonzero(r_popular < share)))
     info = kernels.item_info(author, harm.astype(np.uint8), removed)
 
     expected = _gather_by_hand(viewers, n_in, n_out, follows, groups, author_items, group_items, pool, pool_cdf,
@@ -370,13 +382,36 @@ def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_gro
     cand = np.empty((sessions, n_in + n_out), dtype=np.int64)
     in_net = np.empty((sessions, n_in + n_out), dtype=bool)
     pool = np.array(pool, dtype=np.int64)
-    counts = kernels.gather_candidates(
+    counts, used = kernels.gather_candidates(
         viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx, author_ptr, author_flat.astype(np.int64),
-        group_item_ptr, group_flat.astype(np.int64), pool, pool_cdf, kernels.cdf_buckets(pool_cdf), r_source, r_item,
-        r_pool, r_popular, share, r_target, info, 4, cand, in_net)
+        group_item_ptr, group_flat.astype(np.int64), pool, pool_cdf, kernels.cdf_buckets(pool_cdf),
+        pcg64.position(stream), share, info, 4, cand, in_net)
     assert cand.tolist() == expected[0]
     assert in_net.tolist() == expected[1]
     assert counts.tolist() == expected[2]
+    skip(stream, used)              # it used exactly the draws numpy made
+    assert stream.bit_generator.state == numpy_draws.bit_generator.state
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), b=st.integers(0, 200), c=st.integers(1, 12),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_nudged_scores_use_the_streams_next_b_by_c_uniforms(seed, b, c, dtype):
+    """One draw per cell, padding included, in row-major order across 64-row blocks: the nudge is
+    ``score * (1 + 1e-9 u)`` with numpy's ``u``, and padding scores -inf."""
+    from sim.recommenders import kernels
+
+    data = np.random.default_rng(seed)
+    scores = data.normal(size=(b, c)).astype(dtype)
+    candidates = data.integers(-1, 5, (b, c))
+    stream = np.random.Generator(np.random.PCG64(seed))
+    numpy_draws = np.random.Generator(np.random.PCG64(seed))
+    u = numpy_draws.random((b, c))
+    expected = np.where(candidates >= 0, scores.astype(np.float64) * (1.0 + 1e-9 * u), -np.inf)
+    out = np.empty((b, c))
+    skip(stream, kernels.nudge_scores(scores, pcg64.position(stream), candidates, out))
+    np.testing.assert_array_equal(out, expected)
+    assert stream.bit_generator.state == numpy_draws.bit_generator.state
 
 
 @settings(max_examples=80, deadline=None)

@@ -56,6 +56,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from sim.pcg64 import jump, next_uniform
+
 #: The widest row for which numpy's ``argpartition`` (x86-simd-sort, AVX2) returns the top k
 #: already sorted, best first; :func:`emit_top_k` reproduces that order up to this width.
 SORTED_TOP_K_MAX = 256
@@ -466,10 +468,9 @@ _BLOCK_ROWS = 64
 @njit(**_PAR)
 def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
                       author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_buckets,
-                      r_source, r_item, r_pool, r_popular, popular_share, r_target, item_info, n_classes,
-                      cand, in_net):
+                      stream, popular_share, item_info, n_classes, cand, in_net):
     """Fill ``cand`` and ``in_net`` (B, C) with a block's candidates, de-duplicated and cleaned; returns the
-    valid candidates by harm class.
+    valid candidates by harm class and how many uniforms of ``stream`` the block used.
 
     Row ``r`` (viewer ``viewers[r]``): ``n_in`` in-network slots, each a random
     followee or group (``r_source``) and a random recent item of it
@@ -477,6 +478,13 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     (``r_pool``) or, where ``r_popular < popular_share``, by engagement weight
     (the next ``r_target`` in row-major order, binary-searched in ``pool_cdf``,
     whose :func:`cdf_buckets` are ``pool_buckets``).
+
+    The draws are the PCG64 stream's from the position ``stream``
+    (:func:`sim.pcg64.position`), made here as they are used: ``r_source`` (B,
+    n_in), ``r_item`` (B, n_in), then, if the pool has items, ``r_pool`` (B,
+    n_out), ``r_popular`` (B, n_out) and ``r_target``, in that order and each in
+    row-major order: the numbers of ``rng.random((B, n_in))`` twice, and so on,
+    as serving drew them into arrays before.
     The row is sorted (stable), repeats after the first copy set to -1, and the
     viewer's own and removed items set to -1 (``item_info``, :func:`item_info`),
     exactly as ``serving`` did with numpy.
@@ -492,11 +500,13 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     off the kernel's time on the main job's world).
 
     Args:
+        stream: uint64[4], the generator's position (:func:`sim.pcg64.position`).
         cand: (B, n_in + n_out) int64, filled with item slots (-1 empty).
         in_net: (B, n_in + n_out) bool, filled with the in-network flags.
 
     Returns:
-        counts (n_classes,) int64.
+        counts (n_classes,) int64, and the number of uniforms used (the caller skips them:
+        :func:`sim.draws.skip`).
     """
     b = viewers.shape[0]
     n_blocks = (b + _BLOCK_ROWS - 1) // _BLOCK_ROWS
@@ -504,12 +514,14 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     # Where each block's popularity targets start: they are consumed in row-major order.
     t_start = np.zeros(n_blocks + 1, dtype=np.int64)
     if pool_size > 0:
+        i_hi, i_lo = stream[2], stream[3]
         for blk in prange(n_blocks):
             n_pop = 0
-            for r in range(blk * _BLOCK_ROWS, min(b, (blk + 1) * _BLOCK_ROWS)):
-                for j in range(n_out):
-                    if r_popular[r, j] < popular_share:
-                        n_pop += 1
+            s_hi, s_lo = jump(stream, 2 * b * n_in + b * n_out + blk * _BLOCK_ROWS * n_out)
+            for _ in range((min(b, (blk + 1) * _BLOCK_ROWS) - blk * _BLOCK_ROWS) * n_out):
+                s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
+                if u < popular_share:
+                    n_pop += 1
             t_start[blk + 1] = n_pop
         for blk in range(n_blocks):
             t_start[blk + 1] += t_start[blk]
@@ -523,15 +535,16 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     item_info = _at_least(item_info, 1)
     block_counts = np.zeros((n_blocks, n_classes), dtype=np.int64)
     for blk in prange(n_blocks):
-        _gather_block(blk * _BLOCK_ROWS, min(b, (blk + 1) * _BLOCK_ROWS), t_start[blk], viewers, n_in, n_out,
+        _gather_block(blk * _BLOCK_ROWS, min(b, (blk + 1) * _BLOCK_ROWS), t_start[blk], b, viewers, n_in, n_out,
                       follow_ptr, follow_idx, group_ptr, group_idx, author_ptr, author_items, group_item_ptr,
-                      group_items, pool, pool_cdf, pool_buckets, r_source, r_item, r_pool, r_popular,
-                      popular_share, r_target, item_info, cand, in_net, block_counts[blk])
+                      group_items, pool, pool_cdf, pool_buckets, stream, popular_share, item_info, cand, in_net,
+                      block_counts[blk])
     counts = np.zeros(n_classes, dtype=np.int64)
     for blk in range(n_blocks):
         for h in range(n_classes):
             counts[h] += block_counts[blk, h]
-    return counts
+    used = 2 * b * n_in + ((2 * b * n_out + t_start[n_blocks]) if pool_size > 0 else 0)
+    return counts, used
 
 
 @njit(**_INLINE)
@@ -545,12 +558,14 @@ def _at_least(values, n):
 
 
 @njit(**_JIT)
-def _gather_block(r0, r1, t, viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
+def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
                   author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_buckets,
-                  r_source, r_item, r_pool, r_popular, popular_share, r_target, item_info, cand, in_net, counts):
-    """:func:`gather_candidates` for rows ``r0:r1`` (at most ``_BLOCK_ROWS``), whose first popularity
-    draw is ``r_target[t]``; adds the valid candidates by harm class to ``counts``."""
+                  stream, popular_share, item_info, cand, in_net, counts):
+    """:func:`gather_candidates` for rows ``r0:r1`` (at most ``_BLOCK_ROWS``) of ``b``, whose first
+    popularity draw is ``r_target[t]``; adds the valid candidates by harm class to ``counts``. Each kind
+    of draw is a generator of its own, jumped to the block's first number of that kind."""
     c = n_in + n_out
+    i_hi, i_lo = stream[2], stream[3]
     scratch = np.empty((2, c), dtype=np.int64)
     tmp_flags = np.empty(c, dtype=np.bool_)
     # Each in-network cell's source (>= 0 followee, <= -2 group -(g + 2), -1 none), then the
@@ -567,6 +582,7 @@ def _gather_block(r0, r1, t, viewers, n_in, n_out, follow_ptr, follow_idx, group
     last_follow = follow_idx.shape[0] - 1
     last_group = group_idx.shape[0] - 1
     # 1. Which followee or group each in-network slot draws from (-1: the viewer has none).
+    s_hi, s_lo = jump(stream, r0 * n_in)
     for r in range(r0, r1):
         v = viewers[r]
         fs = follow_ptr[v]
@@ -577,13 +593,15 @@ def _gather_block(r0, r1, t, viewers, n_in, n_out, follow_ptr, follow_idx, group
         for j in range(n_in):
             # Both candidates read (clamped into their arrays), one kept by a select: which one is a
             # coin toss per cell, which a branch would mispredict a third of the time.
-            k = np.int64(r_source[r, j] * sources)
+            s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
+            k = np.int64(u * sources)
             followee = np.int64(follow_idx[min(fs + k, last_follow)])
             group = np.int64(group_idx[max(min(gs + k - deg_f, last_group), 0)])
             key = followee if k < deg_f else -2 - group
             source[r - r0, j] = key if sources > 0 else -1
             _prefetch(author_ptr, max(key, 0))
     # 2a. Where in that account's (group's) recent items the pick falls (-1: it has none).
+    s_hi, s_lo = jump(stream, b * n_in + r0 * n_in)
     for r in range(r0, r1):
         for j in range(n_in):
             # The followee's and the group's offsets both read, one kept (a third of the followees
@@ -596,23 +614,30 @@ def _gather_block(r0, r1, t, viewers, n_in, n_out, follow_ptr, follow_idx, group
             is_account = key >= 0
             start = a_start if is_account else g_start
             count = (author_ptr[a + 1] - a_start) if is_account else (group_item_ptr[g + 1] - g_start)
-            p = start + np.int64(r_item[r, j] * count)
+            s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
+            p = start + np.int64(u * count)
             found = (key != -1) & (count > 0)
             pos = (p if is_account else -2 - p) if found else -1
             source[r - r0, j] = pos
             _prefetch(author_items, p if is_account else 0)
             _prefetch(group_items, 0 if is_account else p)
-    # 3a. The global pool: uniform, or by engagement weight (targets consumed in row-major order).
+    # 3a. The global pool: uniform, or by engagement weight (targets consumed in row-major order). Every
+    # cell takes a pool draw and a popularity draw, whichever it uses.
     n_pop = 0
+    pool_hi, pool_lo = jump(stream, 2 * b * n_in + r0 * n_out)
+    pop_hi_s, pop_lo_s = jump(stream, 2 * b * n_in + b * n_out + r0 * n_out)
+    tgt_hi, tgt_lo = jump(stream, 2 * b * n_in + 2 * b * n_out + t)
     for r in range(r0, r1):
         for j in range(n_out):
             cell = (r - r0) * n_out + j
             pool_pos[cell] = -1
             if pool_size == 0:
                 continue
-            if r_popular[r, j] < popular_share:
-                target = r_target[t] * total_weight
-                t += 1
+            pool_hi, pool_lo, u_pool = next_uniform(pool_hi, pool_lo, i_hi, i_lo)
+            pop_hi_s, pop_lo_s, u_popular = next_uniform(pop_hi_s, pop_lo_s, i_hi, i_lo)
+            if u_popular < popular_share:
+                tgt_hi, tgt_lo, u_target = next_uniform(tgt_hi, tgt_lo, i_hi, i_lo)
+                target = u_target * total_weight
                 i = _bucket(pool_cdf, target)
                 pop_cell[n_pop] = cell
                 pop_target[n_pop] = target
@@ -622,7 +647,7 @@ def _gather_block(r0, r1, t, viewers, n_in, n_out, follow_ptr, follow_idx, group
                 _prefetch(pool_buckets, pop_hi[n_pop])
                 n_pop += 1
             else:
-                pool_pos[cell] = np.int64(r_pool[r, j] * pool_size)
+                pool_pos[cell] = np.int64(u_pool * pool_size)
                 _prefetch(pool, pool_pos[cell])
     # 3b. The weighted draws' binary searches (searchsorted right), started from their buckets and
     # advanced in lockstep: one step for every draw of the block per pass, so the misses overlap.
@@ -682,16 +707,23 @@ def _gather_block(r0, r1, t, viewers, n_in, n_out, follow_ptr, follow_idx, group
 
 
 @njit(**_PAR)
-def nudge_scores(scores, u, candidates, out):
+def nudge_scores(scores, stream, candidates, out):
     """Fill ``out`` (B, C) float64 with ``score * (1 + 1e-9 u)`` (breaks exact ties at random), ``-inf``
-    where there is no candidate."""
+    where there is no candidate; ``u`` is ``rng.random((B, C))`` made from the PCG64 position ``stream``
+    (one number per cell, candidate or not). Returns how many uniforms it used (B * C)."""
     b, c = candidates.shape
-    for r in prange(b):
-        for j in range(c):
-            if candidates[r, j] >= 0:
-                out[r, j] = np.float64(scores[r, j]) * (1.0 + 1e-9 * u[r, j])
-            else:
-                out[r, j] = -np.inf
+    i_hi, i_lo = stream[2], stream[3]
+    for blk in prange((b + _BLOCK_ROWS - 1) // _BLOCK_ROWS):
+        r0 = blk * _BLOCK_ROWS
+        s_hi, s_lo = jump(stream, r0 * c)
+        for r in range(r0, min(b, r0 + _BLOCK_ROWS)):
+            for j in range(c):
+                s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
+                if candidates[r, j] >= 0:
+                    out[r, j] = np.float64(scores[r, j]) * (1.0 + 1e-9 * u)
+                else:
+                    out[r, j] = -np.inf
+    return b * c
 
 
 @njit(**_PAR)

@@ -12,11 +12,13 @@ top ``feed_size`` become impressions. Sessions are processed in blocks of
 ``chunk_sessions`` to bound memory (the block also orders the random draws).
 
 The loops over a block's rows are compiled (:mod:`sim.recommenders.kernels`):
-numpy draws the random numbers (in the same order and shapes as ever), a kernel
-gathers, de-duplicates and cleans the candidates, the policy scores the block
-(the built-in ones through kernels too), and a kernel keeps each row's top k.
-The block-wide arrays are the draws, the candidate matrix, its flags and its
-scores; no (B, C, d) gather of topic rows and no row-wise argsort copies.
+a kernel gathers, de-duplicates and cleans the candidates, the policy scores the
+block (the built-in ones through kernels too), and a kernel keeps each row's top
+k. The kernels make their random numbers themselves, from the serving stream's
+position (:mod:`sim.pcg64`): numpy's numbers, in the order and shapes serving
+has always drawn them, without arrays to fill and read back; the stream is then
+moved past them. The block-wide arrays are the candidate matrix, its flags and
+its scores; no (B, C, d) gather of topic rows and no row-wise argsort copies.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import compiled
+from sim import compiled, pcg64
 from sim.content import ItemStore
-from sim.draws import uniform
+from sim.draws import skip
 from sim.network import kernels as network_kernels
 from sim.recommenders import kernels
 from sim.recommenders.base import FeedContext, FeedPolicy
@@ -99,8 +101,6 @@ def dedupe_rows(candidates: np.ndarray, in_network: np.ndarray) -> tuple[np.ndar
 
 
 _NO_TOP = np.zeros((0, 0), dtype=np.int64)
-_NO_DRAWS = np.zeros((0, 0), dtype=np.float64)
-_NO_TARGETS = np.zeros(0, dtype=np.float64)
 
 
 def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_viewers: np.ndarray,
@@ -117,7 +117,7 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         group_ptr, group_idx: account -> groups, CSR.
         filter_feed: callable(viewers, candidates, scores, in_network) that may lower scores
             in place (``-inf`` removes a candidate); the safeguards' ``filter_feed`` hook.
-        rng: the serving stream for today.
+        rng: the serving stream for today (PCG64, as the model's streams are).
 
     The candidate, flag and score arrays the policy and the hook receive are views of buffers
     reused from block to block: valid during the call, to be copied if kept.
@@ -134,12 +134,10 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
     items = ctx.items
     pool_buckets = kernels.cdf_buckets(index.pool_weight_cdf)
     item_info = kernels.item_info(items.author, items.harm, items.removed_day)
-    # One set of buffers for all blocks, allocated by numpy: the draws (filled in place: the same
-    # numbers), the candidates and their flags and the nudged scores.
+    # One set of buffers for all blocks, allocated by numpy: the candidates and their flags and the
+    # nudged scores.
     rows = min(cfg.chunk_sessions, session_viewers.shape[0])
     c = cfg.candidates
-    draws = {name: np.empty((rows, width)) for name, width in
-             (("source", n_in), ("item", n_in), ("pool", n_out), ("popular", n_out), ("nudge", c))}
     cand_buf = np.empty((rows, c), dtype=np.int64)
     in_net_buf = np.empty((rows, c), dtype=bool)
     scores_buf = np.empty((rows, c), dtype=np.float64)
@@ -153,22 +151,16 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
     for start in range(0, session_viewers.shape[0], cfg.chunk_sessions):
         viewers = session_viewers[start:start + cfg.chunk_sessions]
         b = viewers.shape[0]
-        # The draws, in the order and shapes the candidate gathering has always used: in-network
-        # sources and items, then the pool's uniform picks, popularity flags and popularity targets.
-        r_source = uniform(rng, out=draws["source"][:b])
-        r_item = uniform(rng, out=draws["item"][:b])
-        r_pool = r_popular = _NO_DRAWS
-        r_target = _NO_TARGETS
-        if n_out and index.pool.size:
-            r_pool = uniform(rng, out=draws["pool"][:b])
-            r_popular = uniform(rng, out=draws["popular"][:b])
-            r_target = uniform(rng, int(np.count_nonzero(r_popular < cfg.popular_pool_share)))
+        # The draws, in the order the candidate gathering has always used: in-network sources and
+        # items, then (if the pool has items) the pool's uniform picks, popularity flags and targets.
         cand, in_net = cand_buf[:b], in_net_buf[:b]
-        candidate_counts += kernels.gather_candidates(
+        counts, used = kernels.gather_candidates(
             viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
             index.author_ptr, index.author_items, index.group_ptr, index.group_items, index.pool,
-            index.pool_weight_cdf, pool_buckets, r_source, r_item, r_pool, r_popular, cfg.popular_pool_share,
-            r_target, item_info, N_CLASSES, cand, in_net)
+            index.pool_weight_cdf, pool_buckets, pcg64.position(rng), cfg.popular_pool_share, item_info,
+            N_CLASSES, cand, in_net)
+        skip(rng, used)
+        candidate_counts += counts
 
         # The policy may draw from the stream too: before the nudge's draws. Then break exact ties at
         # random rather than by slot order: a relative nudge in float64, far below any real gap between
@@ -177,7 +169,7 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         if policy_scores.dtype not in (np.float32, np.float64):
             policy_scores = policy_scores.astype(np.float64)
         scores = scores_buf[:b]
-        kernels.nudge_scores(policy_scores, uniform(rng, out=draws["nudge"][:b]), cand, scores)
+        skip(rng, kernels.nudge_scores(policy_scores, pcg64.position(rng), cand, scores))
         filter_feed(viewers, cand, scores, in_net)
 
         # The k best of each row, best first (argpartition's order for the rows it sorts; wider
