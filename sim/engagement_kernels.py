@@ -47,6 +47,15 @@ _AHEAD = 16
 _CHUNK = 4096
 
 
+@njit(**_INLINE)
+def _chunk(stream, chunk, n):
+    """Parallel chunk ``chunk`` of ``n`` impressions: its first and end index, and the generator's state
+    (high, low) at its first draw."""
+    i0 = chunk * _CHUNK
+    s_hi, s_lo = jump(stream, i0)
+    return i0, min(n, i0 + _CHUNK), s_hi, s_lo
+
+
 @njit(**_PAR)
 def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, stream, intercept, w_similarity,
                  w_appeal, w_harm, threshold, none_class, out):
@@ -61,9 +70,8 @@ def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, stre
     n = item.shape[0]
     i_hi, i_lo = stream[2], stream[3]
     for chunk in prange((n + _CHUNK - 1) // _CHUNK):
-        i0 = chunk * _CHUNK
-        s_hi, s_lo = jump(stream, i0)
-        for i in range(i0, min(n, i0 + _CHUNK)):
+        i0, i1, s_hi, s_lo = _chunk(stream, chunk, n)
+        for i in range(i0, i1):
             if i + _AHEAD < n:
                 ahead = item[i + _AHEAD]
                 _prefetch(topic, ahead)
@@ -110,9 +118,8 @@ def report_draws(harm, none_class, true_age, adult_age, viewer, item, stream, p_
     n = item.shape[0]
     i_hi, i_lo = stream[2], stream[3]
     for chunk in prange((n + _CHUNK - 1) // _CHUNK):
-        i0 = chunk * _CHUNK
-        s_hi, s_lo = jump(stream, i0)
-        for i in range(i0, min(n, i0 + _CHUNK)):
+        i0, i1, s_hi, s_lo = _chunk(stream, chunk, n)
+        for i in range(i0, i1):
             s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
             h = harm[item[i]] > none_class
             p = p_minor if true_age[viewer[i]] < adult_age else p_adult

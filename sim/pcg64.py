@@ -6,7 +6,7 @@ Serving a day at a million accounts draws about 200 million float64 uniforms
 (each session's candidate sources and picks, its pool draws and its
 tie-breaking nudges), and engagement 32 million more. Filled into arrays by
 numpy and read back by the kernels, they cost a tenth of the day: the
-generator's own work, and 1.6 GB written and read again. A kernel can instead
+generator's own work, and 1.9 GB written and read again. A kernel can instead
 step the same generator itself:
 
 * PCG64 is a 128-bit linear congruential generator whose 64-bit output is the
