@@ -65,7 +65,7 @@ def engage(pop: Population, items: ItemStore, imps: Impressions, cfg: BehaviourC
     # twice): made inside the kernels, or drawn a block at a time for numpy's wide-vector path.
     if items.topic.shape[1] < kernels.EXACT_MAX_DIM:
         with np.errstate(divide="ignore"):      # empty slots have appeal 0; no impression reads them
-            log_appeal = np.log(items.appeal) if n else items.appeal
+            log_appeal = np.log(items.appeal)
         skip(rng, kernels.engage_draws(items.topic, pop.interest, log_appeal, items.harm, pop.harmful_affinity,
                                        imps.viewer, imps.item, pcg64.position(rng), cfg.engage_intercept,
                                        cfg.engage_similarity, cfg.engage_appeal, cfg.engage_harm,

@@ -99,7 +99,8 @@ def jump(stream, delta):
 @njit(**_JIT)
 def fill(stream, offset, out):
     """Fill the flat float64 array ``out`` with the uniforms ``offset``, ``offset + 1``, ... of ``stream``
-    (what ``Generator.random`` would give after skipping ``offset`` numbers)."""
+    (what ``Generator.random`` would give after skipping ``offset`` numbers): :func:`jump` and
+    :func:`next_uniform` as the kernels use them, whole, for checking against numpy."""
     i_hi, i_lo = stream[2], stream[3]
     s_hi, s_lo = jump(stream, offset)
     for k in range(out.shape[0]):

@@ -517,7 +517,7 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
         i_hi, i_lo = stream[2], stream[3]
         for blk in prange(n_blocks):
             n_pop = 0
-            s_hi, s_lo = jump(stream, 2 * b * n_in + b * n_out + blk * _BLOCK_ROWS * n_out)
+            s_hi, s_lo = jump(stream, _draw_starts(b, n_in, n_out)[2] + blk * _BLOCK_ROWS * n_out)
             for _ in range((min(b, (blk + 1) * _BLOCK_ROWS) - blk * _BLOCK_ROWS) * n_out):
                 s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)
                 if u < popular_share:
@@ -543,8 +543,16 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     for blk in range(n_blocks):
         for h in range(n_classes):
             counts[h] += block_counts[blk, h]
-    used = 2 * b * n_in + ((2 * b * n_out + t_start[n_blocks]) if pool_size > 0 else 0)
+    targets = _draw_starts(b, n_in, n_out)[3]
+    used = (targets + t_start[n_blocks]) if pool_size > 0 else 2 * b * n_in
     return counts, used
+
+
+@njit(**_INLINE)
+def _draw_starts(b, n_in, n_out):
+    """Where each kind of draw of a block of ``b`` rows starts in the stream: the picks of recent items
+    (after the sources, which start at 0), the pool picks, the popularity flags, the popularity targets."""
+    return b * n_in, 2 * b * n_in, 2 * b * n_in + b * n_out, 2 * b * n_in + 2 * b * n_out
 
 
 @njit(**_INLINE)
@@ -601,7 +609,8 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
             source[r - r0, j] = key if sources > 0 else -1
             _prefetch(author_ptr, max(key, 0))
     # 2a. Where in that account's (group's) recent items the pick falls (-1: it has none).
-    s_hi, s_lo = jump(stream, b * n_in + r0 * n_in)
+    item_start, pool_start, popular_start, target_start = _draw_starts(b, n_in, n_out)
+    s_hi, s_lo = jump(stream, item_start + r0 * n_in)
     for r in range(r0, r1):
         for j in range(n_in):
             # The followee's and the group's offsets both read, one kept (a third of the followees
@@ -624,9 +633,9 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
     # 3a. The global pool: uniform, or by engagement weight (targets consumed in row-major order). Every
     # cell takes a pool draw and a popularity draw, whichever it uses.
     n_pop = 0
-    pool_hi, pool_lo = jump(stream, 2 * b * n_in + r0 * n_out)
-    pop_hi_s, pop_lo_s = jump(stream, 2 * b * n_in + b * n_out + r0 * n_out)
-    tgt_hi, tgt_lo = jump(stream, 2 * b * n_in + 2 * b * n_out + t)
+    pool_hi, pool_lo = jump(stream, pool_start + r0 * n_out)
+    pop_hi_s, pop_lo_s = jump(stream, popular_start + r0 * n_out)
+    tgt_hi, tgt_lo = jump(stream, target_start + t)
     for r in range(r0, r1):
         for j in range(n_out):
             cell = (r - r0) * n_out + j
