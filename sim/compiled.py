@@ -14,6 +14,7 @@ the same integers, no temporaries.
 from __future__ import annotations
 
 import numpy as np
+import numba
 from numba import njit, prange
 
 _JIT = dict(cache=True, nogil=True)
@@ -175,22 +176,47 @@ def attribute_views(item, viewer, cohort, harm, first_violating, queued_day, kep
                 pending_views[s, k] += 1
 
 
-@njit(**_JIT)
-def group_by_key(keys, n_keys):
+def group_by_key(keys: np.ndarray, n_keys: int, min_part: int = PART) -> tuple[np.ndarray, np.ndarray]:
     """``(indptr, order)``: ``order`` lists the positions of ``keys`` grouped by key value, in
     position order within a key (``np.argsort(keys, kind="stable")``), and key ``k``'s positions are
-    ``order[indptr[k]:indptr[k + 1]]``. A counting sort: two passes, no comparison sort."""
-    indptr = np.zeros(n_keys + 1, dtype=np.int64)
-    for i in range(keys.shape[0]):
-        indptr[keys[i] + 1] += 1
+    ``order[indptr[k]:indptr[k + 1]]``. A counting sort: two passes, no comparison sort.
+
+    With at least ``min_part`` entries a thread and no fewer entries than keys, the entries are split
+    into one contiguous part per thread: each part counts its keys, a running total over (key, part)
+    says where each part's first entry of each key goes, and each part places its own entries. The
+    order is the same whatever the number of parts; each part beyond the first holds a table of
+    ``n_keys`` counts while it runs.
+    """
+    n = keys.shape[0]
+    parts = max(1, min(numba.get_num_threads(), n // max(min_part, 1))) if n >= n_keys else 1
+    return _group_by_key(keys, n_keys, parts)
+
+
+@njit(**_PAR)
+def _group_by_key(keys, n_keys, parts):
+    n = keys.shape[0]
+    # counts[p, k]: how many of part p's entries have key k; then where the first of them goes.
+    counts = np.zeros((parts, n_keys), dtype=np.int64)
+    for p in prange(parts):
+        row = counts[p]
+        for i in range(n * p // parts, n * (p + 1) // parts):
+            row[keys[i]] += 1
+    indptr = np.empty(n_keys + 1, dtype=np.int64)
+    total = 0
     for k in range(n_keys):
-        indptr[k + 1] += indptr[k]
-    fill = indptr[:-1].copy()
-    order = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
-        k = keys[i]
-        order[fill[k]] = i
-        fill[k] += 1
+        indptr[k] = total
+        for p in range(parts):
+            c = counts[p, k]
+            counts[p, k] = total
+            total += c
+    indptr[n_keys] = total
+    order = np.empty(n, dtype=np.int64)
+    for p in prange(parts):
+        fill = counts[p]
+        for i in range(n * p // parts, n * (p + 1) // parts):
+            k = keys[i]
+            order[fill[k]] = i
+            fill[k] += 1
     return indptr, order
 
 

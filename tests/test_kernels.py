@@ -229,6 +229,17 @@ def test_group_by_key_is_a_stable_argsort_with_offsets(keys):
 
 
 @settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.integers(0, 6), max_size=60), parts=st.integers(1, 9))
+def test_group_by_key_split_into_parts_gives_the_same_order(keys, parts):
+    """Split into parts (each counted and placed on its own thread), the grouping is the stable
+    argsort's all the same, and so are the offsets."""
+    keys = np.array(keys, dtype=np.int64)
+    indptr, order = compiled._group_by_key(keys, 7, parts)
+    assert order.tolist() == np.argsort(keys, kind="stable").tolist()
+    assert indptr.tolist() == [0, *np.cumsum(np.bincount(keys, minlength=7)).tolist()]
+
+
+@settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), b=st.integers(0, 30), c=st.integers(1, 12))
 def test_removed_viewers_are_the_masks_nonzero_rows_split_by_class(seed, b, c):
     """The viewers of the candidates a feed filter removed (finite before, not after, a real item), in
