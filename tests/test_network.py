@@ -19,6 +19,7 @@ import sim.network as network
 import sim.network.files as network_files
 import sim.network.graph as network_graph
 import sim.network.groups as network_groups
+import sim.network.kernels as network_kernels
 import sim.network.stats as network_stats
 from sim.config import ConfigError, NetworkConfig
 from sim.network import (
@@ -339,16 +340,20 @@ edits = st.lists(st.one_of(st.tuples(st.just("add"), edge_lists),
 
 
 @settings(max_examples=200, derandomize=True, deadline=None)
-@given(n=st.integers(1, 12), initial=edge_lists, steps=edits, growth=st.sampled_from([0.0, 0.125, 3.0]))
-def test_edits_in_place_give_the_graphs_the_copying_edits_give(n, initial, steps, growth):
+@given(n=st.integers(1, 12), initial=edge_lists, steps=edits, growth=st.sampled_from([0.0, 0.125, 3.0]),
+       threaded=st.booleans())
+def test_edits_in_place_give_the_graphs_the_copying_edits_give(n, initial, steps, growth, threaded):
     """The model edits its graphs in place (merges inside a buffer with spare room, removals moving
     follows left, a new buffer when it is full): after any sequence of edits the arrays are exactly
     those of the copying ``with_edges``/``without_accounts``, and the arrays the graph started from
-    (which may be shared) are untouched."""
+    (which may be shared) are untouched. ``threaded``: merges split between numba's threads even on
+    a tiny graph."""
     g = from_edges(n, [(a % n, b % n) for a, b in initial])
     original = (g.indptr.copy(), g.indices.copy())
     edited = FollowGraph(g.indptr, g.indices, g.community)
     edited.GROWTH = growth               # no spare room, the default, or room for every later merge
+    if threaded:
+        edited.PARALLEL_MERGE = 0
     expected = g
     for kind, arg in steps:
         if kind == "add":
@@ -365,6 +370,31 @@ def test_edits_in_place_give_the_graphs_the_copying_edits_give(n, initial, steps
         assert edited.indices.dtype == expected.indices.dtype and edited.indptr.dtype == np.int64
         assert edited.n_edges == int(edited.indptr[-1])
     assert np.array_equal(g.indptr, original[0]) and np.array_equal(g.indices, original[1])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(n=st.integers(1, 12), initial=edge_lists, added=edge_lists, parts=st.integers(1, 7),
+       spare=st.integers(0, 5))
+def test_a_merge_in_place_in_parts_writes_what_the_copying_merge_writes(n, initial, added, parts, spare):
+    """Split into ``parts`` runs of rows merged in parallel, a run's merged rows may cover the start of
+    the next runs' old rows (whose entries it must not read after overwriting them): the buffer ends
+    up holding exactly the rows :func:`merge_rows` writes to a new array, and nothing past them moves."""
+    g = from_edges(n, [(a % n, b % n) for a, b in initial])
+    src = np.array([a % n for a, _ in added], dtype=np.int64)
+    dst = np.array([b % n for _, b in added], dtype=np.int64)
+    src, dst = g._new_edges(src, dst)
+    new_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=new_ptr[1:])
+    out_ptr = g.indptr + new_ptr
+    nnz = int(out_ptr[-1])
+    cols = dst.astype(g.indices.dtype)
+    expected = np.empty(nnz, dtype=g.indices.dtype)
+    network_kernels.merge_rows(g.indptr, g.indices, new_ptr, cols, out_ptr, expected)
+    buf = np.full(nnz + spare, -7, dtype=g.indices.dtype)
+    buf[:g.indices.shape[0]] = g.indices
+    network_kernels.merge_rows_in_place(g.indptr, buf, new_ptr, cols, out_ptr, parts)
+    assert buf[:nnz].tolist() == expected.tolist()
+    assert (buf[nnz:] == -7).all()
 
 
 def test_an_edit_in_place_reuses_the_spare_room_and_grows_it_when_full():

@@ -77,16 +77,50 @@ def merge_rows(indptr, indices, new_ptr, new_cols, out_ptr, out):
             o += 1
 
 
-@njit(**_JIT)
-def merge_rows_in_place(indptr, buf, new_ptr, new_cols, out_ptr):
+@njit(**_PAR)
+def merge_rows_in_place(indptr, buf, new_ptr, new_cols, out_ptr, parts=1):
     """:func:`merge_rows` within one buffer: the old rows (``buf[indptr[0]:indptr[-1]]``) and the merged
     rows (``buf[out_ptr[r]:out_ptr[r + 1]]``) share ``buf``, which must hold ``out_ptr[-1]`` entries.
 
     Rows are merged from the last to the first, each from its end: a row only moves right
-    (``out_ptr[r] >= indptr[r]``), so no entry is overwritten before it is read. Sequential
-    (a row's destination may overlap the next row's old place); memory-bound, no allocation.
+    (``out_ptr[r] >= indptr[r]``), so within a run of rows no entry is overwritten before it is
+    read. The rows are split into ``parts`` runs of about equal size, merged in parallel; a run's
+    merged rows may cover the start of the next runs' old rows, so those entries are copied aside
+    first and read from the copy (at most as many as the new entries). Memory-bound; the result is
+    the same for any ``parts``.
     """
-    for r in range(indptr.shape[0] - 2, -1, -1):
+    n_rows = indptr.shape[0] - 1
+    parts = max(1, min(parts, n_rows))
+    # Run q is rows first[q]:first[q + 1], cut where the merged rows reach q / parts of the entries.
+    first = np.empty(parts + 1, dtype=np.int64)
+    for q in range(parts + 1):
+        first[q] = np.searchsorted(out_ptr, out_ptr[n_rows] * q // parts) if 0 < q < parts else (
+            0 if q == 0 else n_rows)
+        if q > 0:
+            first[q] = min(max(first[q], first[q - 1]), n_rows)
+    # Run q's old entries below limit[q] may be overwritten by earlier runs: kept in saved[at[q]:].
+    limit = np.empty(parts, dtype=np.int64)
+    at = np.zeros(parts + 1, dtype=np.int64)
+    for q in range(parts):
+        start = indptr[first[q]]
+        limit[q] = min(out_ptr[first[q]], indptr[first[q + 1]])
+        at[q + 1] = at[q] + max(limit[q] - start, 0)
+    saved = np.empty(at[parts], dtype=buf.dtype)
+    for q in range(parts):
+        start = indptr[first[q]]
+        for i in range(start, limit[q]):
+            saved[at[q] + i - start] = buf[i]
+    for q in prange(parts):
+        _merge_run_in_place(indptr, buf, new_ptr, new_cols, out_ptr, first[q], first[q + 1], limit[q],
+                            saved[at[q]:at[q + 1]])
+
+
+@njit(**_JIT)
+def _merge_run_in_place(indptr, buf, new_ptr, new_cols, out_ptr, r0, r1, limit, saved):
+    """:func:`merge_rows_in_place` for rows ``r0:r1``, whose old entries below position ``limit`` are
+    read from ``saved`` (``saved[i - indptr[r0]]``)."""
+    base = indptr[r0]
+    for r in range(r1 - 1, r0 - 1, -1):
         if new_ptr[r + 1] == new_ptr[0]:
             break                     # nothing inserted in rows 0..r: they are in place already
         i = indptr[r + 1] - 1
@@ -95,8 +129,9 @@ def merge_rows_in_place(indptr, buf, new_ptr, new_cols, out_ptr):
         j_start = new_ptr[r]
         o = out_ptr[r + 1] - 1
         while j >= j_start:
-            if i >= i_start and buf[i] > new_cols[j]:
-                buf[o] = buf[i]
+            old = (buf[i] if i >= limit else saved[i - base]) if i >= i_start else 0
+            if i >= i_start and old > new_cols[j]:
+                buf[o] = old
                 i -= 1
             else:
                 buf[o] = new_cols[j]
@@ -104,7 +139,7 @@ def merge_rows_in_place(indptr, buf, new_ptr, new_cols, out_ptr):
             o -= 1
         if o > i:                     # the row's smallest old entries, shifted right (unless in place)
             while i >= i_start:
-                buf[o] = buf[i]
+                buf[o] = buf[i] if i >= limit else saved[i - base]
                 i -= 1
                 o -= 1
 
