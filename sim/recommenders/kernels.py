@@ -18,9 +18,10 @@ index arrays, a row-wise argsort with two ``take_along_axis`` copies, and
 - a row's de-duplication sort and its top-k are small in-register selections
   (rank counting, insertion), with no full sort of a block.
 
-The random numbers are still drawn by numpy, in the same order and shapes as
-before, and the kernels repeat the numpy arithmetic operation for operation,
-so a seed gives byte-identical results (``benchmarks/table_checksums.py``):
+The random numbers are the serving stream's, numpy's PCG64 stepped inside the
+kernels (:mod:`sim.pcg64`) in the order and shapes numpy drew them in, and the
+kernels repeat the numpy arithmetic operation for operation, so a seed gives
+byte-identical results (``benchmarks/table_checksums.py``):
 
 - the topic dot product sums in the order OpenBLAS's ``sgemv_t`` kernel for
   Haswell/Zen uses when numpy's ``matmul`` computes a (C, d) @ (d,) product
