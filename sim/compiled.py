@@ -1,6 +1,6 @@
 """Compiled counting loops (numba) shared by the state and behaviour layers, and cache-line-aligned arrays.
 
-Core objects: :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`impression_tallies`,
+Core objects: :func:`parts_for`, :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`impression_tallies`,
 :func:`attribute_views`, :func:`group_by_key`, :func:`removed_viewers`, :func:`aligned_empty`,
 :func:`cache_aligned`.
 
@@ -176,6 +176,12 @@ def attribute_views(item, viewer, cohort, harm, first_violating, queued_day, kep
                 pending_views[s, k] += 1
 
 
+def parts_for(n: int, min_part: int) -> int:
+    """How many parts a loop over ``n`` entries is split into: one per numba thread (``NUMBA_NUM_THREADS``;
+    joblib's workers get the cores divided among them), but at least ``min_part`` entries each."""
+    return max(1, min(numba.get_num_threads(), n // max(min_part, 1)))
+
+
 def group_by_key(keys: np.ndarray, n_keys: int, min_part: int = PART) -> tuple[np.ndarray, np.ndarray]:
     """``(indptr, order)``: ``order`` lists the positions of ``keys`` grouped by key value, in
     position order within a key (``np.argsort(keys, kind="stable")``), and key ``k``'s positions are
@@ -188,7 +194,7 @@ def group_by_key(keys: np.ndarray, n_keys: int, min_part: int = PART) -> tuple[n
     ``n_keys`` counts while it runs.
     """
     n = keys.shape[0]
-    parts = max(1, min(numba.get_num_threads(), n // max(min_part, 1))) if n >= n_keys else 1
+    parts = parts_for(n, min_part) if n >= n_keys else 1
     return _group_by_key(keys, n_keys, parts)
 
 

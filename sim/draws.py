@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from sim.compiled import parts_for
+
 #: Fills shorter than this many numbers per thread stay on one thread (a part then takes under a millisecond).
 MIN_PER_THREAD = 1 << 18
 #: Bit generators whose ``advance(k)`` skips exactly ``k`` float64 uniforms.
@@ -54,7 +56,7 @@ def threads_for(n: int, bit_generator: np.random.BitGenerator) -> int:
     """How many threads :func:`uniform` uses for ``n`` numbers from ``bit_generator``."""
     if not isinstance(bit_generator, _JUMPABLE):
         return 1
-    return max(1, min(numba.get_num_threads(), n // MIN_PER_THREAD))
+    return parts_for(n, MIN_PER_THREAD)
 
 
 def uniform(rng: np.random.Generator, size: int | tuple[int, ...] | None = None,

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import networkx as nx
-import numba
 import numpy as np
 
+from sim.compiled import parts_for
 from sim.network import kernels
 
 @dataclass
@@ -47,7 +47,7 @@ class FollowGraph:
 
     #: Spare room kept after the follows when a graph edited in place grows: a share of its follows.
     GROWTH = 0.125
-    #: Follows from which an in-place merge is split between numba's threads (below, one thread).
+    #: Follows per thread below which an in-place merge is not split further between numba's threads.
     PARALLEL_MERGE = 1 << 16
 
     @property
@@ -133,8 +133,8 @@ class FollowGraph:
         cols = np.ascontiguousarray(dst, dtype=self.indices.dtype)
         buf = self._buffer
         if buf is not None and buf.shape[0] >= nnz:
-            parts = numba.get_num_threads() if nnz >= self.PARALLEL_MERGE else 1
-            kernels.merge_rows_in_place(self.indptr, buf, new_ptr, cols, out_ptr, parts)
+            kernels.merge_rows_in_place(self.indptr, buf, new_ptr, cols, out_ptr,
+                                        parts_for(nnz, self.PARALLEL_MERGE))
         else:
             buf = np.empty(nnz + int(nnz * self.GROWTH), dtype=self.indices.dtype)
             kernels.merge_rows(self.indptr, self.indices, new_ptr, cols, out_ptr, buf)

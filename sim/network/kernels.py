@@ -93,23 +93,18 @@ def merge_rows_in_place(indptr, buf, new_ptr, new_cols, out_ptr, parts=1):
     parts = max(1, min(parts, n_rows))
     # Run q is rows first[q]:first[q + 1], cut where the merged rows reach q / parts of the entries.
     first = np.empty(parts + 1, dtype=np.int64)
-    for q in range(parts + 1):
-        first[q] = np.searchsorted(out_ptr, out_ptr[n_rows] * q // parts) if 0 < q < parts else (
-            0 if q == 0 else n_rows)
-        if q > 0:
-            first[q] = min(max(first[q], first[q - 1]), n_rows)
+    first[0], first[parts] = 0, n_rows
+    for q in range(1, parts):
+        first[q] = min(np.searchsorted(out_ptr, out_ptr[n_rows] * q // parts), n_rows)
     # Run q's old entries below limit[q] may be overwritten by earlier runs: kept in saved[at[q]:].
     limit = np.empty(parts, dtype=np.int64)
     at = np.zeros(parts + 1, dtype=np.int64)
     for q in range(parts):
-        start = indptr[first[q]]
         limit[q] = min(out_ptr[first[q]], indptr[first[q + 1]])
-        at[q + 1] = at[q] + max(limit[q] - start, 0)
+        at[q + 1] = at[q] + max(limit[q] - indptr[first[q]], 0)
     saved = np.empty(at[parts], dtype=buf.dtype)
     for q in range(parts):
-        start = indptr[first[q]]
-        for i in range(start, limit[q]):
-            saved[at[q] + i - start] = buf[i]
+        saved[at[q]:at[q + 1]] = buf[indptr[first[q]]:max(limit[q], indptr[first[q]])]
     for q in prange(parts):
         _merge_run_in_place(indptr, buf, new_ptr, new_cols, out_ptr, first[q], first[q + 1], limit[q],
                             saved[at[q]:at[q + 1]])
