@@ -78,7 +78,9 @@ class Moderation:
         mean_capacity = cfg.review_capacity_per_1k * n_accounts / 1000.0
         capacity = int(np.floor(mean_capacity) + (rng.random() < mean_capacity - np.floor(mean_capacity)))
         if due.size > capacity:
-            # Reported items first, then by classifier score.
+            # Reported items first, then by classifier score. argpartition's choice among equal
+            # priorities, and its order, differ between numpy's AVX-512 and AVX2 code: the one
+            # difference between CPUs left (README, "What lands where").
             priority = items.reported[due] + items.score[due]
             due = due[np.argpartition(-priority, capacity - 1)[:capacity]] if capacity > 0 else due[:0]
         violating = items.harm[due] >= FIRST_VIOLATING
