@@ -31,6 +31,27 @@ from sim.vocabulary import (BEFORE_REMOVAL, FIRST_VIOLATING, LEFT_UP, N_COHORTS,
                             REVIEW_DELAY, VIEW_CAUSES)
 
 
+def highest(priority: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest ``priority`` values, ties to the lower position, in ascending order.
+
+    The choice and its order depend on the values alone. ``np.argpartition`` would return the
+    top ``k`` in an order of its own and choose among equal values its own way, and both differ
+    between numpy's AVX-512 and AVX2 code (x86-simd-sort): the same seed would review other
+    items on another CPU. ``np.partition`` is used only for a value, the k-th largest, which is
+    the same whatever the algorithm.
+    """
+    n = priority.shape[0]
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if k >= n:
+        return np.arange(n, dtype=np.int64)
+    kth = np.partition(priority, n - k)[n - k]
+    chosen = priority > kth
+    ties = np.flatnonzero(priority == kth)
+    chosen[ties[:k - np.count_nonzero(chosen)]] = True
+    return np.flatnonzero(chosen)
+
+
 class Moderation:
     """The platform's moderation state and actions."""
 
@@ -78,11 +99,8 @@ class Moderation:
         mean_capacity = cfg.review_capacity_per_1k * n_accounts / 1000.0
         capacity = int(np.floor(mean_capacity) + (rng.random() < mean_capacity - np.floor(mean_capacity)))
         if due.size > capacity:
-            # Reported items first, then by classifier score. argpartition's choice among equal
-            # priorities, and its order, differ between numpy's AVX-512 and AVX2 code: the one
-            # difference between CPUs left (README, "What lands where").
-            priority = items.reported[due] + items.score[due]
-            due = due[np.argpartition(-priority, capacity - 1)[:capacity]] if capacity > 0 else due[:0]
+            # Reported items first, then by classifier score; among equals, the lower slot.
+            due = due[highest(items.reported[due] + items.score[due], capacity)]
         violating = items.harm[due] >= FIRST_VIOLATING
         correct = rng.random(due.size) < cfg.reviewer_accuracy
         remove = violating == correct

@@ -7,15 +7,19 @@ and population; model tests check what the phases promise over tiny runs.
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.config import ModerationConfig
 from sim.content import ItemStore
 from sim.metrics import COLUMN
 from sim.model import ExposureModel
-from sim.moderation import Moderation
+from sim.moderation import Moderation, highest
 from sim.vocabulary import ADULT_SEXUAL, EXPLOITATIVE, NONE, OFFENDER, REGULAR, SUGGESTIVE, VIEW_CAUSES
 from tests.conftest import tiny_config
 from tests.test_safeguards import world
@@ -103,6 +107,64 @@ def test_review_takes_reported_items_first_then_the_highest_scores_up_to_capacit
     assert items.queued_day[:6].tolist() == [1, -1, 1, -1, -1, 1]    # decided items leave the queue
     removed, _ = mod.review(3, 1000, rng())
     assert sorted(removed.tolist()) == [0, 2, 5]
+
+
+def test_review_takes_equal_priorities_by_slot_and_draws_in_slot_order():
+    """Four equal priorities, capacity 2: slots 0 and 1 are reviewed, and the two reviewer draws go to
+    them in slot order (the first draw, below the accuracy, is a correct decision on slot 0)."""
+    mod, items = setup(review_capacity_per_1k=2, reviewer_accuracy=0.5, review_latency_days=1)
+    post(items, [ADULT_SEXUAL, NONE, ADULT_SEXUAL, NONE], scores=[0.4] * 4)
+    items.queued_day[:4] = 1
+    draws = rng(3)
+    draws.random()                                          # the capacity's draw (no fraction here)
+    correct = draws.random(2) < 0.5
+    removed, kept = mod.review(2, 1000, rng(3))
+    assert sorted(removed.tolist() + kept.tolist()) == [0, 1]
+    # slot 0 is explicit: removed iff its draw was correct; slot 1 is not: removed iff it was wrong.
+    assert (0 in removed.tolist()) == bool(correct[0]) and (1 in removed.tolist()) == (not correct[1])
+    assert items.queued_day[:4].tolist() == [-1, -1, 1, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.integers(0, 4), max_size=40), k=st.integers(-1, 45))
+def test_highest_takes_the_k_largest_ties_to_the_lower_position_in_position_order(values, k):
+    priority = np.asarray(values, dtype=np.float32) / 4
+    by_rank = sorted(range(len(values)), key=lambda j: (-values[j], j))
+    assert highest(priority, k).tolist() == sorted(by_rank[:max(k, 0)])
+
+
+_PICKS = """
+import hashlib, sys
+import numpy as np
+from sim.moderation import highest
+rng = np.random.default_rng(1)
+out = hashlib.sha256()
+for n, k in ((100_000, 1_000), (100_000, 50_000), (5_000, 17), (300, 299)):
+    priority = (rng.integers(0, 2, n) + np.round(rng.random(n) * 8) / 16).astype(np.float32)
+    out.update(highest(priority, k).tobytes())
+print(out.hexdigest())
+"""
+
+
+def _avx512_sort(env: dict | None = None) -> bool:
+    code = ("import numpy as np\n"
+            "m = getattr(np, '_core', None) or np.core\n"
+            "print(m._multiarray_umath.__cpu_features__.get('AVX512_SKX', False))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return done.returncode == 0 and done.stdout.strip() == "True"
+
+
+def test_the_review_pick_is_the_same_with_and_without_numpys_avx512_code():
+    """numpy sorts and partitions with other code on AVX-512 CPUs; the pick must not depend on it
+    (np.argpartition's choice among ties did: the same seed reviewed other items on other CPUs)."""
+    import os
+
+    off = dict(os.environ, NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR")
+    if not _avx512_sort() or _avx512_sort(off):
+        pytest.skip("needs a CPU where numpy uses AVX-512 code and can be told not to")
+    picks = [subprocess.run([sys.executable, "-c", _PICKS], env=env, capture_output=True, text=True, check=True).stdout
+             for env in (None, off)]
+    assert picks[0] == picks[1]
 
 
 def test_review_capacity_is_per_thousand_accounts_with_the_fraction_kept_by_chance():
