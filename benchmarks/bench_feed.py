@@ -105,9 +105,6 @@ def candidates(indptr: np.ndarray, indices: np.ndarray, accounts: np.ndarray) ->
     return cand
 
 
-_NO_TOP = np.zeros((0, 0), dtype=np.int64)
-
-
 def kernel_step(indptr, indices, topic, interest, n: int, timers: dict[str, float] | None = None):
     """One feed step with exposim's kernels; returns (viewer, post) of every impression, best first per viewer."""
     viewers_out, posts_out = [], []
@@ -126,7 +123,7 @@ def kernel_step(indptr, indices, topic, interest, n: int, timers: dict[str, floa
         kernels.similarity_rows(topic, interest, viewers, cand, scores)
         scores[cand < 0] = -np.inf
         t2 = time.perf_counter()
-        k = kernels.emit_top_k(scores, cand, in_network[:b], viewers, FEED, _NO_TOP, *shown)
+        k = kernels.emit_top_k(scores, cand, in_network[:b], viewers, FEED, *shown)
         t3 = time.perf_counter()
         viewers_out.append(shown[0][:k].copy())
         posts_out.append(shown[1][:k].copy())

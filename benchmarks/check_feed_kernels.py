@@ -66,8 +66,7 @@ def check_top_k(rng: np.random.Generator) -> int:
             ref_v = np.broadcast_to(viewers[:, None], chosen.shape)[shown]
             v, item, flag = (np.empty(cand.size, dtype=np.int32), np.empty(cand.size, dtype=np.int64),
                              np.empty(cand.size, dtype=bool))
-            n = kernels.emit_top_k(scores, cand, np.ones(cand.shape, bool), viewers, k,
-                                   np.zeros((0, 0), dtype=np.int64), v, item, flag)
+            n = kernels.emit_top_k(scores, cand, np.ones(cand.shape, bool), viewers, k, v, item, flag)
             if not (np.array_equal(v[:n], ref_v) and np.array_equal(item[:n], chosen[shown])):
                 differ += 1
             rows += 1

@@ -451,6 +451,23 @@ def test_top_k_emits_each_rows_best_finite_real_candidates_best_first(seed, b, c
     out_v = np.empty(b * min(k, c), dtype=np.int32)
     out_i = np.empty(b * min(k, c), dtype=np.int64)
     out_f = np.empty(b * min(k, c), dtype=bool)
-    n = kernels.emit_top_k(scores, candidates, in_net, viewers, k, np.zeros((0, 0), dtype=np.int64), out_v, out_i,
-                           out_f)
+    n = kernels.emit_top_k(scores, candidates, in_net, viewers, k, out_v, out_i, out_f)
     assert list(zip(out_v[:n].tolist(), out_i[:n].tolist(), out_f[:n].tolist())) == expected
+
+
+@pytest.mark.parametrize("c", [257, 600])
+def test_top_k_of_wide_rows_keeps_ties_to_the_lower_position(c):
+    """Rows wider than any preset's feed: the same rule, not argpartition's order (which differs by CPU)."""
+    from sim.recommenders import kernels
+
+    rng = np.random.default_rng(c)
+    b, k = 30, 10
+    scores = np.round(rng.random((b, c)) * 8) / 8          # many ties at the top
+    candidates = np.arange(b * c).reshape(b, c)
+    viewers = np.arange(b, dtype=np.int32)
+    out_v, out_i = np.empty(b * k, dtype=np.int32), np.empty(b * k, dtype=np.int64)
+    n = kernels.emit_top_k(scores, candidates, np.ones((b, c), bool), viewers, k, out_v, out_i,
+                           np.empty(b * k, dtype=bool))
+    expected = [int(candidates[r, j]) for r in range(b)
+                for j in sorted(range(c), key=lambda j: (-scores[r, j], j))[:k]]
+    assert n == b * k and out_i[:n].tolist() == expected

@@ -29,10 +29,11 @@ byte-identical results (``benchmarks/table_checksums.py``):
   rows; see :func:`_dot`). The order is now fixed here, so a run no longer
   depends on which BLAS kernel a machine picks (``benchmarks/check_feed_kernels.py``
   shows whether numpy's matmul agrees on a given machine);
-- top-k lists the k best scores in descending order (ties to the lower
-  position), the order numpy's ``argpartition`` gives on AVX2/AVX-512 machines
-  (x86-simd-sort's sorting network) for rows of up to :data:`SORTED_TOP_K_MAX`
-  candidates; wider rows still use ``argpartition``.
+- top-k lists the k best scores in descending order, ties to the lower
+  position: the order numpy's ``argpartition`` gives on AVX2/AVX-512 machines
+  (x86-simd-sort's sorting network) for rows of up to 256 candidates, which
+  the model first used. Wider rows get the same rule, where ``argpartition``
+  would order them its own way, and differently on AVX-512 and AVX2.
 
 Rows are independent, so the kernels run them on numba's threads (``prange``;
 ``NUMBA_NUM_THREADS`` sets how many, and joblib's workers in a sweep get the
@@ -59,9 +60,6 @@ from numba.extending import intrinsic
 
 from sim.pcg64 import jump, next_uniform
 
-#: The widest row for which numpy's ``argpartition`` (x86-simd-sort, AVX2) returns the top k
-#: already sorted, best first; :func:`emit_top_k` reproduces that order up to this width.
-SORTED_TOP_K_MAX = 256
 #: Rows up to this width are sorted by counting ranks (branch-free, no allocation); wider ones by merge sort.
 #: (At most 64: a key keeps the position in its low 6 bits.)
 _RANK_SORT_MAX = 64
@@ -737,15 +735,14 @@ def nudge_scores(scores, stream, candidates, out):
 
 
 @njit(**_PAR)
-def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f):
+def emit_top_k(scores, candidates, in_net, viewers, k, out_v, out_i, out_f):
     """Each row's top ``k`` scores, best first, as impressions (viewer, item, in-network flag) written to
     ``out_v``, ``out_i``, ``out_f`` (at least B * min(k, C) long); returns how many.
 
-    A candidate is shown if its score is finite and it is a real item. Where
-    ``top`` has rows (B, k) they are the positions to take (from ``argpartition``
-    for wide rows); otherwise the row's k best (``+inf`` first, ``-inf`` and NaN
-    never), ties to the lower position, in descending order. With ``k >= C``
-    every position is taken in order.
+    A candidate is shown if its score is finite and it is a real item. The
+    row's k best are taken (``+inf`` first, ``-inf`` and NaN never), ties to the
+    lower position, in descending order, at any width. With ``k >= C`` every
+    position is taken in order.
 
     Rows are ranked in parallel, each into its own slots; a running count then
     places each row's impressions after the previous rows' (row order, as one loop would).
@@ -755,13 +752,12 @@ def emit_top_k(scores, candidates, in_net, viewers, k, top, out_v, out_i, out_f)
     best = np.empty((b, width), dtype=np.int64)
     best_scores = np.empty((b, width), dtype=scores.dtype)      # the list's scores, beside it
     shown = np.empty(b, dtype=np.int64)
-    use_top = top.shape[0] == b and top.shape[0] > 0
     for r in prange(b):
         row = best[r]
-        if use_top or k >= c:
-            m = min(k, c)
+        if k >= c:
+            m = c
             for q in range(m):
-                row[q] = top[r, q] if use_top else q
+                row[q] = q
         else:
             # Insertion into a best-first list of k, filled with -inf placeholders: a cell enters only
             # if it beats the current k-th (a tie stays behind the earlier position; -inf and NaN

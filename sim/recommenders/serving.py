@@ -100,9 +100,6 @@ def dedupe_rows(candidates: np.ndarray, in_network: np.ndarray) -> tuple[np.ndar
     return kernels.dedupe_sorted(np.ascontiguousarray(candidates), np.ascontiguousarray(in_network))
 
 
-_NO_TOP = np.zeros((0, 0), dtype=np.int64)
-
-
 def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_viewers: np.ndarray,
                 follow_ptr: np.ndarray, follow_idx: np.ndarray, group_ptr: np.ndarray, group_idx: np.ndarray,
                 filter_feed, rng: np.random.Generator) -> Impressions:
@@ -172,12 +169,8 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         skip(rng, kernels.nudge_scores(policy_scores, pcg64.position(rng), cand, scores))
         filter_feed(viewers, cand, scores, in_net)
 
-        # The k best of each row, best first (argpartition's order for the rows it sorts; wider
-        # rows still go through argpartition, whose order there is its own).
-        top = _NO_TOP
-        if k < c and c > kernels.SORTED_TOP_K_MAX:
-            top = np.ascontiguousarray(np.argpartition(-scores, k - 1, axis=1)[:, :k])
-        n_shown += kernels.emit_top_k(scores, cand, in_net, viewers, k, top, shown_v[n_shown:], shown_i[n_shown:],
+        # The k best of each row, best first, ties to the lower position.
+        n_shown += kernels.emit_top_k(scores, cand, in_net, viewers, k, shown_v[n_shown:], shown_i[n_shown:],
                                       shown_f[n_shown:])
 
     if n_shown < bound // 2:          # most sessions fell short of k: do not keep the unused half
