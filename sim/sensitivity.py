@@ -281,7 +281,7 @@ def run_sensitivity(out_dir: str | os.PathLike, *, params: list[Parameter], sett
     for metric in HARMS:
         mu = np.array([r["mu_star"] for r in rows if r["method"] == "morris" and r["metric"] == metric
                        and r["setting"] == first], dtype=float)
-        score += np.argsort(np.argsort(-np.nan_to_num(mu, nan=-1)))
+        score += np.argsort(np.argsort(-np.nan_to_num(mu, nan=-1), kind="stable"))
     chosen = [params[j] for j in np.argsort(score, kind="stable")[:top]]
     sobol_settings = sobol_settings or settings[:2]
     if top > 0 and sobol_n > 0:

@@ -207,14 +207,14 @@ def _number_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
             np.minimum.at(first, values, np.arange(labels.size, dtype=np.int64))
             present = np.flatnonzero(first < labels.size)
             rank = np.empty(top + 1, dtype=np.int64)
-            rank[present[np.argsort(first[present])]] = np.arange(present.size)
+            rank[present[np.argsort(first[present], kind="stable")]] = np.arange(present.size)
             return rank[values], int(present.size)
         keys: np.ndarray = values
     else:
         keys = labels
     _, first_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
     rank = np.empty(first_idx.size, dtype=np.int64)
-    rank[np.argsort(first_idx)] = np.arange(first_idx.size)
+    rank[np.argsort(first_idx, kind="stable")] = np.arange(first_idx.size)
     return rank[inverse.ravel()], int(first_idx.size)
 
 
