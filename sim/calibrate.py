@@ -34,6 +34,10 @@ mean over the replicates reaches every fit target, the one of lowest mean
 loss (if none does, the lowest mean loss) (``calibrated.yaml``). ``calibration.parquet`` holds every
 evaluation; ``calibration.html`` compares targets, fit and held-out validation.
 
+**After a change to the model** (:func:`check`, ``--check``), the installed
+point is run again on the same replicates and its fit is written afresh,
+without a new search: the parameters stay, the figures become the model's own.
+
 Every run of one calibration uses the same overrides besides the parameters
 (the regime's and the command's), so the fit is of the world those describe.
 """
@@ -69,6 +73,8 @@ CALIBRATED = "calibrated.yaml"
 PAGE = "calibration.html"
 #: The fit in numbers (read by the comparison report's "How far to trust this").
 FIT = "fit.json"
+#: The runs of ``--check`` (the installed point measured again).
+CHECK_TABLE = "check.parquet"
 #: Where ``--install`` puts the calibrated point and its fit, for the project and its reports.
 INSTALLED = Path(__file__).parent / "configs" / "calibration"
 SIGNIFICANT = 4
@@ -582,17 +588,70 @@ def calibrate(targets: Targets, out_dir: str | os.PathLike, *, trials: int = 64,
     return result
 
 
-def _print_result(targets: Targets, result: Result, out: Path) -> None:
-    print(f"\ncalibrate: {result.evaluations} evaluations, {len(result.ensemble)} accepted; calibrated point "
-          f"({result.trial}), fit over {result.replicates} replicates:")
+def check(targets: Targets, fit_path: str | os.PathLike, out_dir: str | os.PathLike, *, replicates: int = 5,
+          overrides: tuple[str, ...] = ()) -> Result:
+    """Measure an installed calibrated point's fit again, on the model as it is now; no new search.
+
+    A change to the model changes what the calibrated point gives, so the fit a
+    calibration recorded (``fit.json``) goes stale. This runs the point in
+    ``fit_path`` on replicates ``0 .. replicates-1`` under the targets' regime,
+    as the confirm stage did, and writes ``check.parquet`` (one row per run),
+    a fresh ``fit.json`` and ``calibrated.yaml`` to ``out_dir``. What the search
+    recorded (its evaluations, and the range of its accepted sets) is kept as it
+    was: it describes the search. The same arguments resume an interrupted check.
+    """
+    try:
+        installed = json.loads(Path(fit_path).read_text())
+        point = {str(k): float(v) for k, v in installed["point"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ConfigError(f"--check {fit_path}: needs a fit.json written by python3 -m sim.calibrate "
+                          f"({type(err).__name__}: {err})") from None
+    free = {p.key for p in targets.parameters}
+    if set(point) != free:
+        raise ConfigError(f"--check {fit_path}: its point sets {', '.join(sorted(point)) or 'nothing'}, but the "
+                          f"free parameters of {_shown(targets.path)} are {', '.join(sorted(free))}")
+    point = {p.key: (int(round(point[p.key])) if p.integer else point[p.key]) for p in targets.parameters}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reps = tuple(range(replicates))
+    chosen = str(installed.get("chosen", "installed point"))
+    runs = _evaluate(out / "designs" / "check.parquet", [point], out / "runs" / "check", reps, targets, overrides)
+    rows = [_replicate_row(targets, "check", chosen, -1, rep, point, runs.get((0, rep))) for rep in reps]
+    _write_table(out / CHECK_TABLE, rows)
+    fit = {o: _t_interval(np.array([r[o] for r in rows], dtype=float)) for o in _outputs(targets)}
+    result = Result(point, chosen, fit, [], int(installed.get("evaluations", 0)),
+                    bool(installed.get("accepted", 0)), sum(r["state"] == "COMPLETE" for r in rows))
+    summary = fit_summary(targets, result, overrides)
+    searched = {t.get("name"): t for t in installed.get("targets", [])}
+    for t in summary["targets"]:
+        for key in ("ensemble_min", "ensemble_max"):
+            t[key] = searched.get(t["name"], {}).get(key)
+    summary["accepted"] = int(installed.get("accepted", 0))
+    summary["checked"] = {"replicates": list(reps), "from": "python3 -m sim.calibrate --check"}
+    (out / FIT).write_text(json.dumps(summary, indent=1) + "\n")
+    (out / CALIBRATED).write_text(_calibrated_yaml(targets, result, overrides).replace(
+        "; the fit below is over", "; the fit below (re-measured by --check) is over", 1))
+    return result
+
+
+def _print_result(targets: Targets, result: Result, out: Path, checked: bool = False) -> None:
+    if checked:
+        print(f"\ncalibrate --check: the calibrated point ({result.trial}) measured again, fit over "
+              f"{result.replicates} replicates:")
+    else:
+        print(f"\ncalibrate: {result.evaluations} evaluations, {len(result.ensemble)} accepted; calibrated point "
+              f"({result.trial}), fit over {result.replicates} replicates:")
     for t in targets.targets:
         mean, lo, hi = result.fit[t.output]
         mark = "ok " if t.reached(mean) else "OUT"
         print(f"  {mark} {t.use:<10} {t.output:<45} {mean:8.3g}   target {t.value:g} in {t.low:g} .. {t.high:g}")
     for key, value in result.point.items():
         print(f"  {key} = {value:g}")
-    print(f"\nevery evaluation: {out / CALIBRATION_TABLE}\nensemble:         {out / ENSEMBLE_TABLE}\n"
-          f"calibrated point: {out / CALIBRATED}\npage:             {out / PAGE}")
+    if not checked:
+        print(f"\nevery evaluation: {out / CALIBRATION_TABLE}\nensemble:         {out / ENSEMBLE_TABLE}\n"
+              f"calibrated point: {out / CALIBRATED}\npage:             {out / PAGE}")
+    else:
+        print(f"\nthe check's runs: {out / CHECK_TABLE}\nfit:              {out / FIT}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -601,7 +660,8 @@ def main(argv: list[str] | None = None) -> None:
         epilog="Trailing arguments are overrides for every run, as for python -m sim "
                "(e.g. population.n=20000 hydra/launcher=ray_local).")
     parser.add_argument("--targets", default=str(DEFAULT_TARGETS), help="targets file (default: %(default)s)")
-    parser.add_argument("--out", default="outputs/calibration", help="output folder (default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: outputs/calibration, with --check outputs/calibration_check)")
     parser.add_argument("--trials", type=int, default=64, help="parameter sets to evaluate (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=8, help="parameter sets per sweep (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="the sampler's seed (default: %(default)s)")
@@ -612,10 +672,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refine", default=None, metavar="KEY=V1,V2,...",
                         help="after the confirm stage, run the best set with one free parameter at each value "
                              "(same replicates) and keep the best mean loss")
+    parser.add_argument("--check", nargs="?", const=str(INSTALLED / FIT), default=None, metavar="FIT",
+                        help="no search: run the calibrated point in FIT (default: the installed "
+                             f"{INSTALLED / FIT}) on --replicates worlds and write its fit afresh, "
+                             "for after a change to the model")
     parser.add_argument("--install", action="store_true",
                         help=f"copy {CALIBRATED} and {FIT} into {INSTALLED} (the project's calibration)")
     parser.add_argument("overrides", nargs="*", help="overrides of every run")
     args = parser.parse_args(argv)
+    args.out = args.out or ("outputs/calibration_check" if args.check else "outputs/calibration")
     for name in ("trials", "batch", "candidates", "replicates"):
         if getattr(args, name) < 1:
             parser.error(f"--{name}={getattr(args, name)}: must be at least 1")
@@ -630,18 +695,25 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--refine {args.refine}: give KEY=V1,V2,... with at least one value")
     try:
         targets = load_targets(args.targets)
-        result = calibrate(targets, args.out, trials=args.trials, batch=args.batch, seed=args.seed,
-                           candidates=args.candidates, replicates=args.replicates, overrides=tuple(args.overrides),
-                           refine=refine)
+        if args.check:
+            result = check(targets, args.check, args.out, replicates=args.replicates,
+                           overrides=tuple(args.overrides))
+        else:
+            result = calibrate(targets, args.out, trials=args.trials, batch=args.batch, seed=args.seed,
+                               candidates=args.candidates, replicates=args.replicates,
+                               overrides=tuple(args.overrides), refine=refine)
     except ConfigError as err:
         print(f"exposim: configuration error: {err}", file=sys.stderr)
         sys.exit(CONFIG_ERROR_EXIT)
-    _print_result(targets, result, Path(args.out))
+    _print_result(targets, result, Path(args.out), checked=bool(args.check))
     if args.install:
         for name in (CALIBRATED, FIT):
             shutil.copyfile(Path(args.out) / name, INSTALLED / name)
-        print(f"installed {CALIBRATED} and {FIT} into {INSTALLED}; set the defaults in sim/config.py to the "
-              f"calibrated point (tests/test_calibration.py checks they agree)")
+        if args.check:
+            print(f"installed {CALIBRATED} and {FIT} into {INSTALLED}: the same point, its fit measured again")
+        else:
+            print(f"installed {CALIBRATED} and {FIT} into {INSTALLED}; set the defaults in sim/config.py to the "
+                  f"calibrated point (tests/test_calibration.py checks they agree)")
 
 
 if __name__ == "__main__":

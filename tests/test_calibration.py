@@ -155,6 +155,39 @@ def test_a_tiny_calibration_runs_end_to_end_and_resumes_without_recomputing(tmp_
     assert re.findall(r"(\d+) kept, (\d+) run", log)[-1] == ("2", "0")
 
 
+def test_check_measures_a_calibrated_points_fit_again_from_its_fit_file(tmp_path):
+    """Same code, same replicates: the check's fit is the confirm stage's; the search's record is kept."""
+    import json
+
+    out = tmp_path / "cal"
+    assert _calibrate(out).returncode == 0
+    done = subprocess.run([sys.executable, "-m", "sim.calibrate", "--check", str(out / "fit.json"), "--replicates",
+                           "2", "--out", str(tmp_path / "check"), *TINY],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after = (json.loads(p.read_text()) for p in (out / "fit.json", tmp_path / "check" / "fit.json"))
+    assert after["point"] == before["point"] and after["chosen"] == before["chosen"]
+    assert after["evaluations"] == before["evaluations"] and after["accepted"] == before["accepted"]
+    assert after["checked"]["replicates"] == [0, 1]
+    for b, a in zip(before["targets"], after["targets"]):
+        assert (a["name"], a["mean"], a["ci_low"], a["ensemble_min"]) == (b["name"], b["mean"], b["ci_low"],
+                                                                         b["ensemble_min"])
+    runs = pq.read_table(tmp_path / "check" / "check.parquet").to_pylist()
+    assert [r["replicate"] for r in runs] == [0, 1] and {r["stage"] for r in runs} == {"check"}
+    advance = [r["minor_13_15_sexual_advance_7d_share"] for r in runs]
+    mean = next(t["mean"] for t in after["targets"] if t["output"] == "minor_13_15_sexual_advance_7d_share")
+    assert mean == pytest.approx(sum(advance) / 2, rel=1e-12)
+
+
+def test_check_refuses_a_fit_file_whose_point_is_not_the_targets_parameters(tmp_path):
+    bad = tmp_path / "fit.json"
+    bad.write_text('{"point": {"contact.offender_attempts_per_day": 1.0}}')
+    done = subprocess.run([sys.executable, "-m", "sim.calibrate", "--check", str(bad), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and "--check" in done.stderr and "free parameters" in done.stderr
+    assert not (tmp_path / "o" / "fit.json").exists()
+
+
 def test_the_default_world_is_the_installed_calibrated_point():
     """configs/calibration/calibrated.yaml (python3 -m sim.calibrate --install) and sim/config.py agree."""
     from sim.calibrate import FIT, INSTALLED
