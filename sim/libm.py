@@ -15,9 +15,9 @@ world, and draw different engagements, on a laptop and on a cluster node. The
 compiled kernels (numba) always call the C library. The model's numpy code
 calls these functions instead: compiled loops that call the C library too.
 These functions then give the same bits on any x86-64 machine with the same C
-library (glibc on Linux). One other difference between CPUs is left in the
-model: the review queue's pick with ``np.argpartition`` when it overflows
-(``sim.moderation``; the README's "What lands where"). ``tests/test_libm.py`` checks each function against
+library (glibc on Linux). The other numpy code that differs between the two
+kinds of CPU, ``np.argpartition``'s choice among equal values, is kept out of
+the model (``sim.moderation.highest``, ``kernels.emit_top_k``). ``tests/test_libm.py`` checks each function against
 Python's ``math`` module, which calls the same C library.
 
 numba would route these calls to Intel's SVML if the ``icc_rt`` package were
