@@ -181,8 +181,11 @@ def _sobol_analyze(params, Y, seed: int) -> dict[str, np.ndarray] | None:
 
     if not np.all(np.isfinite(Y)) or np.all(Y == Y[0]):
         return None
+    # SALib seeds the bootstrap of the intervals only for a truthy seed (``if seed:``): seed 0 would
+    # leave it to numpy's global state, and the intervals would differ from one analysis to the next.
+    boot_seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) | 1
     res = sobol.analyze(problem(params), Y, calc_second_order=False, conf_level=0.95, num_resamples=1000,
-                        seed=seed)
+                        seed=boot_seed)
     return {k: np.asarray(res[k], dtype=float) for k in ("S1", "S1_conf", "ST", "ST_conf")}
 
 
