@@ -421,6 +421,11 @@ def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def _fit(targets: Targets, rows: list[dict[str, Any]]) -> dict[str, tuple[float, float, float]]:
+    """Each output's mean and 95% t-interval over a candidate's replicate rows."""
+    return {o: _t_interval(np.array([r[o] for r in rows], dtype=float)) for o in _outputs(targets)}
+
+
 @dataclass
 class Result:
     """What a calibration found: the calibrated point, its replicate fit, and the ensemble."""
@@ -457,7 +462,7 @@ def _choose(targets: Targets, confirm: list[dict[str, Any]], search: list[dict[s
                                          len(k), k))
     rows = by_trial[trial]
     point = {p.key: rows[0][p.key] for p in targets.parameters}
-    fit = {o: _t_interval(np.array([r[o] for r in rows], dtype=float)) for o in _outputs(targets)}
+    fit = _fit(targets, rows)
     ensemble = [r for r in search if r["accepted"]]
     return Result(point, trial, fit, ensemble, len(search), bool(ensemble), len(rows))
 
@@ -469,13 +474,14 @@ def _shown(path: str) -> str:
     return path
 
 
-def _calibrated_yaml(targets: Targets, result: Result, overrides: tuple[str, ...]) -> str:
+def _calibrated_yaml(targets: Targets, result: Result, overrides: tuple[str, ...], checked: bool = False) -> str:
     lines = ["# @package _global_",
              "# The calibrated point: python3 -m sim.calibrate (docs/TRUST.md).",
              f"# Targets: {_shown(targets.path)}",
              f"# Regime: {' '.join(targets.regime) or '(defaults)'}"
              + (f"; overrides: {' '.join(overrides)}" if overrides else ""),
-             f"# {result.trial}, chosen from {result.evaluations} evaluations; the fit below is over "
+             f"# {result.trial}, chosen from {result.evaluations} evaluations; the fit below "
+             f"{'(re-measured by --check) ' if checked else ''}is over "
              f"{result.replicates} fresh replicates."]
     for t in targets.targets:
         mean, lo, hi = result.fit[t.output]
@@ -618,7 +624,7 @@ def check(targets: Targets, fit_path: str | os.PathLike, out_dir: str | os.PathL
     runs = _evaluate(out / "designs" / "check.parquet", [point], out / "runs" / "check", reps, targets, overrides)
     rows = [_replicate_row(targets, "check", chosen, -1, rep, point, runs.get((0, rep))) for rep in reps]
     _write_table(out / CHECK_TABLE, rows)
-    fit = {o: _t_interval(np.array([r[o] for r in rows], dtype=float)) for o in _outputs(targets)}
+    fit = _fit(targets, rows)
     result = Result(point, chosen, fit, [], int(installed.get("evaluations", 0)),
                     bool(installed.get("accepted", 0)), sum(r["state"] == "COMPLETE" for r in rows))
     summary = fit_summary(targets, result, overrides)
@@ -629,8 +635,7 @@ def check(targets: Targets, fit_path: str | os.PathLike, out_dir: str | os.PathL
     summary["accepted"] = int(installed.get("accepted", 0))
     summary["checked"] = {"replicates": list(reps), "from": "python3 -m sim.calibrate --check"}
     (out / FIT).write_text(json.dumps(summary, indent=1) + "\n")
-    (out / CALIBRATED).write_text(_calibrated_yaml(targets, result, overrides).replace(
-        "; the fit below is over", "; the fit below (re-measured by --check) is over", 1))
+    (out / CALIBRATED).write_text(_calibrated_yaml(targets, result, overrides, checked=True))
     return result
 
 
