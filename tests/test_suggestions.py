@@ -396,6 +396,21 @@ def random_context(seed: int, n: int, n_groups: int, n_engagements: int) -> Sugg
        n_engagements=st.integers(0, 12), n_viewers=st.integers(0, 40))
 def test_the_compiled_suggesters_give_the_numpy_slots_and_leave_the_same_generator_state(seed, n, n_groups, k,
                                                                                         n_engagements, n_viewers):
+    _check_against_numpy(seed, n, n_groups, k, n_engagements, n_viewers)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_compiled_suggesters_agree_with_numpy_across_blocks(seed):
+    """Enough slots for several of the kernels' blocks (2,048 slots; 256 rows for the group suggester),
+    on a world large enough that every link of each chain of reads is taken."""
+    from sim.recommenders import suggestion_kernels
+
+    k, n_viewers = 5, 1_100
+    assert n_viewers * k > 2 * suggestion_kernels._SLOTS and n_viewers > 4 * suggestion_kernels._ROWS
+    _check_against_numpy(seed, 60, 12, k, 400, n_viewers)
+
+
+def _check_against_numpy(seed, n, n_groups, k, n_engagements, n_viewers):
     ctx = random_context(seed, n, n_groups, n_engagements)
     viewers = np.random.default_rng(seed + 1).integers(0, n, n_viewers)
     policies = [(FriendsOfFriends().suggest, fof_numpy), (CoEngagement().suggest, co_engagement_numpy),

@@ -25,13 +25,17 @@ import numpy as np
 from numba import njit, prange
 
 from sim.network.kernels import _has_entry
-from sim.recommenders.kernels import dedupe_row
+from sim.recommenders.kernels import _prefetch, dedupe_row
 
 _PAR = dict(cache=True, nogil=True, parallel=True)
 _JIT = dict(cache=True, nogil=True)
 _INLINE = dict(cache=True, nogil=True, inline="always")
 #: Rows cleaned per task (their sort's scratch is allocated once per block).
 _ROWS = 256
+#: Slots per task where a slot's inputs are random reads: each step's reads for the whole block are
+#: issued (prefetched) before the step that needs them, so their cache misses overlap instead of
+#: following one another.
+_SLOTS = 2048
 
 
 @njit(**_INLINE)
@@ -67,19 +71,44 @@ def first_hop(ptr, values, viewers, k, u, out):
     return found
 
 
+@njit(**_INLINE)
+def _pick_position(ptr, key, u):
+    """Where :func:`_pick` reads in row ``key`` of a CSR array with offsets ``ptr`` (``u`` as there), or -1
+    for no key (``key < 0``) or an empty row."""
+    if key < 0:
+        return np.int64(-1)
+    start = np.int64(ptr[key])
+    count = np.int64(ptr[key + 1]) - start
+    return start + np.int64(u * count) if count > 0 else np.int64(-1)
+
+
 @njit(**_PAR)
 def friends_of_friends(g_ptr, g_idx, rev_ptr, rev_idx, viewers, k, followee, u_two_hop, u_follower, u_choice,
                        out):
     """``out[i]``: with ``u_choice[i] < 0.75`` a random followee of ``followee[i]`` (the viewer's followee,
     -1 for none: then -1), otherwise a random follower of the viewer (-1 for none). ``u_two_hop`` holds one
-    number per slot with a followee, in slot order."""
+    number per slot with a followee, in slot order.
+
+    In blocks of ``_SLOTS`` slots: the followees' offsets are fetched ahead, then each pick's
+    position is found and its entry fetched ahead, then the picks are read."""
     n = out.shape[0]
     rank = np.empty(n, dtype=np.int64)
     _ranks(followee >= 0, rank)
-    for i in prange(n):
-        two_hop = _pick(g_ptr, g_idx, followee[i], u_two_hop[rank[i]]) if followee[i] >= 0 else np.int64(-1)
-        follower = _pick(rev_ptr, rev_idx, viewers[i // k], u_follower[i])
-        out[i] = two_hop if u_choice[i] < 0.75 else follower
+    for block in prange((n + _SLOTS - 1) // _SLOTS):
+        i0 = block * _SLOTS
+        i1 = min(n, i0 + _SLOTS)
+        pos = np.empty(i1 - i0, dtype=np.int64)
+        for i in range(i0, i1):
+            _prefetch(g_ptr, max(followee[i], 0))
+        for i in range(i0, i1):
+            p = _pick_position(g_ptr, followee[i], u_two_hop[rank[i]] if followee[i] >= 0 else 0.0)
+            pos[i - i0] = p
+            _prefetch(g_idx, max(p, 0))
+        for i in range(i0, i1):
+            p = pos[i - i0]
+            two_hop = np.int64(g_idx[p]) if p >= 0 else np.int64(-1)
+            follower = _pick(rev_ptr, rev_idx, viewers[i // k], u_follower[i])
+            out[i] = two_hop if u_choice[i] < 0.75 else follower
 
 
 @njit(**_PAR)
@@ -109,23 +138,56 @@ def co_engagement(engaged_viewer, engaged_item, engaged_author, by_item_ptr, ite
     fan_rank = np.empty(n, dtype=np.int64)
     _ranks((mine >= 0) & (mode == 1), co_rank)
     _ranks(mode == 2, fan_rank)
-    for i in prange(n):
-        m = mode[i]
-        got = np.int64(-1)
-        if m == 0:
-            if mine[i] >= 0:
-                got = np.int64(engaged_author[mine[i]])
-        elif m == 1:
-            if mine[i] >= 0:
-                item = engaged_item[mine[i]]
-                lo = by_item_ptr[item]
-                pos = lo + np.int64(u_co[co_rank[i]] * (by_item_ptr[item + 1] - lo))
-                got = np.int64(engaged_viewer[item_order[pos]])
-        else:
-            theirs = _pick(by_author_ptr, by_author, viewers[i // k], u_fans[fan_rank[i]])
-            if theirs >= 0:
-                got = np.int64(engaged_viewer[theirs])
-        out[i] = got
+    for block in prange((n + _SLOTS - 1) // _SLOTS):
+        # Each slot's chain of reads (an engagement, its item's engagers, one of them; or the viewer's
+        # fans, one of them) taken one link at a time for the whole block, each link fetched ahead.
+        i0 = block * _SLOTS
+        i1 = min(n, i0 + _SLOTS)
+        at = np.empty(i1 - i0, dtype=np.int64)
+        for i in range(i0, i1):
+            if mode[i] == 1:
+                _prefetch(engaged_item, max(mine[i], 0))
+            elif mode[i] == 0:
+                _prefetch(engaged_author, max(mine[i], 0))
+            else:
+                _prefetch(by_author_ptr, viewers[i // k])
+        for i in range(i0, i1):                        # 1: the engagement's item; the fan's position
+            m = mode[i]
+            a = np.int64(-1)
+            if m == 1 and mine[i] >= 0:
+                a = np.int64(engaged_item[mine[i]])
+                _prefetch(by_item_ptr, a)
+            elif m == 2:
+                a = _pick_position(by_author_ptr, viewers[i // k], u_fans[fan_rank[i]])
+                _prefetch(by_author, max(a, 0))
+            at[i - i0] = a
+        for i in range(i0, i1):                        # 2: the co-engager's position; the fan's engagement
+            m = mode[i]
+            a = at[i - i0]
+            if m == 1 and a >= 0:
+                lo = by_item_ptr[a]
+                a = lo + np.int64(u_co[co_rank[i]] * (by_item_ptr[a + 1] - lo))
+                _prefetch(item_order, a)
+            elif m == 2 and a >= 0:
+                a = np.int64(by_author[a])
+                _prefetch(engaged_viewer, a)
+            at[i - i0] = a
+        for i in range(i0, i1):                        # 3: the co-engager's engagement
+            a = at[i - i0]
+            if mode[i] == 1 and a >= 0:
+                a = np.int64(item_order[a])
+                _prefetch(engaged_viewer, a)
+                at[i - i0] = a
+        for i in range(i0, i1):
+            m = mode[i]
+            a = at[i - i0]
+            got = np.int64(-1)
+            if m == 0:
+                if mine[i] >= 0:
+                    got = np.int64(engaged_author[mine[i]])
+            elif a >= 0:
+                got = np.int64(engaged_viewer[a])
+            out[i] = got
 
 
 @njit(**_INLINE)
@@ -169,12 +231,23 @@ def interest_groups(account_indptr, account_groups, viewers, followee, u_group, 
     _ranks(followee >= 0, rank)
     for block in prange((b + _ROWS - 1) // _ROWS):
         scratch, flags, tmp_flags = _row_scratch(k)
-        for r in range(block * _ROWS, min(b, (block + 1) * _ROWS)):
+        r0 = block * _ROWS
+        r1 = min(b, r0 + _ROWS)
+        # The followees' offsets fetched ahead, then each pick's position found and its entry fetched
+        # ahead (as in friends_of_friends), then the rows filled.
+        pos = np.empty((r1 - r0) * k, dtype=np.int64)
+        for i in range(r0 * k, r1 * k):
+            _prefetch(account_indptr, max(followee[i], 0))
+        for i in range(r0 * k, r1 * k):
+            p = _pick_position(account_indptr, followee[i], u_group[rank[i]] if followee[i] >= 0 else 0.0)
+            pos[i - r0 * k] = p
+            _prefetch(account_groups, max(p, 0))
+        for r in range(r0, r1):
             row = out[r]
             for j in range(k):
                 i = r * k + j
-                via = (_pick(account_indptr, account_groups, followee[i], u_group[rank[i]]) if followee[i] >= 0
-                       else np.int64(-1))
+                p = pos[i - r0 * k]
+                via = np.int64(account_groups[p]) if p >= 0 else np.int64(-1)
                 row[j] = via if u_choice[i] < 0.5 and via >= 0 else by_interest[i]
             dedupe_row(row, flags, scratch, tmp_flags)
             v = viewers[r]
