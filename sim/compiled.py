@@ -2,7 +2,7 @@
 
 Core objects: :func:`parts_for`, :func:`tally`, :func:`count_labels`, :func:`count_label_pairs`, :func:`impression_tallies`,
 :func:`attribute_views`, :func:`group_by_key`, :func:`removed_viewers`, :func:`aligned_empty`,
-:func:`cache_aligned`.
+:func:`cache_aligned`, :func:`prefetch`.
 
 ``np.bincount`` over a day's impressions needs the labels gathered first and
 then cast to the platform's integer (at ten million accounts, a day's 150
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 import numba
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _JIT = dict(cache=True, nogil=True)
 #: Kernels that split their entries into parts run the parts on numba's threads; integer tables are
@@ -32,6 +35,8 @@ LANES = 4
 ALL = np.zeros(0, dtype=np.bool_)
 #: Bytes in a cache line (x86-64 and most ARM cores).
 CACHE_LINE = 64
+#: How many entries ahead a sequential loop fetches the table entry a later key will update.
+AHEAD = 16
 
 
 def aligned_empty(shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
@@ -176,6 +181,29 @@ def attribute_views(item, viewer, cohort, harm, first_violating, queued_day, kep
                 pending_views[s, k] += 1
 
 
+@intrinsic
+def prefetch(typingctx, arr, row):
+    """Hint the cache to load ``arr[row, 0]`` (or ``arr[row]``) soon (``llvm.prefetch``; no effect on results)."""
+    sig = types.void(arr, row)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        zero = context.get_constant(types.intp, 0)
+        ptr = cgutils.get_item_pointer2(context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
+                                        cgutils.unpack_tuple(builder, ary.strides), aryty.layout,
+                                        [index] + [zero] * (aryty.ndim - 1))
+        i32 = ir.IntType(32)
+        i8p = ir.IntType(8).as_pointer()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, all cache levels, data
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 def parts_for(n: int, min_part: int) -> int:
     """How many parts a loop over ``n`` entries is split into: one per numba thread (``NUMBA_NUM_THREADS``;
     joblib's workers get the cores divided among them), but at least ``min_part`` entries each."""
@@ -202,10 +230,15 @@ def group_by_key(keys: np.ndarray, n_keys: int, min_part: int = PART) -> tuple[n
 def _group_by_key(keys, n_keys, parts):
     n = keys.shape[0]
     # counts[p, k]: how many of part p's entries have key k; then where the first of them goes.
+    # With many keys the tables outgrow the cache and each entry's update is a miss: the entry AHEAD
+    # (and, placing, the one 2 * AHEAD) keys on is fetched while this one is counted.
     counts = np.zeros((parts, n_keys), dtype=np.int64)
     for p in prange(parts):
         row = counts[p]
-        for i in range(n * p // parts, n * (p + 1) // parts):
+        end = n * (p + 1) // parts
+        for i in range(n * p // parts, end):
+            if i + AHEAD < end:
+                prefetch(row, keys[i + AHEAD])
             row[keys[i]] += 1
     indptr = np.empty(n_keys + 1, dtype=np.int64)
     total = 0
@@ -219,7 +252,12 @@ def _group_by_key(keys, n_keys, parts):
     order = np.empty(n, dtype=np.int64)
     for p in prange(parts):
         fill = counts[p]
-        for i in range(n * p // parts, n * (p + 1) // parts):
+        end = n * (p + 1) // parts
+        for i in range(n * p // parts, end):
+            if i + 2 * AHEAD < end:
+                prefetch(fill, keys[i + 2 * AHEAD])
+            if i + AHEAD < end:
+                prefetch(order, fill[keys[i + AHEAD]])
             k = keys[i]
             order[fill[k]] = i
             fill[k] += 1

@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.compiled import prefetch
 from sim.pcg64 import jump, next_uniform
-from sim.recommenders.kernels import _prefetch
 
 #: Interest dimensions below this are summed as OpenBLAS ``sdot`` sums them (its scalar tail).
 EXACT_MAX_DIM = 32
@@ -74,9 +74,9 @@ def engage_draws(topic, interest, log_appeal, harm, affinity, viewer, item, stre
         for i in range(i0, i1):
             if i + _AHEAD < n:
                 ahead = item[i + _AHEAD]
-                _prefetch(topic, ahead)
-                _prefetch(log_appeal, ahead)
-                _prefetch(harm, ahead)
+                prefetch(topic, ahead)
+                prefetch(log_appeal, ahead)
+                prefetch(harm, ahead)
             p = _probability(topic, interest, log_appeal, harm, affinity, viewer[i], item[i], intercept,
                              w_similarity, w_appeal, w_harm, threshold, none_class)
             s_hi, s_lo, u = next_uniform(s_hi, s_lo, i_hi, i_lo)

@@ -55,9 +55,9 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
+from sim.compiled import prefetch
 from sim.pcg64 import jump, next_uniform
 
 #: Rows up to this width are sorted by counting ranks (branch-free, no allocation); wider ones by merge sort.
@@ -83,29 +83,6 @@ def _fma32(typingctx, a, b, c):
         f32 = ir.FloatType()
         fn = builder.module.declare_intrinsic("llvm.fma", [f32], ir.FunctionType(f32, [f32, f32, f32]))
         return builder.call(fn, args)
-
-    return sig, codegen
-
-
-@intrinsic
-def _prefetch(typingctx, arr, row):
-    """Hint the cache to load ``arr[row, 0]`` (or ``arr[row]``) soon (``llvm.prefetch``; no effect on results)."""
-    sig = types.void(arr, row)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        index = context.cast(builder, args[1], signature.args[1], types.intp)
-        zero = context.get_constant(types.intp, 0)
-        ptr = cgutils.get_item_pointer2(context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
-                                        cgutils.unpack_tuple(builder, ary.strides), aryty.layout,
-                                        [index] + [zero] * (aryty.ndim - 1))
-        i32 = ir.IntType(32)
-        i8p = ir.IntType(8).as_pointer()
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                            "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, all cache levels, data
-        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -244,10 +221,10 @@ def _prefetch_candidates(candidates, r, topic_flat, d, per_item_a, per_item_b):
     straddles two cache lines) and its entries of two per-item arrays (padding reads slot 0)."""
     for j in range(candidates.shape[1]):
         s = max(candidates[r, j], 0)
-        _prefetch(topic_flat, s * d)
-        _prefetch(topic_flat, s * d + d - 1)
-        _prefetch(per_item_a, s)
-        _prefetch(per_item_b, s)
+        prefetch(topic_flat, s * d)
+        prefetch(topic_flat, s * d + d - 1)
+        prefetch(per_item_a, s)
+        prefetch(per_item_b, s)
 
 
 @njit(**_PAR)
@@ -606,7 +583,7 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
             group = np.int64(group_idx[max(min(gs + k - deg_f, last_group), 0)])
             key = followee if k < deg_f else -2 - group
             source[r - r0, j] = key if sources > 0 else -1
-            _prefetch(author_ptr, max(key, 0))
+            prefetch(author_ptr, max(key, 0))
     # 2a. Where in that account's (group's) recent items the pick falls (-1: it has none).
     item_start, pool_start, popular_start, target_start = _draw_starts(b, n_in, n_out)
     s_hi, s_lo = jump(stream, item_start + r0 * n_in)
@@ -627,8 +604,8 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
             found = (key != -1) & (count > 0)
             pos = (p if is_account else -2 - p) if found else -1
             source[r - r0, j] = pos
-            _prefetch(author_items, p if is_account else 0)
-            _prefetch(group_items, 0 if is_account else p)
+            prefetch(author_items, p if is_account else 0)
+            prefetch(group_items, 0 if is_account else p)
     # 3a. The global pool: uniform, or by engagement weight (targets consumed in row-major order). Every
     # cell takes a pool draw and a popularity draw, whichever it uses.
     n_pop = 0
@@ -651,12 +628,12 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
                 pop_target[n_pop] = target
                 pop_lo[n_pop] = max(i - 1, 0)
                 pop_hi[n_pop] = min(i + 2, pool_size + 1)
-                _prefetch(pool_buckets, pop_lo[n_pop])
-                _prefetch(pool_buckets, pop_hi[n_pop])
+                prefetch(pool_buckets, pop_lo[n_pop])
+                prefetch(pool_buckets, pop_hi[n_pop])
                 n_pop += 1
             else:
                 pool_pos[cell] = np.int64(u_pool * pool_size)
-                _prefetch(pool, pool_pos[cell])
+                prefetch(pool, pool_pos[cell])
     # 3b. The weighted draws' binary searches (searchsorted right), started from their buckets and
     # advanced in lockstep: one step for every draw of the block per pass, so the misses overlap.
     for q in range(n_pop):
@@ -677,7 +654,7 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
                 searching = True
     for q in range(n_pop):
         pool_pos[pop_cell[q]] = min(pop_lo[q], pool_size - 1)
-        _prefetch(pool, pool_pos[pop_cell[q]])
+        prefetch(pool, pool_pos[pop_cell[q]])
     # 2b, 3c. The picks themselves; then the cleaning step's item data is fetched ahead of the sort.
     for r in range(r0, r1):
         for j in range(n_in):
@@ -692,7 +669,7 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
             cand[r, n_in + j] = pool[pos] if pos >= 0 else -1
             in_net[r, n_in + j] = False
         for j in range(c):
-            _prefetch(item_info, max(cand[r, j], 0))
+            prefetch(item_info, max(cand[r, j], 0))
     # 4. Sort each row (stable) and blank the repeats after their first copy.
     for r in range(r0, r1):
         row = cand[r]

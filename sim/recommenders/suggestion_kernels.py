@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.compiled import prefetch
 from sim.network.kernels import _has_entry
-from sim.recommenders.kernels import _prefetch, dedupe_row
+from sim.recommenders.kernels import dedupe_row
 
 _PAR = dict(cache=True, nogil=True, parallel=True)
 _JIT = dict(cache=True, nogil=True)
@@ -99,11 +100,11 @@ def friends_of_friends(g_ptr, g_idx, rev_ptr, rev_idx, viewers, k, followee, u_t
         i1 = min(n, i0 + _SLOTS)
         pos = np.empty(i1 - i0, dtype=np.int64)
         for i in range(i0, i1):
-            _prefetch(g_ptr, max(followee[i], 0))
+            prefetch(g_ptr, max(followee[i], 0))
         for i in range(i0, i1):
             p = _pick_position(g_ptr, followee[i], u_two_hop[rank[i]] if followee[i] >= 0 else 0.0)
             pos[i - i0] = p
-            _prefetch(g_idx, max(p, 0))
+            prefetch(g_idx, max(p, 0))
         for i in range(i0, i1):
             p = pos[i - i0]
             two_hop = np.int64(g_idx[p]) if p >= 0 else np.int64(-1)
@@ -146,20 +147,20 @@ def co_engagement(engaged_viewer, engaged_item, engaged_author, by_item_ptr, ite
         at = np.empty(i1 - i0, dtype=np.int64)
         for i in range(i0, i1):
             if mode[i] == 1:
-                _prefetch(engaged_item, max(mine[i], 0))
+                prefetch(engaged_item, max(mine[i], 0))
             elif mode[i] == 0:
-                _prefetch(engaged_author, max(mine[i], 0))
+                prefetch(engaged_author, max(mine[i], 0))
             else:
-                _prefetch(by_author_ptr, viewers[i // k])
+                prefetch(by_author_ptr, viewers[i // k])
         for i in range(i0, i1):                        # 1: the engagement's item; the fan's position
             m = mode[i]
             a = np.int64(-1)
             if m == 1 and mine[i] >= 0:
                 a = np.int64(engaged_item[mine[i]])
-                _prefetch(by_item_ptr, a)
+                prefetch(by_item_ptr, a)
             elif m == 2:
                 a = _pick_position(by_author_ptr, viewers[i // k], u_fans[fan_rank[i]])
-                _prefetch(by_author, max(a, 0))
+                prefetch(by_author, max(a, 0))
             at[i - i0] = a
         for i in range(i0, i1):                        # 2: the co-engager's position; the fan's engagement
             m = mode[i]
@@ -167,16 +168,16 @@ def co_engagement(engaged_viewer, engaged_item, engaged_author, by_item_ptr, ite
             if m == 1 and a >= 0:
                 lo = by_item_ptr[a]
                 a = lo + np.int64(u_co[co_rank[i]] * (by_item_ptr[a + 1] - lo))
-                _prefetch(item_order, a)
+                prefetch(item_order, a)
             elif m == 2 and a >= 0:
                 a = np.int64(by_author[a])
-                _prefetch(engaged_viewer, a)
+                prefetch(engaged_viewer, a)
             at[i - i0] = a
         for i in range(i0, i1):                        # 3: the co-engager's engagement
             a = at[i - i0]
             if mode[i] == 1 and a >= 0:
                 a = np.int64(item_order[a])
-                _prefetch(engaged_viewer, a)
+                prefetch(engaged_viewer, a)
                 at[i - i0] = a
         for i in range(i0, i1):
             m = mode[i]
@@ -237,11 +238,11 @@ def interest_groups(account_indptr, account_groups, viewers, followee, u_group, 
         # ahead (as in friends_of_friends), then the rows filled.
         pos = np.empty((r1 - r0) * k, dtype=np.int64)
         for i in range(r0 * k, r1 * k):
-            _prefetch(account_indptr, max(followee[i], 0))
+            prefetch(account_indptr, max(followee[i], 0))
         for i in range(r0 * k, r1 * k):
             p = _pick_position(account_indptr, followee[i], u_group[rank[i]] if followee[i] >= 0 else 0.0)
             pos[i - r0 * k] = p
-            _prefetch(account_groups, max(p, 0))
+            prefetch(account_groups, max(p, 0))
         for r in range(r0, r1):
             row = out[r]
             for j in range(k):
