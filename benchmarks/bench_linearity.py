@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/bench_linearity.py                                # 10^5 and 10^6 accounts, 10 days each
     python benchmarks/bench_linearity.py --accounts 10000 100000 --days 20
+    python benchmarks/bench_linearity.py --profile 20                   # and where the larger day's extra time is
 
 Timing the two worlds in separate commands compares two moments of the
 machine as well as two sizes: on a shared machine whose speed drifts by a
@@ -19,6 +20,14 @@ day reads about 30 MB again, that is a few milliseconds of a 0.8 s day.
 A day of a 1,000-account world runs first, untimed, so that loading the
 compiled kernels falls on neither world's first day.
 
+With ``--profile N`` each world's days also run under a cProfile of their own,
+and the N functions whose time grows most beyond the size ratio are printed:
+each one's seconds a day in both worlds, their ratio, and its excess (seconds a
+day in the larger world beyond the size ratio times those in the smaller). A
+compiled kernel's time is the whole call's, as cProfile sees it from Python.
+cProfile slows the Python between the kernels, so the ratio printed with it
+is not the one to quote.
+
 Both worlds use the same settings (the defaults, one feed policy), the same
 threads, and the malloc settings the larger world gets
 (:func:`sim.resources.keep_freed_memory`). Prints figures; asserts nothing.
@@ -27,6 +36,8 @@ threads, and the malloc settings the larger world gets
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import resource
 import statistics
 import sys
@@ -47,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--feed", default="engagement")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile each world's days and print the N functions whose time grows most "
+                             "beyond the size ratio")
     host_gauge.add_option(parser)
     args = parser.parse_args(argv)
     host_gauge.report("before", args)
@@ -64,10 +78,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"world of {models[-1].population.n:,} accounts built in {time.perf_counter() - t:.2f} s", flush=True)
 
     seconds: list[list[float]] = [[], []]
+    profilers = [cProfile.Profile(), cProfile.Profile()] if args.profile else [None, None]
     for day in range(1, args.days + 1):
-        for model, times in zip(models, seconds):
+        for model, times, profiler in zip(models, seconds, profilers):
             t = time.perf_counter()
+            if profiler:
+                profiler.enable()
             model.step()
+            if profiler:
+                profiler.disable()
             times.append(time.perf_counter() - t)
         print(f"day {day}: {seconds[0][-1]:.3f} s and {seconds[1][-1]:.3f} s "
               f"(x{seconds[1][-1] / seconds[0][-1]:.2f})", flush=True)
@@ -80,7 +99,30 @@ def main(argv: list[str] | None = None) -> None:
     daily = statistics.median(b / a for a, b in zip(*seconds))
     print(f"time ratio: {ratio:.2f} x (median of the days' ratios {daily:.2f} x) for {sizes[1] / sizes[0]:.2f} x "
           f"the accounts; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    if args.profile:
+        print_excess(profilers, sizes[1] / sizes[0], args.days, args.profile)
     host_gauge.report("after", args)
+
+
+def _own_seconds(profiler: cProfile.Profile) -> dict[str, float]:
+    """Each function's own time (cProfile's tottime) by ``file:function``."""
+    own: dict[str, float] = {}
+    for (path, _line, name), (_cc, _nc, tottime, _ct, _callers) in pstats.Stats(profiler).stats.items():
+        key = f"{Path(path).name}:{name}"
+        own[key] = own.get(key, 0.0) + tottime
+    return own
+
+
+def print_excess(profilers: list[cProfile.Profile], size_ratio: float, days: int, top: int) -> None:
+    """The ``top`` functions whose own time in the larger world most exceeds ``size_ratio`` times the smaller's."""
+    small, large = (_own_seconds(p) for p in profilers)
+    rows = sorted(((t - size_ratio * small.get(key, 0.0)) / days, key) for key, t in large.items())[::-1]
+    print(f"where the larger day's time grows beyond {size_ratio:.2f} x (own time, s a day):")
+    print(f"{'function':<48}{'small':>9}{'large':>9}{'ratio':>8}{'excess':>9}")
+    for excess, key in rows[:top]:
+        a, b = small.get(key, 0.0) / days, large[key] / days
+        print(f"{key[:48]:<48}{a:>9.4f}{b:>9.4f}{(f'{b / a:.1f}' if a > 0 else '-'):>8}{excess:>9.3f}")
+    print(f"{'all functions':<48}{'':>9}{'':>9}{'':>8}{sum(r[0] for r in rows):>9.3f}")
 
 
 if __name__ == "__main__":

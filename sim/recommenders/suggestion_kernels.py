@@ -17,6 +17,13 @@ numpy version (``tests/test_suggestions.py`` checks them against it).
 Every slot is computed on its own (the position of each slot's number in a
 partial draw is counted first, in one pass), so the loops run on numba's
 threads and give the same answer on any number of them.
+
+A slot's answer is a chain of random reads (a followee's row offsets, then an
+entry of its row; an engagement, its item's engagers, one of them). Where the
+arrays outgrow the cache each link is a miss, so the policies take one link at
+a time for a block of slots, fetching the next link ahead
+(:func:`sim.compiled.prefetch`): the block's misses overlap instead of
+following one another.
 """
 
 from __future__ import annotations
