@@ -47,12 +47,35 @@ _SLOTS = 2048
 
 
 @njit(**_INLINE)
+def _pick_position(ptr, key, u):
+    """Where a random entry (``u``) of CSR row ``key`` lies: ``start + int(u * count)``, or -1 for no key
+    (``key < 0``) or an empty row."""
+    if key < 0:
+        return np.int64(-1)
+    start = np.int64(ptr[key])
+    count = np.int64(ptr[key + 1]) - start
+    return start + np.int64(u * count) if count > 0 else np.int64(-1)
+
+
+@njit(**_INLINE)
 def _pick(ptr, values, key, u):
     """Value ``int(u * count)`` of row ``key``'s ``count`` values, or -1 where the row is empty
     (:func:`sim.network.kernels.pick` for one key)."""
-    start = ptr[key]
-    count = ptr[key + 1] - start
-    return np.int64(values[start + np.int64(u * count)]) if count > 0 else np.int64(-1)
+    p = _pick_position(ptr, key, u)
+    return np.int64(values[p]) if p >= 0 else np.int64(-1)
+
+
+@njit(**_INLINE)
+def _positions_ahead(ptr, values, keys, u, rank, i0, i1, pos):
+    """``pos[i - i0]``: :func:`_pick_position` of slot ``i``'s row ``keys[i]`` with ``u[rank[i]]``, for the
+    slots ``i0:i1``; all the rows' offsets are fetched ahead first, then each entry once its position is
+    known (:func:`sim.compiled.prefetch`), so the block's misses overlap."""
+    for i in range(i0, i1):
+        prefetch(ptr, max(keys[i], 0))
+    for i in range(i0, i1):
+        p = _pick_position(ptr, keys[i], u[rank[i]] if keys[i] >= 0 else 0.0)
+        pos[i - i0] = p
+        prefetch(values, max(p, 0))
 
 
 @njit(**_JIT)
@@ -79,17 +102,6 @@ def first_hop(ptr, values, viewers, k, u, out):
     return found
 
 
-@njit(**_INLINE)
-def _pick_position(ptr, key, u):
-    """Where :func:`_pick` reads in row ``key`` of a CSR array with offsets ``ptr`` (``u`` as there), or -1
-    for no key (``key < 0``) or an empty row."""
-    if key < 0:
-        return np.int64(-1)
-    start = np.int64(ptr[key])
-    count = np.int64(ptr[key + 1]) - start
-    return start + np.int64(u * count) if count > 0 else np.int64(-1)
-
-
 @njit(**_PAR)
 def friends_of_friends(g_ptr, g_idx, rev_ptr, rev_idx, viewers, k, followee, u_two_hop, u_follower, u_choice,
                        out):
@@ -106,12 +118,7 @@ def friends_of_friends(g_ptr, g_idx, rev_ptr, rev_idx, viewers, k, followee, u_t
         i0 = block * _SLOTS
         i1 = min(n, i0 + _SLOTS)
         pos = np.empty(i1 - i0, dtype=np.int64)
-        for i in range(i0, i1):
-            prefetch(g_ptr, max(followee[i], 0))
-        for i in range(i0, i1):
-            p = _pick_position(g_ptr, followee[i], u_two_hop[rank[i]] if followee[i] >= 0 else 0.0)
-            pos[i - i0] = p
-            prefetch(g_idx, max(p, 0))
+        _positions_ahead(g_ptr, g_idx, followee, u_two_hop, rank, i0, i1, pos)
         for i in range(i0, i1):
             p = pos[i - i0]
             two_hop = np.int64(g_idx[p]) if p >= 0 else np.int64(-1)
@@ -241,15 +248,9 @@ def interest_groups(account_indptr, account_groups, viewers, followee, u_group, 
         scratch, flags, tmp_flags = _row_scratch(k)
         r0 = block * _ROWS
         r1 = min(b, r0 + _ROWS)
-        # The followees' offsets fetched ahead, then each pick's position found and its entry fetched
-        # ahead (as in friends_of_friends), then the rows filled.
+        # Each slot's pick position, its entry fetched ahead; then the rows filled.
         pos = np.empty((r1 - r0) * k, dtype=np.int64)
-        for i in range(r0 * k, r1 * k):
-            prefetch(account_indptr, max(followee[i], 0))
-        for i in range(r0 * k, r1 * k):
-            p = _pick_position(account_indptr, followee[i], u_group[rank[i]] if followee[i] >= 0 else 0.0)
-            pos[i - r0 * k] = p
-            prefetch(account_groups, max(p, 0))
+        _positions_ahead(account_indptr, account_groups, followee, u_group, rank, r0 * k, r1 * k, pos)
         for r in range(r0, r1):
             row = out[r]
             for j in range(k):
