@@ -93,18 +93,29 @@ def check_dedupe(rng: np.random.Generator) -> int:
 
 
 def check_search(rng: np.random.Generator) -> int:
-    """The bucketed binary search of the popularity draws against np.searchsorted(side="right")."""
+    """A popularity draw's position, through the owner table and through the buckets, against
+    min(np.searchsorted(side="right"), n - 1)."""
     differ = 0
+    owner_tables = 0
     for n in (1, 2, 3, 10, 1000, 100_000):
-        weights = rng.integers(0, 5000, n) * (rng.random(n) < 0.05) + 1.0
-        cdf = np.cumsum(weights)
-        buckets = kernels.cdf_buckets(cdf)
-        targets = np.concatenate([rng.random(20_000) * cdf[-1], cdf, cdf - 0.5, [0.0, cdf[-1]],
-                                  np.nextafter(cdf, 0), np.nextafter(cdf, np.inf)])
-        ref = np.searchsorted(cdf, targets, side="right")
-        out = np.array([kernels.search_right(cdf, buckets, t) for t in targets])
-        differ += int(np.count_nonzero(out != ref))
-    print(f"weighted pool search (searchsorted, side='right'): {differ} targets differ")
+        for heavy in (5000, 10):
+            weights = rng.integers(0, heavy, n) * (rng.random(n) < 0.05) + 1.0
+            cdf = np.cumsum(weights)
+            owners, _ = kernels.pool_search_tables(cdf)
+            owner_tables += int(owners.size > 0)
+            no_table = np.zeros(0, dtype=np.int32)
+            buckets = kernels.cdf_buckets(cdf)
+            targets = np.concatenate([rng.random(20_000) * cdf[-1], cdf, cdf - 0.5, [0.0, cdf[-1]],
+                                      np.nextafter(cdf, 0), np.nextafter(cdf, np.inf)])
+            targets = targets[(targets >= 0) & (targets <= cdf[-1])]
+            ref = np.minimum(np.searchsorted(cdf, targets, side="right"), n - 1)
+            for table, bucket_table in ((owners, buckets), (no_table, buckets)):
+                if table is owners and owners.size == 0:
+                    continue
+                out = np.array([kernels.weighted_position(cdf, table, bucket_table, t) for t in targets])
+                differ += int(np.count_nonzero(out != ref))
+    print(f"weighted pool draws (searchsorted, side='right'; {owner_tables} of 12 pools with an owner table): "
+          f"{differ} targets differ")
     return differ
 
 

@@ -348,11 +348,13 @@ def _gather_by_hand(viewers, n_in, n_out, follows, groups, author_items, group_i
 @settings(max_examples=80, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_accounts=st.integers(1, 8), n_groups=st.integers(0, 3),
        n_items=st.integers(0, 12), n_in=st.integers(0, 6), n_out=st.integers(0, 4), sessions=st.integers(0, 150),
-       share=st.sampled_from([0.0, 0.5, 1.0]))
+       share=st.sampled_from([0.0, 0.5, 1.0]), whole=st.booleans())
 def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_groups, n_items, n_in, n_out,
-                                                         sessions, share):
+                                                         sessions, share, whole):
     """Any follow lists, groups and recent items (each possibly empty), removed and own items, and more
-    than one 64-row block: the kernel's rows, flags and class counts are the hand-computed ones."""
+    than one 64-row block: the kernel's rows, flags and class counts are the hand-computed ones. The
+    pool's weights are whole numbers (some zero; popularity draws through the owner table) or not
+    (through buckets)."""
     from sim.recommenders import kernels
 
     if n_in + n_out == 0:
@@ -370,7 +372,14 @@ def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_gro
     author_items = [[s for s in range(n_items) if live[s] and author[s] == a] for a in range(n_accounts)]
     group_items = [[s for s in range(n_items) if live[s] and item_group[s] == g] for g in range(n_groups)]
     pool = [s for s in range(n_items) if rng.random() < 0.5]
-    pool_cdf = np.cumsum(rng.uniform(0.1, 3, len(pool)))
+    if whole and pool:
+        weights = rng.integers(0, 4, len(pool)).astype(np.float64)
+        weights[0] += 1.0
+        pool_cdf = np.cumsum(weights)
+    else:
+        pool_cdf = np.cumsum(rng.uniform(0.1, 3, len(pool)))
+    owners, buckets = kernels.pool_search_tables(pool_cdf)
+    assert (owners.size > 0) == (whole and bool(pool))
     viewers = rng.integers(0, n_accounts, sessions).astype(np.int32)
     # The kernel makes its draws from the stream's position; numpy makes the same ones here, in the order
     # serving drew them into arrays (the pool's only if it has items).
@@ -395,13 +404,56 @@ def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_gro
     pool = np.array(pool, dtype=np.int64)
     counts, used = kernels.gather_candidates(
         viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx, author_ptr, author_flat.astype(np.int64),
-        group_item_ptr, group_flat.astype(np.int64), pool, pool_cdf, kernels.cdf_buckets(pool_cdf),
+        group_item_ptr, group_flat.astype(np.int64), pool, pool_cdf, owners, buckets,
         pcg64.position(stream), share, info, 4, cand, in_net)
     assert cand.tolist() == expected[0]
     assert in_net.tolist() == expected[1]
     assert counts.tolist() == expected[2]
     skip(stream, used)              # it used exactly the draws numpy made
     assert stream.bit_generator.state == numpy_draws.bit_generator.state
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), whole=st.booleans(),
+       heavy=st.sampled_from([0, 1, 40, 10_000]))
+def test_a_popularity_draw_lands_where_searchsorted_right_puts_its_target(seed, n, whole, heavy):
+    """Whole weights (zeros among them, some heavy) go through the owner table, others through buckets;
+    either way a target's position is ``min(searchsorted(cdf, target, "right"), n - 1)``, for targets
+    anywhere in ``[0, total]``, on the cumulative values and next to them."""
+    from sim.recommenders import kernels
+
+    rng = np.random.default_rng(seed)
+    if whole:
+        weights = rng.integers(0, 4, n) + heavy * (rng.random(n) < 0.05)
+        weights[rng.integers(n)] += 1
+    else:
+        weights = rng.uniform(0.01, 3, n)
+    cdf = np.cumsum(weights.astype(np.float64))
+    owners, buckets = kernels.pool_search_tables(cdf)
+    total = cdf[-1]
+    fits = total <= kernels.OWNER_UNITS_PER_ITEM * n + 1024
+    assert (owners.size > 0) == (whole and fits)
+    assert owners.size in (0, int(total)) and (buckets.size == 0) == (owners.size > 0)
+    targets = np.concatenate([rng.random(200) * total, cdf, np.nextafter(cdf, 0), np.nextafter(cdf, np.inf),
+                              [0.0, total, np.nextafter(total, 0)]])
+    targets = targets[targets <= total]
+    expected = np.minimum(np.searchsorted(cdf, targets, side="right"), n - 1)
+    found = [kernels.weighted_position(cdf, owners, buckets, t) for t in targets]
+    assert found == expected.tolist()
+
+
+def test_only_whole_non_decreasing_weights_of_bounded_total_get_an_owner_table():
+    from sim.recommenders import kernels
+
+    assert kernels.weight_owners(np.array([1.0, 1.0, 3.0])).tolist() == [0, 2, 2]
+    assert kernels.weight_owners(np.array([1.0, 2.5, 3.0])).size == 0          # not whole
+    assert kernels.weight_owners(np.array([2.0, 1.0])).size == 0               # decreasing
+    assert kernels.weight_owners(np.array([-1.0, 3.0])).size == 0              # below zero
+    assert kernels.weight_owners(np.array([np.nan])).size == 0
+    limit = kernels.OWNER_UNITS_PER_ITEM * 2 + 1024
+    assert kernels.weight_owners(np.array([1.0, float(limit)])).size == limit
+    assert kernels.weight_owners(np.array([1.0, float(limit + 1)])).size == 0  # too many units per item
+    assert kernels.weight_owners(np.zeros(0)).size == 0
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,8 +1,8 @@
 """Compiled loops of feed serving (numba): candidates, de-duplication, similarity, scores, top-k.
 
-Core objects: :func:`gather_candidates`, :func:`dedupe_sorted`, :func:`similarity_rows`,
-:func:`engagement_scores`, :func:`interest_scores`, :func:`nudge_scores`, :func:`emit_top_k`,
-and :func:`best_match` (group suggestions' probes).
+Core objects: :func:`gather_candidates`, :func:`pool_search_tables`, :func:`dedupe_sorted`,
+:func:`similarity_rows`, :func:`engagement_scores`, :func:`interest_scores`, :func:`nudge_scores`,
+:func:`emit_top_k`, and :func:`best_match` (group suggestions' probes).
 
 The numpy implementation these replace gathered whole-block temporaries: a
 (B, C, d) block of float32 topic rows for the similarity term, the picks'
@@ -12,7 +12,9 @@ index arrays, a row-wise argsort with two ``take_along_axis`` copies, and
 - candidate gathering runs ``_BLOCK_ROWS`` sessions at a time, phase by phase
   (sources, picks, pool draws, sort, cleaning); each phase is one loop whose
   random reads are independent and prefetched a phase ahead, so their cache
-  misses overlap instead of queueing;
+  misses overlap instead of queueing; a popularity draw from the pool is one
+  read of a table with an entry per unit of engagement weight
+  (:func:`weight_owners`), not a binary search of the weights' running sum;
 - scoring reads each candidate's topic row in place (prefetched a few rows
   ahead) and computes the dot product and the policy's formula in registers;
 - a row's de-duplication sort and its top-k are small in-register selections
@@ -428,6 +430,75 @@ def search_right(cdf, buckets, target):
     return lo
 
 
+#: A pool whose weights are whole numbers gets a table of owners (:func:`weight_owners`) when it has at
+#: most this many units of weight per item (4 bytes each); other pools are searched through buckets.
+OWNER_UNITS_PER_ITEM = 16
+
+
+@njit(**_JIT)
+def weight_owners(cdf):
+    """For each unit of weight, the position that owns it, if ``cdf`` is a cumulative sum of whole weights.
+
+    Entry ``u`` is the ``j`` with ``cdf[j - 1] <= u < cdf[j]``, so that for any ``target`` below
+    ``cdf[-1]``, ``searchsorted(cdf, target, "right")`` is the entry of ``floor(target)``: with whole
+    values in ``cdf``, ``cdf[j] <= target`` exactly when ``cdf[j] <= floor(target)``. A popularity
+    draw is then one read of a 4-byte entry instead of a bucket and a binary search in ``cdf`` (two
+    cache misses or more at a million accounts; the pool's weights, engagements plus one, are whole).
+
+    Returns an empty int32 array, and the draws use :func:`cdf_buckets`, unless every value of ``cdf``
+    is a whole number, they do not decrease from 0, and the total is at most ``OWNER_UNITS_PER_ITEM``
+    units per position (plus 1,024), which bounds the table's memory.
+    """
+    n = cdf.shape[0]
+    empty = np.zeros(0, dtype=np.int32)
+    if n == 0 or not (cdf[n - 1] <= OWNER_UNITS_PER_ITEM * n + 1024):
+        return empty
+    prev = 0.0
+    for j in range(n):
+        v = cdf[j]
+        if not (v >= prev and v == np.floor(v)):
+            return empty
+        prev = v
+    owners = np.empty(np.int64(cdf[n - 1]), dtype=np.int32)
+    start = 0
+    for j in range(n):
+        end = np.int64(cdf[j])
+        for u in range(start, end):
+            owners[u] = j
+        start = end
+    return owners
+
+
+def pool_search_tables(cdf):
+    """The tables :func:`gather_candidates` finds its popularity draws with: ``(owners, buckets)``, the
+    first from :func:`weight_owners` where it applies (and the second then empty), else the second
+    from :func:`cdf_buckets`."""
+    cdf = np.ascontiguousarray(cdf, dtype=np.float64)
+    owners = weight_owners(cdf)
+    if owners.shape[0] > 0:
+        return owners, np.zeros(0, dtype=np.int64)
+    return owners, cdf_buckets(cdf)
+
+
+@njit(**_INLINE)
+def _owner_of(owners, target, n):
+    """The position of ``target`` in a pool of ``n`` through its :func:`weight_owners`: the entry of
+    ``floor(target)``, or ``n - 1`` for a target the multiplication rounded up to the total."""
+    unit = np.int64(target)
+    return np.int64(owners[unit]) if unit < owners.shape[0] else n - 1
+
+
+@njit(**_JIT)
+def weighted_position(cdf, owners, buckets, target):
+    """The pool position of a popularity draw's ``target`` (in ``[0, cdf[-1]]``), as
+    :func:`gather_candidates` finds it: ``min(searchsorted(cdf, target, "right"), n - 1)``, through
+    ``owners`` if it is not empty, else through ``buckets`` (:func:`pool_search_tables`; checks use it)."""
+    n = cdf.shape[0]
+    if owners.shape[0] > 0:
+        return _owner_of(owners, target, n)
+    return min(search_right(cdf, buckets, target), n - 1)
+
+
 def item_info(author, harm, removed_day):
     """Per item slot, what candidate cleaning reads, in one int64: ``(author + 1) << 8 | harm``, or -1 if
     removed (one cache line per candidate instead of three)."""
@@ -443,8 +514,8 @@ _BLOCK_ROWS = 64
 
 @njit(**_PAR)
 def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
-                      author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_buckets,
-                      stream, popular_share, item_info, n_classes, cand, in_net):
+                      author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_owners,
+                      pool_buckets, stream, popular_share, item_info, n_classes, cand, in_net):
     """Fill ``cand`` and ``in_net`` (B, C) with a block's candidates, de-duplicated and cleaned; returns the
     valid candidates by harm class and how many uniforms of ``stream`` the block used.
 
@@ -452,8 +523,9 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     followee or group (``r_source``) and a random recent item of it
     (``r_item``); then ``n_out`` slots from the global pool, uniform
     (``r_pool``) or, where ``r_popular < popular_share``, by engagement weight
-    (the next ``r_target`` in row-major order, binary-searched in ``pool_cdf``,
-    whose :func:`cdf_buckets` are ``pool_buckets``).
+    (the next ``r_target`` in row-major order, times the total weight: the
+    position ``searchsorted(pool_cdf, target, "right")``, found through
+    ``pool_owners`` and ``pool_buckets``, :func:`pool_search_tables`).
 
     The draws are the PCG64 stream's from the position ``stream``
     (:func:`sim.pcg64.position`), made here as they are used: ``r_source`` (B,
@@ -513,8 +585,8 @@ def gather_candidates(viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, g
     for blk in prange(n_blocks):
         _gather_block(blk * _BLOCK_ROWS, min(b, (blk + 1) * _BLOCK_ROWS), t_start[blk], b, viewers, n_in, n_out,
                       follow_ptr, follow_idx, group_ptr, group_idx, author_ptr, author_items, group_item_ptr,
-                      group_items, pool, pool_cdf, pool_buckets, stream, popular_share, item_info, cand, in_net,
-                      block_counts[blk])
+                      group_items, pool, pool_cdf, pool_owners, pool_buckets, stream, popular_share, item_info,
+                      cand, in_net, block_counts[blk])
     counts = np.zeros(n_classes, dtype=np.int64)
     for blk in range(n_blocks):
         for h in range(n_classes):
@@ -543,8 +615,8 @@ def _at_least(values, n):
 
 @njit(**_JIT)
 def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
-                  author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_buckets,
-                  stream, popular_share, item_info, cand, in_net, counts):
+                  author_ptr, author_items, group_item_ptr, group_items, pool, pool_cdf, pool_owners,
+                  pool_buckets, stream, popular_share, item_info, cand, in_net, counts):
     """:func:`gather_candidates` for rows ``r0:r1`` (at most ``_BLOCK_ROWS``) of ``b``, whose first
     popularity draw is ``r_target[t]``; adds the valid candidates by harm class to ``counts``. Each kind
     of draw is a generator of its own, jumped to the block's first number of that kind."""
@@ -563,6 +635,8 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
     pop_hi = np.empty(n_cells, dtype=np.int64)
     pool_size = pool.shape[0]
     total_weight = pool_cdf[pool_size - 1] if pool_size > 0 else 0.0
+    n_units = pool_owners.shape[0]
+    by_owner = n_units > 0
     last_follow = follow_idx.shape[0] - 1
     last_group = group_idx.shape[0] - 1
     # 1. Which followee or group each in-network slot draws from (-1: the viewer has none).
@@ -623,23 +697,31 @@ def _gather_block(r0, r1, t, b, viewers, n_in, n_out, follow_ptr, follow_idx, gr
             if u_popular < popular_share:
                 tgt_hi, tgt_lo, u_target = next_uniform(tgt_hi, tgt_lo, i_hi, i_lo)
                 target = u_target * total_weight
-                i = _bucket(pool_cdf, target)
                 pop_cell[n_pop] = cell
                 pop_target[n_pop] = target
-                pop_lo[n_pop] = max(i - 1, 0)
-                pop_hi[n_pop] = min(i + 2, pool_size + 1)
-                prefetch(pool_buckets, pop_lo[n_pop])
-                prefetch(pool_buckets, pop_hi[n_pop])
+                if by_owner:
+                    prefetch(pool_owners, min(np.int64(target), n_units - 1))
+                else:
+                    i = _bucket(pool_cdf, target)
+                    pop_lo[n_pop] = max(i - 1, 0)
+                    pop_hi[n_pop] = min(i + 2, pool_size + 1)
+                    prefetch(pool_buckets, pop_lo[n_pop])
+                    prefetch(pool_buckets, pop_hi[n_pop])
                 n_pop += 1
             else:
                 pool_pos[cell] = np.int64(u_pool * pool_size)
                 prefetch(pool, pool_pos[cell])
-    # 3b. The weighted draws' binary searches (searchsorted right), started from their buckets and
-    # advanced in lockstep: one step for every draw of the block per pass, so the misses overlap.
-    for q in range(n_pop):
-        pop_lo[q] = pool_buckets[pop_lo[q]]
-        pop_hi[q] = pool_buckets[pop_hi[q]]
-    searching = n_pop > 0
+    # 3b. The weighted draws' positions (searchsorted right): each one's owner entry, or else a binary
+    # search started from its buckets and advanced in lockstep, one step for every draw of the block
+    # per pass, so the misses overlap.
+    if by_owner:
+        for q in range(n_pop):
+            pop_lo[q] = _owner_of(pool_owners, pop_target[q], pool_size)
+    else:
+        for q in range(n_pop):
+            pop_lo[q] = pool_buckets[pop_lo[q]]
+            pop_hi[q] = pool_buckets[pop_hi[q]]
+    searching = n_pop > 0 and not by_owner
     while searching:
         searching = False
         for q in range(n_pop):

@@ -129,7 +129,7 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
     policy.prepare_day(ctx)
     candidate_counts = np.zeros(N_CLASSES, dtype=np.int64)
     items = ctx.items
-    pool_buckets = kernels.cdf_buckets(index.pool_weight_cdf)
+    pool_owners, pool_buckets = kernels.pool_search_tables(index.pool_weight_cdf)
     item_info = kernels.item_info(items.author, items.harm, items.removed_day)
     # One set of buffers for all blocks, allocated by numpy: the candidates and their flags and the
     # nudged scores.
@@ -154,8 +154,8 @@ def serve_feeds(ctx: FeedContext, policy: FeedPolicy, index: FeedIndex, session_
         counts, used = kernels.gather_candidates(
             viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx,
             index.author_ptr, index.author_items, index.group_ptr, index.group_items, index.pool,
-            index.pool_weight_cdf, pool_buckets, pcg64.position(rng), cfg.popular_pool_share, item_info,
-            N_CLASSES, cand, in_net)
+            index.pool_weight_cdf, pool_owners, pool_buckets, pcg64.position(rng), cfg.popular_pool_share,
+            item_info, N_CLASSES, cand, in_net)
         skip(rng, used)
         candidate_counts += counts
 
