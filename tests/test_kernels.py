@@ -402,9 +402,10 @@ def test_gathered_candidates_are_the_cells_drawn_by_hand(seed, n_accounts, n_gro
     cand = np.empty((sessions, n_in + n_out), dtype=np.int64)
     in_net = np.empty((sessions, n_in + n_out), dtype=bool)
     pool = np.array(pool, dtype=np.int64)
+    # The dtypes serving passes (sim.recommenders.serving.FeedIndex): int32 item offsets and slots.
     counts, used = kernels.gather_candidates(
-        viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx, author_ptr, author_flat.astype(np.int64),
-        group_item_ptr, group_flat.astype(np.int64), pool, pool_cdf, owners, buckets,
+        viewers, n_in, n_out, follow_ptr, follow_idx, group_ptr, group_idx, author_ptr.astype(np.int32),
+        author_flat, group_item_ptr.astype(np.int32), group_flat, pool.astype(np.int32), pool_cdf, owners, buckets,
         pcg64.position(stream), share, info, 4, cand, in_net)
     assert cand.tolist() == expected[0]
     assert in_net.tolist() == expected[1]
