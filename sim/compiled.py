@@ -219,9 +219,12 @@ def group_by_key(keys: np.ndarray, n_keys: int, min_part: int = PART) -> tuple[n
     into one contiguous part per thread: each part counts its keys, a running total over (key, part)
     says where each part's first entry of each key goes, and each part places its own entries. The
     order is the same whatever the number of parts; each part beyond the first holds a table of
-    ``n_keys`` counts while it runs.
+    ``n_keys`` counts while it runs. The tables are int32 (4 bytes a key, so more of them stay in
+    the cache): fewer than 2**31 keys.
     """
     n = keys.shape[0]
+    if n >= 2**31:
+        raise ValueError(f"group_by_key counts in int32: {n:,} keys is too many (at most {2**31 - 1:,})")
     parts = parts_for(n, min_part) if n >= n_keys else 1
     return _group_by_key(keys, n_keys, parts)
 
@@ -232,7 +235,7 @@ def _group_by_key(keys, n_keys, parts):
     # counts[p, k]: how many of part p's entries have key k; then where the first of them goes.
     # With many keys the tables outgrow the cache and each entry's update is a miss: the entry AHEAD
     # (and, placing, the one 2 * AHEAD) keys on is fetched while this one is counted.
-    counts = np.zeros((parts, n_keys), dtype=np.int64)
+    counts = np.zeros((parts, n_keys), dtype=np.int32)
     for p in prange(parts):
         row = counts[p]
         end = n * (p + 1) // parts
