@@ -103,16 +103,14 @@ def check_search(rng: np.random.Generator) -> int:
             cdf = np.cumsum(weights)
             owners, _ = kernels.pool_search_tables(cdf)
             owner_tables += int(owners.size > 0)
-            no_table = np.zeros(0, dtype=np.int32)
             buckets = kernels.cdf_buckets(cdf)
             targets = np.concatenate([rng.random(20_000) * cdf[-1], cdf, cdf - 0.5, [0.0, cdf[-1]],
                                       np.nextafter(cdf, 0), np.nextafter(cdf, np.inf)])
             targets = targets[(targets >= 0) & (targets <= cdf[-1])]
             ref = np.minimum(np.searchsorted(cdf, targets, side="right"), n - 1)
-            for table, bucket_table in ((owners, buckets), (no_table, buckets)):
-                if table is owners and owners.size == 0:
-                    continue
-                out = np.array([kernels.weighted_position(cdf, table, bucket_table, t) for t in targets])
+            # Every pool through its buckets (an empty owner table), and through its owner table if it has one.
+            for table in (np.zeros(0, dtype=np.int32), owners)[:1 + int(owners.size > 0)]:
+                out = np.array([kernels.weighted_position(cdf, table, buckets, t) for t in targets])
                 differ += int(np.count_nonzero(out != ref))
     print(f"weighted pool draws (searchsorted, side='right'; {owner_tables} of 12 pools with an owner table): "
           f"{differ} targets differ")

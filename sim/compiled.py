@@ -220,11 +220,11 @@ def group_by_key(keys: np.ndarray, n_keys: int, min_part: int = PART) -> tuple[n
     says where each part's first entry of each key goes, and each part places its own entries. The
     order is the same whatever the number of parts; each part beyond the first holds a table of
     ``n_keys`` counts while it runs. The tables are int32 (4 bytes a key, so more of them stay in
-    the cache): fewer than 2**31 keys.
+    the cache), so ``keys`` holds fewer than 2**31 entries.
     """
     n = keys.shape[0]
     if n >= 2**31:
-        raise ValueError(f"group_by_key counts in int32: {n:,} keys is too many (at most {2**31 - 1:,})")
+        raise ValueError(f"group_by_key counts in int32: keys has {n:,} entries, at most {2**31 - 1:,} are allowed")
     parts = parts_for(n, min_part) if n >= n_keys else 1
     return _group_by_key(keys, n_keys, parts)
 
